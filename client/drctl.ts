@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { registerStoreCommands } from './commands/store';
+import { runMain } from '../config/run-main';
+
+const program = new Command('drctl')
+  .description('Disaster recovery for Kubernetes applications, on Temporal')
+  .showHelpAfterError();
+registerStoreCommands(program);
+
+runMain('drctl', async () => {
+  await program.parseAsync(process.argv);
+});

@@ -1,0 +1,195 @@
+/**
+ * Starts and stops the local stack's servers (Temporal dev server, MinIO) as real processes.
+ * Used by `npm run up` (persistent, PID files under .stack/) and by the jest global setup
+ * (one throw-away stack per test run). Nothing here is product code.
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { searchAttributeFlags } from '../../shared/search-attributes';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..').replace(/[/\\]dist$/, '');
+
+export interface StackBinaries {
+  temporal: string;
+  minio: string;
+}
+
+/** Runs build-binaries.sh (cached after the first build) and returns the binaries' paths. */
+export function findBinaries(): StackBinaries {
+  if (process.env.TEMPORAL_BIN && process.env.MINIO_BIN) {
+    return { temporal: process.env.TEMPORAL_BIN, minio: process.env.MINIO_BIN };
+  }
+  const out = execFileSync('bash', [path.join(REPO_ROOT, 'scripts/stack/build-binaries.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const vars = Object.fromEntries(out.trim().split('\n').map((l) => l.split('=', 2) as [string, string]));
+  return { temporal: vars.TEMPORAL_BIN, minio: vars.MINIO_BIN };
+}
+
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The preferred port when free; otherwise a free one, with a note saying which port was taken. */
+export async function pickPort(preferred: number | undefined, what: string, note: (m: string) => void): Promise<number> {
+  if (preferred === undefined) return freePort();
+  if (await portFree(preferred)) return preferred;
+  const p = await freePort();
+  note(`port ${preferred} for ${what} is taken; using ${p} instead`);
+  return p;
+}
+
+export async function waitForTcp(port: number, what: string, logFile: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const c = net.connect(port, '127.0.0.1');
+      c.once('connect', () => (c.destroy(), resolve(true)));
+      c.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) {
+      throw new Error(`${what} did not listen on 127.0.0.1:${port} within ${timeoutMs / 1000}s; see ${logFile}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export interface ManagedProcess {
+  name: string;
+  pid: number;
+  logFile: string;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Spawns a detached server whose output goes to `dir/<name>.log` and whose PID goes to `dir/<name>.pid`. */
+export function spawnServer(dir: string, name: string, bin: string, args: string[], env: NodeJS.ProcessEnv = {}): ManagedProcess {
+  mkdirSync(dir, { recursive: true });
+  const logFile = path.join(dir, `${name}.log`);
+  const fd = openSync(logFile, 'a');
+  const child = spawn(bin, args, { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+  closeSync(fd);
+  child.unref();
+  if (!child.pid) throw new Error(`could not start ${name} (${bin}); see ${logFile}`);
+  writeFileSync(path.join(dir, `${name}.pid`), String(child.pid));
+  return { name, pid: child.pid, logFile };
+}
+
+export async function stopServer(dir: string, name: string, timeoutMs = 10_000): Promise<void> {
+  const pidFile = path.join(dir, `${name}.pid`);
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  if (isAlive(pid)) {
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (isAlive(pid)) {
+      try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+  rmSync(pidFile, { force: true });
+}
+
+/** Returns the PID recorded for a server that is still alive, if any. */
+export function runningPid(dir: string, name: string): number | undefined {
+  const pidFile = path.join(dir, `${name}.pid`);
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  return isAlive(pid) ? pid : undefined;
+}
+
+export interface TemporalServer {
+  address: string;
+  uiUrl?: string;
+  process: ManagedProcess;
+}
+
+export async function startTemporal(opts: {
+  bin: string;
+  dir: string;
+  port?: number;
+  uiPort?: number;
+  headless?: boolean;
+  dbFile?: string;
+  note?: (m: string) => void;
+}): Promise<TemporalServer> {
+  const note = opts.note ?? (() => undefined);
+  const port = await pickPort(opts.port, 'the Temporal frontend', note);
+  const uiPort = opts.headless ? undefined : await pickPort(opts.uiPort ?? port + 1000, 'the Temporal UI', note);
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn', ...searchAttributeFlags()];
+  args.push(...(uiPort ? ['--ui-port', String(uiPort)] : ['--headless']));
+  if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+  const proc = spawnServer(opts.dir, 'temporal', opts.bin, args);
+  await waitForTcp(port, 'Temporal dev server', proc.logFile);
+  if (uiPort) await waitForTcp(uiPort, 'Temporal UI', proc.logFile);
+  return { address: `127.0.0.1:${port}`, uiUrl: uiPort ? `http://127.0.0.1:${uiPort}` : undefined, process: proc };
+}
+
+export interface MinioServer {
+  endpoint: string;
+  consoleUrl: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  process: ManagedProcess;
+}
+
+export async function startMinio(opts: {
+  bin: string;
+  dir: string;
+  dataDir: string;
+  port?: number;
+  consolePort?: number;
+  accessKeyId: string;
+  secretAccessKey: string;
+  note?: (m: string) => void;
+}): Promise<MinioServer> {
+  const note = opts.note ?? (() => undefined);
+  const port = await pickPort(opts.port, 'MinIO', note);
+  const consolePort = await pickPort(opts.consolePort, 'the MinIO console', note);
+  mkdirSync(opts.dataDir, { recursive: true });
+  const proc = spawnServer(
+    opts.dir,
+    'minio',
+    opts.bin,
+    ['server', opts.dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'],
+    { MINIO_ROOT_USER: opts.accessKeyId, MINIO_ROOT_PASSWORD: opts.secretAccessKey, MINIO_BROWSER: 'on', MINIO_UPDATE: 'off' },
+  );
+  await waitForTcp(port, 'MinIO', proc.logFile);
+  const endpoint = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  while (!(await fetch(`${endpoint}/minio/health/ready`).then((r) => r.ok).catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`MinIO at ${endpoint} did not become ready; see ${proc.logFile}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { endpoint, consoleUrl: `http://127.0.0.1:${consolePort}`, accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey, process: proc };
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The main job on the embedded default, from a fresh clone: installs npm packages, builds (or
+# reuses) the stack's binaries, compiles, then starts a persistent Temporal dev server with its UI,
+# MinIO with its bucket, the two local clusters with the sample application, and a worker.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/stack/lib.sh
+bash scripts/check-prereqs.sh
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+eval "$(bash scripts/stack/build-binaries.sh)"
+export TEMPORAL_BIN MINIO_BIN
+log "compiling TypeScript"
+npx tsc -p tsconfig.json
+exec node dist/scripts/stack/up.js

@@ -1,0 +1,82 @@
+/**
+ * The DR error taxonomy. Every error the product raises on purpose is one of these classes; its
+ * `name` becomes the Temporal ApplicationFailure `type`, which decides retry versus stop (see
+ * NON_RETRYABLE_ERROR_TYPES). Messages say what failed, on which object, and what to do.
+ * Pure: no Node imports, so workflows may import it.
+ */
+export abstract class DrError extends Error {
+  /** True when retrying cannot help: bad input, wrong key, corrupted data, missing permission. */
+  abstract readonly retryable: boolean;
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A plan, flag or transform rule is invalid. `issues` are `path: message` lines. */
+export class InvalidInputError extends DrError {
+  readonly retryable = false;
+  constructor(message: string, readonly issues: string[] = []) {
+    super(issues.length ? `${message}\n  ${issues.join('\n  ')}` : message);
+  }
+}
+
+/** The object store cannot be reached or refused the request (transient until proven otherwise). */
+export class StoreUnavailableError extends DrError {
+  readonly retryable = true;
+  constructor(message: string, readonly location: string) {
+    super(message);
+  }
+}
+
+/** A cluster's API server cannot be reached. */
+export class ClusterUnreachableError extends DrError {
+  readonly retryable = true;
+  constructor(message: string, readonly cluster: string) {
+    super(message);
+  }
+}
+
+/** The credentials lack a permission; names the verb and resource. */
+export class PermissionDeniedError extends DrError {
+  readonly retryable = false;
+}
+
+/** Data in the store failed verification (checksum, GCM tag, missing chunk). */
+export class DataCorruptionError extends DrError {
+  readonly retryable = false;
+}
+
+/** The repository's key check does not match the configured key. */
+export class EncryptionKeyError extends DrError {
+  readonly retryable = false;
+}
+
+/** A hook exited non-zero or timed out and its policy is `fail`. */
+export class HookFailedError extends DrError {
+  readonly retryable = false;
+}
+
+/** A recovery point, plan or object the operator named does not exist. */
+export class NotFoundError extends DrError {
+  readonly retryable = false;
+}
+
+/** The target cannot take the restore (missing CRD, storage class, quota, conflicting object). */
+export class PreflightFailedError extends DrError {
+  readonly retryable = false;
+}
+
+/** Error types that activities must not retry; passed to every proxyActivities() call. */
+export const NON_RETRYABLE_ERROR_TYPES = [
+  'InvalidInputError',
+  'PermissionDeniedError',
+  'DataCorruptionError',
+  'EncryptionKeyError',
+  'HookFailedError',
+  'NotFoundError',
+  'PreflightFailedError',
+  'WrongEncryptionKeyError',
+  'ChunkCorruptedError',
+  'ChunkMissingError',
+];

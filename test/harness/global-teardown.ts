@@ -1,0 +1,9 @@
+import { rmSync } from 'node:fs';
+import { stopServer } from '../../scripts/stack/local-stack';
+
+export default async function globalTeardown(): Promise<void> {
+  const dir = process.env.TDR_TEST_STACK_DIR;
+  if (!dir) return;
+  await Promise.all([stopServer(dir, 'temporal'), stopServer(dir, 'minio')]);
+  if (process.env.TDR_KEEP_STACK !== '1') rmSync(dir, { recursive: true, force: true });
+}

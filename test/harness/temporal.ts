@@ -1,0 +1,46 @@
+/** Per-test access to the run's shared Temporal server, with unique task queues and IDs. */
+import { randomUUID } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
+import { createOrchestratorWorker } from '../../worker/create-worker';
+
+let installed = false;
+/** Keeps the SDK's own logging to warnings, once per test file (Runtime is a per-module singleton). */
+function installRuntime(): void {
+  if (installed) return;
+  installed = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Already installed by an earlier call in this module registry.
+  }
+}
+
+export async function attachTestEnv(): Promise<TestWorkflowEnvironment> {
+  installRuntime();
+  const address = process.env.TEMPORAL_ADDRESS;
+  if (!address) throw new Error('TEMPORAL_ADDRESS is not set: run tests through jest so test/harness/global-setup.ts starts the stack');
+  return TestWorkflowEnvironment.createFromExistingServer({ address, namespace: 'default' });
+}
+
+export const uniqueId = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+/** Creates an orchestrator worker on a fresh task queue, using the run's pre-built bundle. */
+export async function startOrchestratorWorker(env: TestWorkflowEnvironment, taskQueue = uniqueId('tq')) {
+  const worker: Worker = await createOrchestratorWorker({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: { codePath: process.env.TDR_WORKFLOW_BUNDLE! },
+    shutdownGraceTime: '1s',
+  });
+  const running = worker.run();
+  return {
+    worker,
+    taskQueue,
+    async stop() {
+      worker.shutdown();
+      await running;
+    },
+  };
+}

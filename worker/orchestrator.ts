@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+/**
+ * The orchestrator worker process. Configuration comes from the environment (see README,
+ * "Configuration"). SIGINT/SIGTERM drain in-flight tasks for up to WORKER_SHUTDOWN_GRACE
+ * (default 10s) and exit.
+ */
+import { Runtime, DefaultLogger } from '@temporalio/worker';
+import { temporalSettings } from '../config/environment';
+import { connectWorker } from '../config/temporal-connection';
+import { createOrchestratorWorker } from './create-worker';
+import { runMain } from '../config/run-main';
+
+runMain('worker', async () => {
+  const settings = temporalSettings();
+  Runtime.install({
+    logger: new DefaultLogger((process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'INFO'),
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+  });
+  const connection = await connectWorker(settings);
+  const worker = await createOrchestratorWorker({
+    connection,
+    namespace: settings.namespace,
+    taskQueue: settings.taskQueue,
+    shutdownGraceTime: (process.env.WORKER_SHUTDOWN_GRACE as '10s' | undefined) ?? '10s',
+  });
+  console.log(`worker: polling task queue ${settings.taskQueue} on ${settings.address} (namespace ${settings.namespace})`);
+  await worker.run();
+  await connection.close();
+  console.log('worker: stopped');
+});

@@ -1,0 +1,2 @@
+// Every workflow type the orchestrator worker registers. Deterministic code only.
+export { checkStore } from './check-store';
