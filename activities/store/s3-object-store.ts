@@ -12,7 +12,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import type { ObjectStore, StoredObject } from './object-store';
-import { StoreUnavailableError } from '../../shared/errors';
+import { NotFoundError, PermissionDeniedError, StoreUnavailableError } from '../../shared/errors';
 
 export interface S3StoreConfig {
   /** e.g. http://127.0.0.1:9000; omit for AWS. */
@@ -62,6 +62,15 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   private wrap(op: string, key: string, err: unknown): Error {
+    const name = (err as Error)?.name;
+    if (name === 'NoSuchBucket') {
+      return new NotFoundError(`${op} ${this.location}/${key}: bucket ${this.config.bucket} does not exist at ${this.config.endpoint ?? 'AWS S3'}; create it or fix the store URL`);
+    }
+    if (name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch') {
+      return new PermissionDeniedError(
+        `${op} ${this.location}/${key}: ${name}; check the access key and secret (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the plan's credentials) and the bucket policy`,
+      );
+    }
     if (err instanceof S3ServiceException) {
       return new StoreUnavailableError(
         `${op} ${this.location}/${key} failed: ${err.name}${err.message ? ': ' + err.message : ''}`,

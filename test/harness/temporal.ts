@@ -6,11 +6,11 @@ import { createOrchestratorWorker } from '../../worker/create-worker';
 
 let installed = false;
 /** Keeps the SDK's own logging to warnings, once per test file (Runtime is a per-module singleton). */
-function installRuntime(): void {
+export function installRuntime(): void {
   if (installed) return;
   installed = true;
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
   } catch {
     // Already installed by an earlier call in this module registry.
   }

@@ -3,6 +3,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
+import { ActivityFailure, RetryState } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { checkStore } from '../../workflows';
 import { attachTestEnv, startOrchestratorWorker, uniqueId } from '../harness/temporal';
@@ -38,7 +40,7 @@ describe('checkStore workflow (the vertical slice) on the real dev server and Mi
       const history = await handle.fetchHistory();
       await Worker.runReplayHistory({ workflowBundle: { codePath: process.env.TDR_WORKFLOW_BUNDLE! } }, history, workflowId);
       if (process.env.TDR_RECORD_HISTORIES === '1') {
-        writeFileSync(path.join(__dirname, '../histories/check-store-v1.json'), JSON.stringify(history, null, 1));
+        writeFileSync(path.join(__dirname, '../histories/check-store-v1.bin'), temporal.api.history.v1.History.encode(history).finish());
       }
     } finally {
       await w.stop();
@@ -54,7 +56,10 @@ describe('checkStore workflow (the vertical slice) on the real dev server and Mi
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowFailedError);
       const cause = (err as WorkflowFailedError).cause?.cause as Error & { type?: string };
-      expect(cause.message).toMatch(/NoSuchBucket/);
+      expect(cause.type).toBe('NotFoundError');
+      expect(cause.message).toMatch(/bucket no-such-bucket-\w+ does not exist/);
+      // Not retried: a missing bucket does not appear by waiting.
+      expect(((err as WorkflowFailedError).cause as ActivityFailure).retryState).toBe(RetryState.NON_RETRYABLE_FAILURE);
     } finally {
       await w.stop();
     }
