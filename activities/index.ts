@@ -1,10 +1,17 @@
 import { Context } from '@temporalio/activity';
 import type { StoreRef } from '../shared/store-ref';
+import type { Plan } from '../shared/plan';
+import type { ExecHook, ResolvedHook, SessionHook } from '../shared/hook-presets';
+import type { HookTarget } from '../shared/hooks';
 import { checkStoreRoundTrip } from './store/check-store';
+import { captureResources } from './backup/capture-resources';
+import { prepareBackup, writeCatalog, markPointFailed, type CatalogInputs } from './backup/point-lifecycle';
+import { resolveHookTargets, runHookStep, holdHookSession } from './hooks/run-hooks';
 
 /**
- * The orchestrator's activities. Every side effect of a workflow lives behind one of these;
- * each is idempotent so a retry after a crash converges.
+ * The orchestrator's activities: every side effect a workflow needs, except volume data, which
+ * only node agents touch (volumes/agent-activities.ts). Each is idempotent so a retry after a
+ * crash converges.
  */
 export function createActivities() {
   return {
@@ -13,6 +20,13 @@ export function createActivities() {
       const run = info.workflowExecution ? `${info.workflowExecution.workflowId}/${info.workflowExecution.runId}` : info.activityId;
       return checkStoreRoundTrip(input.store, run, input.sizeBytes);
     },
+    prepareBackup: (plan: Plan, pointId: string, run: { workflowId: string; runId: string; startedAt: string }) => prepareBackup(plan, pointId, run),
+    captureResources: (plan: Plan, pointId: string) => captureResources(plan, pointId),
+    writeCatalog: (input: CatalogInputs) => writeCatalog(input),
+    markPointFailed: (plan: Plan, pointId: string, reason: string) => markPointFailed(plan, pointId, reason),
+    resolveHookTargets: (context: string, hook: ResolvedHook) => resolveHookTargets(context, hook),
+    runHookStep: (context: string, hook: ExecHook, phase: 'pre' | 'post', target: HookTarget) => runHookStep(context, hook, phase, target),
+    holdHookSession: (context: string, hook: SessionHook, target: HookTarget, defaultMaxHoldMs: number) => holdHookSession(context, hook, target, defaultMaxHoldMs),
   };
 }
 

@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerStoreCommands } from './commands/store';
+import { registerPlanCommands } from './commands/plan';
+import { registerKeyCommands } from './commands/key';
 import { runMain } from '../config/run-main';
 
 const program = new Command('drctl')
   .description('Disaster recovery for Kubernetes applications, on Temporal')
   .showHelpAfterError();
+registerPlanCommands(program);
+registerKeyCommands(program);
 registerStoreCommands(program);
 
 runMain('drctl', async () => {

@@ -1,2 +1,3 @@
 // Every workflow type the orchestrator worker registers. Deterministic code only.
 export { checkStore } from './check-store';
+export { backup } from './backup';

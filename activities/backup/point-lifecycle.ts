@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+import * as k8s from '@kubernetes/client-node';
+import type { Plan } from '../../shared/plan';
+import { planToStoreRef } from '../../shared/plan';
+import {
+  CATALOG_FORMAT_VERSION,
+  catalogKey,
+  catalogSchema,
+  inProgressMarkerKey,
+  pointPrefix,
+  type CatalogVolume,
+  type HookRun,
+  type InProgressMarker,
+} from '../../shared/catalog';
+import { DataCorruptionError } from '../../shared/errors';
+import { formatIssuePath } from '../../shared/validation-issues';
+import { connectCluster, classifyKubeError } from '../kube/cluster';
+import { openStore, ensureBucket } from '../store/open-store';
+import { openRepository } from '../store/open-repository';
+import { keyRefOf } from './key-ref';
+import { stagedResourcesKey, type StagedResources } from './capture-resources';
+
+export const failedMarkerKey = (plan: string, id: string) => `${pointPrefix(plan, id)}failed.json`;
+
+/**
+ * Checks the source cluster answers, opens (or creates) the repository with the plan's key, and
+ * marks the point in progress. Idempotent: a retry rewrites the same marker.
+ */
+export async function prepareBackup(plan: Plan, id: string, run: { workflowId: string; runId: string; startedAt: string }) {
+  const cluster = connectCluster(plan.spec.source.context);
+  let kubernetesVersion: string;
+  try {
+    kubernetesVersion = (await cluster.kc.makeApiClient(k8s.VersionApi).getCode()).gitVersion;
+  } catch (err) {
+    throw classifyKubeError(err, plan.spec.source.context, 'get', 'the server version');
+  }
+  const ref = planToStoreRef(plan);
+  await ensureBucket(openStore(ref));
+  await openRepository(ref, keyRefOf(plan), { create: true });
+  const marker: InProgressMarker = { formatVersion: CATALOG_FORMAT_VERSION, pointId: id, planName: plan.metadata.name, startedAt: run.startedAt, workflowId: run.workflowId, runId: run.runId };
+  await openStore(ref).put(inProgressMarkerKey(plan.metadata.name, id), JSON.stringify(marker));
+  return { kubernetesVersion };
+}
+
+export interface CatalogInputs {
+  plan: Plan;
+  pointId: string;
+  kubernetesVersion: string;
+  startedAt: string;
+  bundle: { key: string; sha256: string; size: number };
+  volumes: CatalogVolume[];
+  hooks: HookRun[];
+  timings: { phase: string; startedAt: string; durationMs: number }[];
+  storedBytes: number;
+}
+
+/**
+ * Writes the catalog, last, so a point is either complete and verifiable or visibly incomplete;
+ * then removes the in-progress marker and the staging objects.
+ */
+export async function writeCatalog(input: CatalogInputs): Promise<{ catalogKey: string; sha256: string; resources: number }> {
+  const { plan, pointId } = input;
+  const store = openStore(planToStoreRef(plan));
+  const staged = JSON.parse((await store.get(stagedResourcesKey(plan.metadata.name, pointId)))!.toString('utf8')) as StagedResources;
+  const now = new Date().toISOString();
+  const candidate = {
+    formatVersion: CATALOG_FORMAT_VERSION,
+    pointId,
+    planName: plan.metadata.name,
+    plan,
+    status: 'complete' as const,
+    source: { clusterName: plan.spec.source.clusterName ?? plan.spec.source.context, context: plan.spec.source.context, kubernetesVersion: input.kubernetesVersion },
+    createdAt: now,
+    startedAt: input.startedAt,
+    completedAt: now,
+    resources: { bundle: { ...input.bundle, encryption: 'aes-256-gcm' as const }, items: staged.items },
+    volumes: input.volumes,
+    images: staged.images,
+    hooks: input.hooks,
+    timings: input.timings,
+    totals: {
+      resources: staged.items.length,
+      volumes: input.volumes.length,
+      files: input.volumes.reduce((n, v) => n + v.files, 0),
+      bytes: input.volumes.reduce((n, v) => n + v.bytes, 0),
+      storedBytes: input.storedBytes + input.bundle.size,
+    },
+  };
+  const checked = catalogSchema.safeParse(candidate);
+  if (!checked.success) {
+    throw new DataCorruptionError(
+      `refusing to write an invalid catalog for ${plan.metadata.name}/${pointId}: ${checked.error.issues.map((i) => `${formatIssuePath(i.path)}: ${i.message}`).join('; ')}`,
+    );
+  }
+  const body = JSON.stringify(checked.data, null, 1);
+  const key = catalogKey(plan.metadata.name, pointId);
+  await store.put(key, body, { contentType: 'application/json' });
+  await store.delete([inProgressMarkerKey(plan.metadata.name, pointId), stagedResourcesKey(plan.metadata.name, pointId)]);
+  return { catalogKey: key, sha256: createHash('sha256').update(body).digest('hex'), resources: staged.items.length };
+}
+
+/** Records why a point failed, next to its in-progress marker, so nobody mistakes it for a recovery point. */
+export async function markPointFailed(plan: Plan, id: string, reason: string): Promise<void> {
+  const store = openStore(planToStoreRef(plan));
+  await store.put(failedMarkerKey(plan.metadata.name, id), JSON.stringify({ pointId: id, failedAt: new Date().toISOString(), reason: reason.slice(0, 4000) }));
+}

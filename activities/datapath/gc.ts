@@ -1,0 +1,174 @@
+/**
+ * Garbage collection of packs no live volume snapshot references.
+ *
+ * Safety rules:
+ *  - A GC lock `repo/locks/gc-<id>` is written first, then sessions are listed; a backup session
+ *    writes its marker first, then looks for locks (and waits), then loads the index. With a
+ *    strongly consistent store one of the two always sees the other.
+ *  - While any backup session is in progress nothing is deleted (`deferred: true`): a session may
+ *    dedupe against any indexed chunk, including ones no finished point references yet, so no
+ *    pack is provably unreachable. Sessions not updated for `staleSessionMs` are abandoned: their
+ *    marker and partial manifests are removed (a later resume of them starts over).
+ *  - Only packs older than `graceMs` are deleted, so packs uploaded by a crashed session whose
+ *    index object was never written survive long enough to be re-indexed.
+ *  - If a live manifest is missing or unreadable, GC stops without deleting anything.
+ *  - If a referenced chunk is missing from the index, the index is rebuilt from pack trailers
+ *    before deciding; unindexed packs are never deleted while that is the case.
+ *  - New index objects are written before old ones are deleted, and both before packs are deleted.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { listAll } from '../store/object-store';
+import { manifestChunkIds, readVolumeManifest } from './manifest';
+import { packIdFromKey } from './pack';
+import { LOCKS_PREFIX, PACKS_PREFIX, SESSIONS_PREFIX, type PackInfo, type Repository, type SessionMarker } from './repository';
+
+export interface GcOptions {
+  /** Manifest keys of every volume snapshot of every complete recovery point to keep. */
+  liveManifestKeys: string[];
+  /** Minimum age of a pack before it may be deleted. Default 1 hour. */
+  graceMs?: number;
+  /** A session not updated for this long is abandoned. Default 24 hours. */
+  staleSessionMs?: number;
+  /** Compute and report, delete nothing. */
+  dryRun?: boolean;
+  now?: () => number;
+}
+
+export interface GcResult {
+  deferred: boolean;
+  activeSessions: string[];
+  staleSessionsRemoved: string[];
+  manifests: number;
+  referencedChunks: number;
+  /** Referenced chunks found in no index even after a rebuild (data loss to investigate). */
+  missingChunks: number;
+  indexRebuilt: boolean;
+  packsTotal: number;
+  packsKept: number;
+  packsDeleted: number;
+  bytesDeleted: number;
+  /** Unreferenced packs kept because they are younger than the grace period. */
+  packsInGrace: number;
+  indexObjectsWritten: number;
+  indexObjectsDeleted: number;
+}
+
+const PACKS_PER_INDEX_OBJECT = 2000;
+
+export async function collectGarbage(repo: Repository, opts: GcOptions): Promise<GcResult> {
+  const now = opts.now ?? Date.now;
+  const graceMs = opts.graceMs ?? 3600_000;
+  const staleMs = opts.staleSessionMs ?? 24 * 3600_000;
+  const store = repo.store;
+  const result: GcResult = {
+    deferred: false,
+    activeSessions: [],
+    staleSessionsRemoved: [],
+    manifests: 0,
+    referencedChunks: 0,
+    missingChunks: 0,
+    indexRebuilt: false,
+    packsTotal: 0,
+    packsKept: 0,
+    packsDeleted: 0,
+    bytesDeleted: 0,
+    packsInGrace: 0,
+    indexObjectsWritten: 0,
+    indexObjectsDeleted: 0,
+  };
+
+  const lockKey = `${LOCKS_PREFIX}gc-${randomBytes(8).toString('hex')}`;
+  await store.put(lockKey, JSON.stringify({ started: new Date(now()).toISOString(), host: hostname() }), { contentType: 'application/json' });
+  try {
+    // 1. Sessions in progress.
+    for (const o of await listAll(store, SESSIONS_PREFIX)) {
+      const id = o.key.slice(SESSIONS_PREFIX.length);
+      const marker = await repo.readSession(id);
+      const updated = marker ? Date.parse(marker.updated) : (o.lastModified?.getTime() ?? now());
+      if (now() - updated > staleMs) {
+        if (!opts.dryRun) await repo.endSession(id);
+        result.staleSessionsRemoved.push(id);
+      } else {
+        result.activeSessions.push((marker as SessionMarker | undefined)?.sessionId ?? id);
+      }
+    }
+    if (result.activeSessions.length) {
+      result.deferred = true;
+      return result;
+    }
+
+    // 2. Referenced chunks (a missing live manifest aborts: never guess).
+    const referenced = new Set<string>();
+    for (const key of opts.liveManifestKeys) {
+      manifestChunkIds(await readVolumeManifest(repo, key), referenced);
+      result.manifests++;
+    }
+    result.referencedChunks = referenced.size;
+
+    // 3. Fresh index, rebuilt from pack trailers if it misses referenced chunks.
+    await repo.loadIndex();
+    const countMissing = () => [...referenced].filter((id) => !repo.lookup(id)).length;
+    result.missingChunks = countMissing();
+    if (result.missingChunks > 0) {
+      await repo.rebuildIndex();
+      result.indexRebuilt = true;
+      result.missingChunks = countMissing();
+    }
+
+    // 4. Decide per pack object.
+    const objects = await listAll(store, PACKS_PREFIX);
+    const known = repo.knownPacks();
+    const present = new Set<string>();
+    const doomed: { key: string; size: number }[] = [];
+    const kept: PackInfo[] = [];
+    for (const o of objects) {
+      const id = packIdFromKey(o.key);
+      if (!id) continue;
+      present.add(id);
+      result.packsTotal++;
+      const info = known.get(id);
+      const isReferenced = info ? info.entries.some((e) => referenced.has(e.id)) : false;
+      const age = o.lastModified ? now() - o.lastModified.getTime() : Infinity;
+      if (isReferenced || (!info && result.missingChunks > 0)) {
+        if (info) kept.push(info);
+        result.packsKept++;
+      } else if (age < graceMs) {
+        if (info) kept.push(info);
+        result.packsKept++;
+        result.packsInGrace++;
+      } else {
+        doomed.push({ key: o.key, size: o.size });
+      }
+    }
+    const indexedButAbsent = [...known.keys()].some((id) => !present.has(id));
+    const oldIndexKeys = repo.loadedIndexKeys();
+    if (opts.dryRun) {
+      result.packsDeleted = doomed.length;
+      result.bytesDeleted = doomed.reduce((s, d) => s + d.size, 0);
+      return result;
+    }
+
+    // 5. Rewrite the index (when packs go away, or to consolidate many small index objects).
+    if (doomed.length > 0 || indexedButAbsent || oldIndexKeys.length > 16) {
+      const newKeys = new Set<string>();
+      for (let i = 0; i < kept.length; i += PACKS_PER_INDEX_OBJECT) {
+        newKeys.add(await repo.writeIndex(kept.slice(i, i + PACKS_PER_INDEX_OBJECT)));
+        result.indexObjectsWritten++;
+      }
+      const stale = oldIndexKeys.filter((k) => !newKeys.has(k));
+      for (let i = 0; i < stale.length; i += 1000) await store.delete(stale.slice(i, i + 1000));
+      result.indexObjectsDeleted = stale.length;
+    }
+
+    // 6. Delete the packs.
+    for (let i = 0; i < doomed.length; i += 1000) await store.delete(doomed.slice(i, i + 1000).map((d) => d.key));
+    result.packsDeleted = doomed.length;
+    result.bytesDeleted = doomed.reduce((s, d) => s + d.size, 0);
+    await repo.loadIndex();
+    return result;
+  } finally {
+    await store.delete([lockKey]);
+  }
+}
+

@@ -1,0 +1,486 @@
+/**
+ * Content-addressed, encrypted chunk repository inside an ObjectStore, under `repo/`:
+ *
+ *   repo/config                  clear JSON: format, version, chunker params, codec, key check
+ *   repo/packs/<2 hex>/<packId>  packs of ~16 MiB of encrypted blobs + encrypted trailer
+ *   repo/index/<id>              encrypted, compressed JSON: packs → blobs (chunk id, offset, length, raw length)
+ *   repo/sessions/<sessionId>    clear JSON marker of a backup in progress (no secrets: ids and times)
+ *   repo/partials/<sessionId>/<seq>  encrypted partial manifests (resume checkpoints)
+ *   repo/locks/gc-<id>           clear JSON marker of a garbage collection in progress
+ *
+ * One Repository instance per process/activity; not safe for concurrent addChunk callers
+ * beyond the awaits it does itself (call addChunk sequentially).
+ */
+import { randomBytes } from 'node:crypto';
+import type { ObjectStore } from '../store/object-store';
+import { listAll } from '../store/object-store';
+import { InvalidInputError, NotFoundError } from '../../shared/errors';
+import { Chunker, DEFAULT_CHUNKER_PARAMS, gearTable, validateChunkerParams, type ChunkerParams } from './chunker';
+import { compressBlob, compressionCodec, decompressBlob } from './compress';
+import {
+  BlobAuthenticationError,
+  chunkId,
+  decryptBlob,
+  deriveKeys,
+  encryptBlob,
+  keyCheckMatches,
+  keyCheckValue,
+  type BlobDomain,
+  type RepositoryKeys,
+} from './crypto';
+import { ChunkCorruptedError, ChunkMissingError, RepositoryBusyError, RepositoryFormatError, WrongEncryptionKeyError } from './errors';
+import { PACK_FOOTER_BYTES, PackWriter, packIdFromKey, packKey, parsePackFooter, parsePackTrailer, type FinishedPack, type PackEntry } from './pack';
+import { mapLimit } from './util';
+
+export const CONFIG_KEY = 'repo/config';
+export const INDEX_PREFIX = 'repo/index/';
+export const PACKS_PREFIX = 'repo/packs/';
+export const SESSIONS_PREFIX = 'repo/sessions/';
+export const PARTIALS_PREFIX = 'repo/partials/';
+export const LOCKS_PREFIX = 'repo/locks/';
+
+export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
+export const DEFAULT_UPLOAD_CONCURRENCY = 3;
+
+export interface RepositoryConfig {
+  format: 'tdr-repository';
+  version: 1;
+  created: string;
+  chunker: ChunkerParams;
+  /** Codec of new blobs when the repository was created (each blob carries its own flag). */
+  compression: string;
+  kdf: 'hkdf-sha256/v1';
+  encryption: 'aes-256-gcm';
+  chunkId: 'hmac-sha256';
+  /** HMAC of a constant under a key derived from the master key. */
+  keyCheck: string;
+}
+
+export interface RepositoryOptions {
+  /** Where the key comes from, for error messages (e.g. "Secret dr-system/repo-key, key 'key'"). */
+  keyRef?: string;
+  /** Target pack size in bytes (a pack is sealed when it reaches it). */
+  packSize?: number;
+  /** Packs uploaded concurrently (2–4). */
+  uploadConcurrency?: number;
+  /** Chunker parameters, used only when the repository is created. */
+  chunker?: ChunkerParams;
+  /** Skip loading the index (e.g. for GC, which loads it itself). Default false. */
+  skipIndex?: boolean;
+}
+
+export interface IndexLocation {
+  pack: string;
+  offset: number;
+  length: number;
+  rawLength: number;
+}
+
+export interface PackInfo {
+  id: string;
+  size: number;
+  entries: PackEntry[];
+}
+
+export interface RepositoryStats {
+  /** Plaintext bytes passed to addChunk. */
+  bytesIn: number;
+  chunksNew: number;
+  chunksDeduped: number;
+  bytesNew: number;
+  bytesDeduped: number;
+  packsUploaded: number;
+  /** Bytes PUT to the store: packs, index objects and (via putObject) manifests. */
+  bytesUploaded: number;
+  putRequests: number;
+  chunksRead: number;
+  /** Bytes fetched with range GETs by readChunk. */
+  bytesRead: number;
+}
+
+interface IndexFile {
+  v: 1;
+  packs: { id: string; size: number; blobs: [string, number, number, number][] }[];
+}
+
+export interface SessionMarker {
+  sessionId: string;
+  started: string;
+  updated: string;
+  manifestKey?: string;
+  host?: string;
+}
+
+export class Repository {
+  readonly location: string;
+  private readonly index = new Map<string, IndexLocation>();
+  private readonly packs = new Map<string, PackInfo>();
+  private readonly indexKeys = new Set<string>();
+  private readonly pending = new Set<string>();
+  private writer = new PackWriter();
+  private readonly inflight = new Set<Promise<void>>();
+  private unindexed: PackInfo[] = [];
+  private uploadError: unknown;
+  private readonly gear: Int32Array;
+  readonly stats: RepositoryStats = {
+    bytesIn: 0,
+    chunksNew: 0,
+    chunksDeduped: 0,
+    bytesNew: 0,
+    bytesDeduped: 0,
+    packsUploaded: 0,
+    bytesUploaded: 0,
+    putRequests: 0,
+    chunksRead: 0,
+    bytesRead: 0,
+  };
+  readonly packSize: number;
+  readonly uploadConcurrency: number;
+
+  private constructor(
+    readonly store: ObjectStore,
+    readonly keys: RepositoryKeys,
+    readonly config: RepositoryConfig,
+    opts: RepositoryOptions,
+  ) {
+    this.location = store.location;
+    this.gear = gearTable(keys.gearSeed);
+    this.packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
+    this.uploadConcurrency = Math.max(1, opts.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY);
+  }
+
+  /** Opens the repository, creating it when absent (idempotent). Wrong key → WrongEncryptionKeyError. */
+  static async init(store: ObjectStore, masterKey: Buffer, opts: RepositoryOptions = {}): Promise<Repository> {
+    const existing = await store.get(CONFIG_KEY);
+    if (existing) return Repository.fromConfig(store, masterKey, existing, opts);
+    const keys = deriveKeys(masterKey);
+    const chunker = opts.chunker ?? { ...DEFAULT_CHUNKER_PARAMS };
+    validateChunkerParams(chunker);
+    const config: RepositoryConfig = {
+      format: 'tdr-repository',
+      version: 1,
+      created: new Date().toISOString(),
+      chunker: { min: chunker.min, avg: chunker.avg, max: chunker.max },
+      compression: compressionCodec(),
+      kdf: 'hkdf-sha256/v1',
+      encryption: 'aes-256-gcm',
+      chunkId: 'hmac-sha256',
+      keyCheck: keyCheckValue(keys),
+    };
+    await store.put(CONFIG_KEY, JSON.stringify(config, null, 2) + '\n', { contentType: 'application/json' });
+    // Re-read: if another agent created it concurrently, use whatever is stored.
+    return Repository.fromConfig(store, masterKey, (await store.get(CONFIG_KEY)) ?? Buffer.from(JSON.stringify(config)), opts);
+  }
+
+  /** Opens an existing repository; NotFoundError when absent, WrongEncryptionKeyError on a wrong key. */
+  static async open(store: ObjectStore, masterKey: Buffer, opts: RepositoryOptions = {}): Promise<Repository> {
+    const raw = await store.get(CONFIG_KEY);
+    if (!raw) throw new NotFoundError(`no repository at ${store.location} (${CONFIG_KEY} is absent); run a backup first or check the store location`);
+    return Repository.fromConfig(store, masterKey, raw, opts);
+  }
+
+  private static async fromConfig(store: ObjectStore, masterKey: Buffer, raw: Buffer, opts: RepositoryOptions): Promise<Repository> {
+    let config: RepositoryConfig;
+    try {
+      config = JSON.parse(raw.toString('utf8')) as RepositoryConfig;
+    } catch (e) {
+      throw new RepositoryFormatError(CONFIG_KEY, store.location, `invalid JSON (${(e as Error).message})`);
+    }
+    if (config.format !== 'tdr-repository' || config.version !== 1) {
+      throw new RepositoryFormatError(CONFIG_KEY, store.location, `unsupported format ${config.format} version ${config.version}`);
+    }
+    const keys = deriveKeys(masterKey);
+    if (!keyCheckMatches(keys, config.keyCheck)) {
+      throw new WrongEncryptionKeyError(store.location, opts.keyRef ?? 'the repository encryption key');
+    }
+    const repo = new Repository(store, keys, config, opts);
+    if (!opts.skipIndex) await repo.loadIndex();
+    return repo;
+  }
+
+  // ---------------------------------------------------------------- encrypted objects
+
+  /** Serializes, compresses and encrypts a JSON value under `domain`. */
+  sealObject(domain: BlobDomain, value: unknown): Buffer {
+    const plain = Buffer.from(JSON.stringify(value));
+    return encryptBlob(this.keys, domain, compressBlob(plain));
+  }
+
+  openObject<T>(domain: BlobDomain, key: string, body: Buffer): T {
+    try {
+      return JSON.parse(decompressBlob(decryptBlob(this.keys, domain, body)).toString('utf8')) as T;
+    } catch (e) {
+      const why = e instanceof BlobAuthenticationError ? `${e.message}: modified, damaged, or written with another key` : (e as Error).message;
+      throw new RepositoryFormatError(key, this.location, why);
+    }
+  }
+
+  async putObject(domain: BlobDomain, key: string, value: unknown): Promise<Buffer> {
+    const body = this.sealObject(domain, value);
+    await this.store.put(key, body);
+    this.stats.bytesUploaded += body.length;
+    this.stats.putRequests++;
+    return body;
+  }
+
+  async getObject<T>(domain: BlobDomain, key: string): Promise<T | undefined> {
+    const body = await this.store.get(key);
+    return body === undefined ? undefined : this.openObject<T>(domain, key, body);
+  }
+
+  // ---------------------------------------------------------------- chunker
+
+  newChunker(): Chunker {
+    return new Chunker(this.config.chunker, this.gear);
+  }
+
+  // ---------------------------------------------------------------- index
+
+  /** (Re)loads every index object. Chunks pending in this session are kept. */
+  async loadIndex(): Promise<void> {
+    const keys = (await listAll(this.store, INDEX_PREFIX)).map((o) => o.key);
+    const files = await mapLimit(keys, 8, async (key) => ({ key, file: await this.getObject<IndexFile>('index', key) }));
+    this.index.clear();
+    this.packs.clear();
+    this.indexKeys.clear();
+    for (const { key, file } of files) {
+      if (!file) continue; // deleted between list and get (GC rewrite)
+      this.indexKeys.add(key);
+      for (const p of file.packs) this.addPackToIndex({ id: p.id, size: p.size, entries: p.blobs.map(([id, offset, length, rawLength]) => ({ id, offset, length, rawLength })) });
+    }
+    for (const p of this.unindexed) this.addPackToIndex(p);
+  }
+
+  private addPackToIndex(p: PackInfo): void {
+    this.packs.set(p.id, p);
+    for (const e of p.entries) {
+      if (!this.index.has(e.id)) this.index.set(e.id, { pack: p.id, offset: e.offset, length: e.length, rawLength: e.rawLength });
+    }
+  }
+
+  /** True when the chunk is stored (indexed) or queued in this session. */
+  has(id: string): boolean {
+    return this.index.has(id) || this.pending.has(id);
+  }
+
+  lookup(id: string): IndexLocation | undefined {
+    return this.index.get(id);
+  }
+
+  get indexedChunks(): number {
+    return this.index.size;
+  }
+
+  /** Packs known to the loaded index (for GC). */
+  knownPacks(): ReadonlyMap<string, PackInfo> {
+    return this.packs;
+  }
+
+  loadedIndexKeys(): string[] {
+    return [...this.indexKeys];
+  }
+
+  /** Writes one index object describing `packs`; returns its key. */
+  async writeIndex(packs: PackInfo[]): Promise<string> {
+    const file: IndexFile = { v: 1, packs: packs.map((p) => ({ id: p.id, size: p.size, blobs: p.entries.map((e) => [e.id, e.offset, e.length, e.rawLength]) })) };
+    const body = this.sealObject('index', file);
+    const key = INDEX_PREFIX + randomBytes(16).toString('hex');
+    await this.store.put(key, body);
+    this.stats.bytesUploaded += body.length;
+    this.stats.putRequests++;
+    this.indexKeys.add(key);
+    return key;
+  }
+
+  // ---------------------------------------------------------------- write path
+
+  /** Stores a chunk unless an identical one is already stored. Call sequentially. */
+  async addChunk(plain: Buffer): Promise<{ id: string; stored: boolean }> {
+    this.throwUploadError();
+    const id = chunkId(this.keys, plain);
+    this.stats.bytesIn += plain.length;
+    if (this.index.has(id) || this.pending.has(id)) {
+      this.stats.chunksDeduped++;
+      this.stats.bytesDeduped += plain.length;
+      return { id, stored: false };
+    }
+    const blob = encryptBlob(this.keys, 'chunk', compressBlob(plain));
+    this.pending.add(id);
+    this.writer.add(id, blob, plain.length);
+    this.stats.chunksNew++;
+    this.stats.bytesNew += plain.length;
+    if (this.writer.size >= this.packSize) await this.sealPack();
+    return { id, stored: true };
+  }
+
+  private throwUploadError(): void {
+    if (this.uploadError !== undefined) throw this.uploadError;
+  }
+
+  private async sealPack(): Promise<void> {
+    if (this.writer.count === 0) return;
+    const pack = this.writer.finish(this.keys);
+    const p = this.uploadPack(pack).then(
+      () => {
+        this.inflight.delete(p);
+      },
+      (e: unknown) => {
+        this.inflight.delete(p);
+        this.uploadError ??= e;
+      },
+    );
+    this.inflight.add(p);
+    while (this.inflight.size >= this.uploadConcurrency) await Promise.race(this.inflight);
+    this.throwUploadError();
+  }
+
+  private async uploadPack(pack: FinishedPack): Promise<void> {
+    await this.store.put(packKey(pack.id), pack.body, { contentType: 'application/octet-stream' });
+    this.stats.packsUploaded++;
+    this.stats.bytesUploaded += pack.body.length;
+    this.stats.putRequests++;
+    const info: PackInfo = { id: pack.id, size: pack.body.length, entries: pack.entries };
+    this.addPackToIndex(info);
+    for (const e of pack.entries) this.pending.delete(e.id);
+    this.unindexed.push(info);
+  }
+
+  /**
+   * Makes everything added so far durable: seals the open pack, waits for all uploads, writes an
+   * index object for the packs uploaded since the last flush. Returns the index key, if any.
+   */
+  async flush(): Promise<string | undefined> {
+    await this.sealPack();
+    while (this.inflight.size) await Promise.race(this.inflight);
+    this.throwUploadError();
+    if (this.unindexed.length === 0) return undefined;
+    const packs = this.unindexed;
+    const key = await this.writeIndex(packs);
+    this.unindexed = [];
+    return key;
+  }
+
+  /** Waits for in-flight uploads without raising (used when abandoning a session). */
+  async settle(): Promise<void> {
+    while (this.inflight.size) await Promise.race(this.inflight);
+  }
+
+  // ---------------------------------------------------------------- read path
+
+  /** Reads one chunk with a range GET and verifies it (GCM tag, decompression, HMAC id). */
+  async readChunk(id: string): Promise<Buffer> {
+    const loc = this.index.get(id);
+    if (!loc) throw new ChunkMissingError(id, undefined, this.location);
+    const key = packKey(loc.pack);
+    let raw: Buffer;
+    try {
+      raw = await this.store.getRange(key, loc.offset, loc.length);
+    } catch (e) {
+      let exists = true;
+      try {
+        exists = (await this.store.head(key)) !== undefined;
+      } catch {
+        /* report the original error */
+      }
+      if (!exists) throw new ChunkMissingError(id, key, this.location);
+      throw e;
+    }
+    this.stats.chunksRead++;
+    this.stats.bytesRead += raw.length;
+    if (raw.length !== loc.length) throw new ChunkCorruptedError(id, key, this.location, `range read returned ${raw.length} bytes, expected ${loc.length} (pack truncated)`);
+    let plain: Buffer;
+    try {
+      plain = decompressBlob(decryptBlob(this.keys, 'chunk', raw));
+    } catch (e) {
+      throw new ChunkCorruptedError(id, key, this.location, (e as Error).message);
+    }
+    if (plain.length !== loc.rawLength) throw new ChunkCorruptedError(id, key, this.location, `plaintext is ${plain.length} bytes, index says ${loc.rawLength}`);
+    if (chunkId(this.keys, plain) !== id) throw new ChunkCorruptedError(id, key, this.location, 'content does not match its id (HMAC-SHA256)');
+    return plain;
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  /** Reads the trailer of every pack missing from the index and writes index objects for them. */
+  async rebuildIndex(): Promise<{ packsScanned: number; packsAdded: number; unreadable: string[] }> {
+    const objects = await listAll(this.store, PACKS_PREFIX);
+    const unreadable: string[] = [];
+    const added: PackInfo[] = [];
+    await mapLimit(objects, 4, async (o) => {
+      const id = packIdFromKey(o.key);
+      if (!id || this.packs.has(id)) return;
+      try {
+        const footer = await this.store.getRange(o.key, o.size - PACK_FOOTER_BYTES, PACK_FOOTER_BYTES);
+        const tlen = parsePackFooter(footer);
+        const trailer = await this.store.getRange(o.key, o.size - PACK_FOOTER_BYTES - tlen, tlen);
+        added.push({ id, size: o.size, entries: parsePackTrailer(this.keys, trailer) });
+      } catch {
+        unreadable.push(o.key);
+      }
+    });
+    if (added.length) {
+      await this.writeIndex(added);
+      for (const p of added) this.addPackToIndex(p);
+    }
+    return { packsScanned: objects.length, packsAdded: added.length, unreadable };
+  }
+
+  // ---------------------------------------------------------------- sessions and locks
+
+  /**
+   * Registers a backup session (marker `repo/sessions/<id>`, start time kept across resumes),
+   * waits while a GC holds the repository, then reloads the index so dedupe only uses packs that
+   * GC can no longer delete while this session is alive.
+   */
+  async startSession(sessionId: string, info: { manifestKey?: string; host?: string } = {}, opts: { lockWaitMs?: number; lockStaleMs?: number } = {}): Promise<SessionMarker> {
+    assertSafeId(sessionId, 'sessionId');
+    const key = SESSIONS_PREFIX + sessionId;
+    const prev = await this.readSession(sessionId);
+    const now = new Date().toISOString();
+    const marker: SessionMarker = { sessionId, started: prev?.started ?? now, updated: now, ...info };
+    await this.store.put(key, JSON.stringify(marker), { contentType: 'application/json' });
+    const deadline = Date.now() + (opts.lockWaitMs ?? 60_000);
+    const staleMs = opts.lockStaleMs ?? 6 * 3600_000;
+    for (;;) {
+      const locks = (await listAll(this.store, LOCKS_PREFIX)).filter((l) => !l.lastModified || Date.now() - l.lastModified.getTime() < staleMs);
+      if (locks.length === 0) break;
+      if (Date.now() >= deadline) {
+        await this.store.delete([key]).catch(() => undefined);
+        throw new RepositoryBusyError(this.location, locks[0]!.key);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    await this.loadIndex();
+    return marker;
+  }
+
+  async readSession(sessionId: string): Promise<SessionMarker | undefined> {
+    const raw = await this.store.get(SESSIONS_PREFIX + sessionId);
+    if (!raw) return undefined;
+    try {
+      return JSON.parse(raw.toString('utf8')) as SessionMarker;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Refreshes the marker's `updated` time (GC treats sessions not updated for long as abandoned). */
+  async touchSession(marker: SessionMarker): Promise<void> {
+    marker.updated = new Date().toISOString();
+    await this.store.put(SESSIONS_PREFIX + marker.sessionId, JSON.stringify(marker), { contentType: 'application/json' });
+  }
+
+  /** Removes the session marker and its partial manifests. */
+  async endSession(sessionId: string): Promise<void> {
+    const partials = (await listAll(this.store, `${PARTIALS_PREFIX}${sessionId}/`)).map((o) => o.key);
+    if (partials.length) await this.store.delete(partials);
+    await this.store.delete([SESSIONS_PREFIX + sessionId]);
+  }
+}
+
+/** Session ids become object keys: keep them to a safe alphabet. */
+export function assertSafeId(id: string, field: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(id)) {
+    throw new InvalidInputError(`${field} "${id}" is invalid: use 1–200 characters of [A-Za-z0-9._-], starting with a letter or digit`);
+  }
+}

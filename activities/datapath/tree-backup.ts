@@ -1,0 +1,410 @@
+/**
+ * Backs up a directory tree (a PersistentVolume's hostPath directory) into the repository and
+ * writes a volume snapshot manifest at a caller-given key.
+ *
+ * Resume: every `checkpointEveryBytes` / `checkpointEveryMs` the open packs are flushed (packs +
+ * index object) and a partial-manifest segment `repo/partials/<sessionId>/<seq>` records the files
+ * finished since the previous segment, plus the chunks done so far of the file in progress. A new
+ * attempt with the same session id replays the segments: unchanged finished files are skipped and
+ * a large file in progress continues from its last chunk boundary (its prefix is re-read only to
+ * feed the SHA-256). The heartbeat checkpoint stays tiny: counters and the session id.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { BigIntStats } from 'node:fs';
+import { InvalidInputError } from '../../shared/errors';
+import { listAll } from '../store/object-store';
+import type { BackupSummary, FileEntry, ManifestEntry, SkippedEntry, VolumeManifest } from './manifest';
+import { PARTIALS_PREFIX, assertSafeId, type Repository, type SessionMarker } from './repository';
+import { throwIfAborted } from './util';
+
+const READ_BLOCK = 1024 * 1024;
+
+/** Heartbeat details: small and bounded whatever the volume size. */
+export interface BackupCheckpoint {
+  v: 1;
+  sessionId: string;
+  /** Partial-manifest segments written so far. */
+  segments: number;
+  filesDone: number;
+  bytesDone: number;
+}
+
+export interface BackupProgress {
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  bytesUploaded: number;
+  /** The last durable checkpoint (undefined until the first one). */
+  checkpoint?: BackupCheckpoint;
+}
+
+export interface BackupTreeOptions {
+  /** Absolute path of the directory to back up. */
+  root: string;
+  /** Object key of the manifest (relative to the store prefix), e.g. points/<id>/volumes/<pvc>.snap. */
+  manifestKey: string;
+  /** Stable across retries of the same backup (e.g. workflow id + volume); [A-Za-z0-9._-]. */
+  sessionId: string;
+  /** From the last heartbeat of a previous attempt, if any. */
+  checkpoint?: BackupCheckpoint;
+  /** Volume-relative paths (and everything below them) left out of the copy. */
+  exclude?: string[];
+  /** When set, only these volume-relative paths (and the directories leading to them) are copied. */
+  only?: string[];
+  /** Stored in the manifest (no secrets). */
+  source?: Record<string, string>;
+  /** Called at least every `progressEveryMs` and after every checkpoint; a throw aborts the backup. */
+  onProgress?: (p: BackupProgress) => void | Promise<void>;
+  signal?: AbortSignal;
+  /** Checkpoint after this many bytes of new (not deduplicated) chunk data. Default 64 MiB. */
+  checkpointEveryBytes?: number;
+  /** ...or after this long since the last checkpoint. Default 10 s. */
+  checkpointEveryMs?: number;
+  progressEveryMs?: number;
+}
+
+export interface BackupTreeResult extends BackupSummary {
+  key: string;
+  /** SHA-256 of the stored manifest object (for the catalog). */
+  sha256: string;
+  /** Size of the stored manifest object (not included in newBytesUploaded). */
+  manifestBytes: number;
+  resumed: boolean;
+}
+
+interface WalkItem {
+  path: string;
+  abs: string;
+  st: BigIntStats;
+}
+
+interface PartialFile {
+  path: string;
+  size: number;
+  mtimeNs: string;
+  /** Offset in the file where `chunks` start. */
+  startOffset: number;
+  chunks: [string, number][];
+}
+
+interface Segment {
+  v: 1;
+  entries: FileEntry[];
+  partial?: PartialFile;
+}
+
+function baseOf(path: string, st: BigIntStats) {
+  return { path, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtimeNs: st.mtimeNs.toString() };
+}
+
+function kindOf(st: BigIntStats): string {
+  if (st.isSocket()) return 'socket';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isCharacterDevice()) return 'char-device';
+  if (st.isBlockDevice()) return 'block-device';
+  return 'unknown';
+}
+
+const norm = (p: string) => p.replace(/^\.?\/+/, '').replace(/\/+$/, '');
+const within = (path: string, prefix: string) => path === prefix || path.startsWith(prefix + '/');
+
+/**
+ * Whether a path takes part in the copy: not under an `exclude` path, and, when `only` is given,
+ * under one of those paths or a directory on the way to one.
+ */
+export function pathSelected(path: string, only?: string[], exclude?: string[]): boolean {
+  if (path === '.') return true;
+  if ((exclude ?? []).map(norm).some((e) => within(path, e))) return false;
+  if (!only?.length) return true;
+  return only.map(norm).some((o) => o === '' || within(path, o) || o.startsWith(path + '/'));
+}
+
+/** Lists the tree depth-first, parents before children, children in byte order of their names. */
+async function walk(root: string, skipped: SkippedEntry[], signal?: AbortSignal, only?: string[], exclude?: string[]): Promise<WalkItem[]> {
+  const items: WalkItem[] = [];
+  const visit = async (path: string, abs: string): Promise<void> => {
+    throwIfAborted(signal);
+    if (!pathSelected(path, only, exclude)) return;
+    let st: BigIntStats;
+    try {
+      st = await lstat(abs, { bigint: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && path !== '.') {
+        skipped.push({ path, kind: 'unknown', reason: 'vanished during the backup' });
+        return;
+      }
+      throw e;
+    }
+    items.push({ path, abs, st });
+    if (st.isDirectory()) {
+      let names: string[];
+      try {
+        names = await readdir(abs);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw e;
+      }
+      names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      for (const n of names) await visit(path === '.' ? n : `${path}/${n}`, join(abs, n));
+    }
+  };
+  await visit('.', root);
+  return items;
+}
+
+/** Reads partial-manifest segments of a session: finished files and the file in progress. */
+async function loadSegments(repo: Repository, sessionId: string): Promise<{ count: number; done: Map<string, FileEntry>; partial?: PartialFile & { doneBytes: number } }> {
+  const keys = (await listAll(repo.store, `${PARTIALS_PREFIX}${sessionId}/`)).map((o) => o.key).sort();
+  const done = new Map<string, FileEntry>();
+  let partial: (PartialFile & { doneBytes: number }) | undefined;
+  for (const key of keys) {
+    const seg = await repo.getObject<Segment>('partial-manifest', key);
+    if (!seg) continue;
+    for (const e of seg.entries) {
+      done.set(e.path, e);
+      if (partial?.path === e.path) partial = undefined;
+    }
+    const p = seg.partial;
+    if (p) {
+      if (partial && partial.path === p.path && partial.size === p.size && partial.mtimeNs === p.mtimeNs && partial.doneBytes === p.startOffset) {
+        partial.chunks.push(...p.chunks);
+        partial.doneBytes += p.chunks.reduce((s, [, n]) => s + n, 0);
+      } else if (p.startOffset === 0) {
+        partial = { ...p, chunks: [...p.chunks], doneBytes: p.chunks.reduce((s, [, n]) => s + n, 0) };
+      }
+    }
+  }
+  return { count: keys.length, done, partial };
+}
+
+function segmentKey(sessionId: string, seq: number): string {
+  return `${PARTIALS_PREFIX}${sessionId}/${String(seq).padStart(8, '0')}`;
+}
+
+export async function backupTree(repo: Repository, opts: BackupTreeOptions): Promise<BackupTreeResult> {
+  const { sessionId, manifestKey, signal } = opts;
+  assertSafeId(sessionId, 'sessionId');
+  if (!manifestKey || manifestKey.startsWith('/') || manifestKey.startsWith('repo/')) {
+    throw new InvalidInputError(`manifestKey "${manifestKey}" is invalid: give a relative key outside repo/, e.g. points/<point>/volumes/<pvc>.snap`);
+  }
+  if (opts.checkpoint && opts.checkpoint.sessionId !== sessionId) {
+    throw new InvalidInputError(`checkpoint.sessionId "${opts.checkpoint.sessionId}" does not match sessionId "${sessionId}"; pass the checkpoint of the same backup session`);
+  }
+  const rootSt = await lstat(opts.root).catch(() => undefined);
+  if (!rootSt?.isDirectory()) throw new InvalidInputError(`root ${opts.root} is not a directory; check the volume's host path on this node`);
+
+  // Idempotent completion: a retry after the manifest was written returns the same result.
+  const existing = await repo.store.get(manifestKey);
+  if (existing) {
+    const m = repo.openObject<VolumeManifest>('manifest', manifestKey, existing);
+    if (m.sessionId === sessionId) {
+      await repo.endSession(sessionId);
+      return { key: manifestKey, sha256: createHash('sha256').update(existing).digest('hex'), manifestBytes: existing.length, resumed: true, ...m.summary };
+    }
+  }
+
+  const marker: SessionMarker = await repo.startSession(sessionId, { manifestKey, host: hostname() });
+  const statsAtStart = { ...repo.stats };
+  const everyBytes = opts.checkpointEveryBytes ?? 64 * 1024 * 1024;
+  const everyMs = opts.checkpointEveryMs ?? 10_000;
+  const progressEveryMs = opts.progressEveryMs ?? 1000;
+
+  try {
+    const resume = await loadSegments(repo, sessionId);
+    let seq = resume.count;
+    const skipped: SkippedEntry[] = [];
+    const items = await walk(opts.root, skipped, signal, opts.only, opts.exclude);
+
+    let filesTotal = 0;
+    let bytesTotal = 0;
+    for (const it of items) if (it.st.isFile()) (filesTotal++, (bytesTotal += Number(it.st.size)));
+
+    const summary: BackupSummary = {
+      files: 0,
+      dirs: 0,
+      symlinks: 0,
+      bytes: 0,
+      skipped: 0,
+      newBytesUploaded: 0,
+      newChunkBytes: 0,
+      dedupedBytes: 0,
+      packsUploaded: 0,
+      resumedFiles: 0,
+      resumedBytes: 0,
+    };
+    let bytesDone = 0;
+    let checkpoint: BackupCheckpoint | undefined = opts.checkpoint && resume.count > 0 ? { ...opts.checkpoint, segments: resume.count } : undefined;
+    let finishedSinceSegment: FileEntry[] = [];
+    let bytesSinceCheckpoint = 0;
+    let lastCheckpointAt = Date.now();
+    let lastProgressAt = 0;
+
+    const progress = async (force: boolean): Promise<void> => {
+      throwIfAborted(signal);
+      if (!opts.onProgress || (!force && Date.now() - lastProgressAt < progressEveryMs)) return;
+      lastProgressAt = Date.now();
+      await opts.onProgress({
+        filesDone: summary.files,
+        filesTotal,
+        bytesDone,
+        bytesTotal,
+        bytesUploaded: repo.stats.bytesUploaded - statsAtStart.bytesUploaded,
+        checkpoint,
+      });
+    };
+
+    /** Makes progress durable; `current` is the file in progress with its chunks since `startOffset`. */
+    const writeCheckpoint = async (current?: PartialFile): Promise<void> => {
+      await repo.flush();
+      const seg: Segment = { v: 1, entries: finishedSinceSegment, partial: current };
+      await repo.putObject('partial-manifest', segmentKey(sessionId, seq), seg);
+      seq++;
+      finishedSinceSegment = [];
+      bytesSinceCheckpoint = 0;
+      lastCheckpointAt = Date.now();
+      await repo.touchSession(marker);
+      checkpoint = { v: 1, sessionId, segments: seq, filesDone: summary.files, bytesDone };
+      await progress(true);
+    };
+    const checkpointDue = () => bytesSinceCheckpoint >= everyBytes || Date.now() - lastCheckpointAt >= everyMs;
+
+    const entries: ManifestEntry[] = [];
+    for (const it of items) {
+      throwIfAborted(signal);
+      const { st, path } = it;
+      if (st.isDirectory()) {
+        entries.push({ type: 'dir', ...baseOf(path, st) });
+        summary.dirs++;
+      } else if (st.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = await readlink(it.abs);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+            skipped.push({ path, kind: 'symlink', reason: 'vanished during the backup' });
+            continue;
+          }
+          throw e;
+        }
+        entries.push({ type: 'symlink', ...baseOf(path, st), target });
+        summary.symlinks++;
+      } else if (st.isFile()) {
+        const size = Number(st.size);
+        const mtimeNs = st.mtimeNs.toString();
+        const prev = resume.done.get(path);
+        if (prev && prev.size === size && prev.mtimeNs === mtimeNs && prev.chunks.every(([id]) => repo.has(id))) {
+          const e: FileEntry = { ...prev, ...baseOf(path, st) };
+          entries.push(e);
+          summary.files++;
+          summary.bytes += size;
+          summary.resumedFiles++;
+          summary.resumedBytes += size;
+          bytesDone += size;
+          await progress(false);
+          continue;
+        }
+        const p = resume.partial;
+        const partial = p && p.path === path && p.size === size && p.mtimeNs === mtimeNs && p.chunks.every(([id]) => repo.has(id)) ? p : undefined;
+        const entry = await backupFile(it, size, mtimeNs, partial);
+        if (!entry) {
+          skipped.push({ path, kind: 'file', reason: 'vanished during the backup' });
+          continue;
+        }
+        entries.push(entry);
+        finishedSinceSegment.push(entry);
+        summary.files++;
+        summary.bytes += entry.size;
+        if (checkpointDue()) await writeCheckpoint();
+      } else {
+        skipped.push({ path, kind: kindOf(st), reason: 'not a regular file, directory or symlink; not backed up' });
+      }
+      await progress(false);
+    }
+
+    async function backupFile(it: WalkItem, size: number, mtimeNs: string, partial?: PartialFile & { doneBytes: number }): Promise<FileEntry | undefined> {
+      const hash = createHash('sha256');
+      const chunks: [string, number][] = [];
+      let offset = 0;
+      let segmentStart = 0;
+      if (partial) {
+        // Re-read the finished prefix only to feed the SHA-256; its chunks are already stored.
+        for await (const buf of createReadStream(it.abs, { start: 0, end: partial.doneBytes - 1, highWaterMark: READ_BLOCK })) {
+          hash.update(buf as Buffer);
+          throwIfAborted(signal);
+        }
+        chunks.push(...partial.chunks);
+        offset = segmentStart = partial.doneBytes;
+        summary.resumedBytes += offset;
+        bytesDone += offset;
+      }
+      const chunker = repo.newChunker();
+      let chunksAtSegmentStart = chunks.length;
+      const addChunk = async (c: Buffer): Promise<void> => {
+        const { id, stored } = await repo.addChunk(c);
+        chunks.push([id, c.length]);
+        offset += c.length;
+        bytesDone += c.length;
+        // Only new data counts toward the byte trigger: an unchanged rerun checkpoints on time alone.
+        if (stored) bytesSinceCheckpoint += c.length;
+        if (checkpointDue()) {
+          await writeCheckpoint({ path: it.path, size, mtimeNs, startOffset: segmentStart, chunks: chunks.slice(chunksAtSegmentStart) });
+          segmentStart = offset;
+          chunksAtSegmentStart = chunks.length;
+        } else {
+          await progress(false);
+        }
+      };
+      try {
+        const stream = createReadStream(it.abs, { start: offset, highWaterMark: READ_BLOCK });
+        for await (const buf of stream) {
+          hash.update(buf as Buffer);
+          for (const c of chunker.push(buf as Buffer)) await addChunk(c);
+        }
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw e;
+      }
+      const last = chunker.finish();
+      if (last) await addChunk(last);
+      return { type: 'file', ...baseOf(it.path, it.st), size: offset, sha256: hash.digest('hex'), chunks };
+    }
+
+    await repo.flush();
+    const s = repo.stats;
+    summary.skipped = skipped.length;
+    summary.newChunkBytes = s.bytesNew - statsAtStart.bytesNew;
+    summary.dedupedBytes = s.bytesDeduped - statsAtStart.bytesDeduped;
+    summary.packsUploaded = s.packsUploaded - statsAtStart.packsUploaded;
+    const manifest: VolumeManifest = {
+      format: 'tdr-volume-snapshot',
+      version: 1,
+      sessionId,
+      created: marker.started,
+      completed: new Date().toISOString(),
+      source: opts.source ?? {},
+      chunker: repo.config.chunker,
+      summary,
+      skipped,
+      entries,
+    };
+    summary.newBytesUploaded = s.bytesUploaded - statsAtStart.bytesUploaded;
+    const finalBody = repo.sealObject('manifest', manifest);
+    await repo.store.put(manifestKey, finalBody, { contentType: 'application/octet-stream' });
+    s.bytesUploaded += finalBody.length;
+    s.putRequests++;
+    await repo.endSession(sessionId);
+    if (opts.onProgress) {
+      await opts.onProgress({ filesDone: summary.files, filesTotal, bytesDone, bytesTotal, bytesUploaded: s.bytesUploaded - statsAtStart.bytesUploaded, checkpoint });
+    }
+    return { key: manifestKey, sha256: createHash('sha256').update(finalBody).digest('hex'), manifestBytes: finalBody.length, resumed: resume.count > 0, ...summary };
+  } catch (e) {
+    // Leave the session marker and segments in place: a new attempt resumes from them.
+    await repo.settle();
+    throw e;
+  }
+}

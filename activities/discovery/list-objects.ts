@@ -1,0 +1,42 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Cluster } from '../kube/cluster';
+import { classifyKubeError } from '../kube/cluster';
+import type { ResourceType } from './resource-types';
+
+const PAGE_SIZE = 500;
+
+/** Lists every object of one kind in one namespace (or cluster-wide), page by page. */
+export async function listObjects(
+  cluster: Cluster,
+  type: ResourceType,
+  namespace: string | undefined,
+  labelSelector?: string,
+): Promise<KubernetesObject[]> {
+  const items: KubernetesObject[] = [];
+  let token: string | undefined;
+  do {
+    let page;
+    try {
+      page = await cluster.objects.list(type.apiVersion, type.kind, namespace, undefined, undefined, undefined, undefined, labelSelector, PAGE_SIZE, token);
+    } catch (err) {
+      throw classifyKubeError(err, cluster.context, 'list', `${type.resource}.${type.group || 'core'}${namespace ? ` in namespace ${namespace}` : ''}`);
+    }
+    for (const item of page.items) items.push({ ...item, apiVersion: type.apiVersion, kind: type.kind });
+    token = page.metadata?._continue || undefined;
+  } while (token);
+  return items;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight, preserving order of results. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}

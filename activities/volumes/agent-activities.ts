@@ -1,0 +1,118 @@
+import { Context } from '@temporalio/activity';
+import type { StoreRef } from '../../shared/store-ref';
+import type { VolumeBackupResult, VolumeRestoreResult } from '../../shared/volume-results';
+import { backupTree, type BackupCheckpoint } from '../datapath/tree-backup';
+import { restoreTree } from '../datapath/tree-restore';
+import { readVolumeManifest } from '../datapath/manifest';
+import { openRepository, type KeyRef } from '../store/open-repository';
+import { volumeDirOnNode } from './resolve-path';
+import { mergeVolumeManifests } from './merge-manifests';
+
+interface Heartbeat {
+  checkpoint?: BackupCheckpoint;
+  filesDone: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+/**
+ * Activities of the node agent: the only code that touches volume data. Each runs on the task
+ * queue of the node that holds the volume, reads the PV's directory there, and talks to the store
+ * directly. Progress is heartbeated with a tiny checkpoint; a retry after a crash resumes from it.
+ */
+export function createAgentActivities() {
+  return {
+    async backupVolume(input: {
+      store: StoreRef;
+      key: KeyRef;
+      hostPath: string;
+      manifestKey: string;
+      sessionId: string;
+      source: Record<string, string>;
+      exclude?: string[];
+      only?: string[];
+    }): Promise<VolumeBackupResult> {
+      const ctx = Context.current();
+      const last = ctx.info.heartbeatDetails as Heartbeat | undefined;
+      const repo = await openRepository(input.store, input.key, { create: false });
+      const result = await backupTree(repo, {
+        root: volumeDirOnNode(input.hostPath),
+        manifestKey: input.manifestKey,
+        sessionId: input.sessionId,
+        checkpoint: last?.checkpoint,
+        source: input.source,
+        exclude: input.exclude,
+        only: input.only,
+        signal: ctx.cancellationSignal,
+        progressEveryMs: 2000,
+        onProgress: (p) =>
+          ctx.heartbeat({ checkpoint: p.checkpoint, filesDone: p.filesDone, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal } satisfies Heartbeat),
+      });
+      return {
+        manifestKey: result.key,
+        manifestSha256: result.sha256,
+        files: result.files,
+        bytes: result.bytes,
+        newBytesUploaded: result.newBytesUploaded + result.manifestBytes,
+        dedupedBytes: result.dedupedBytes,
+        resumed: result.resumed,
+        attempt: ctx.info.attempt,
+      };
+    },
+
+    /** Second pass of a two-pass copy: re-copies `replacePaths`, adds hook-produced files, stores the final manifest. */
+    async finalizeVolume(input: {
+      store: StoreRef;
+      key: KeyRef;
+      hostPath: string;
+      baseManifestKey: string;
+      overlayManifestKey: string;
+      finalManifestKey: string;
+      sessionId: string;
+      replacePaths: string[];
+      extraFiles: { path: string; content: string; mode?: number }[];
+      source: Record<string, string>;
+    }): Promise<VolumeBackupResult> {
+      const ctx = Context.current();
+      const repo = await openRepository(input.store, input.key, { create: false });
+      const overlay = await backupTree(repo, {
+        root: volumeDirOnNode(input.hostPath),
+        manifestKey: input.overlayManifestKey,
+        sessionId: input.sessionId,
+        source: input.source,
+        only: input.replacePaths,
+        signal: ctx.cancellationSignal,
+        onProgress: () => ctx.heartbeat(),
+      });
+      const base = await readVolumeManifest(repo, input.baseManifestKey);
+      const over = await readVolumeManifest(repo, input.overlayManifestKey);
+      const merged = await mergeVolumeManifests(repo, input.finalManifestKey, base, over, input.replacePaths, input.extraFiles);
+      return {
+        manifestKey: merged.key,
+        manifestSha256: merged.sha256,
+        files: merged.files,
+        bytes: merged.bytes,
+        newBytesUploaded: overlay.newBytesUploaded,
+        dedupedBytes: overlay.dedupedBytes,
+        resumed: false,
+        attempt: ctx.info.attempt,
+      };
+    },
+
+    async restoreVolume(input: { store: StoreRef; key: KeyRef; hostPath: string; manifestKey: string; paths?: string[] }): Promise<VolumeRestoreResult> {
+      const ctx = Context.current();
+      const repo = await openRepository(input.store, input.key, { create: false });
+      const r = await restoreTree(repo, {
+        manifestKey: input.manifestKey,
+        target: volumeDirOnNode(input.hostPath),
+        paths: input.paths,
+        signal: ctx.cancellationSignal,
+        progressEveryMs: 2000,
+        onProgress: (p) => ctx.heartbeat(p),
+      });
+      return { files: r.files, bytes: r.bytes, filesSkipped: r.filesSkipped, bytesSkipped: r.bytesSkipped, attempt: ctx.info.attempt };
+    },
+  };
+}
+
+export type AgentActivities = ReturnType<typeof createAgentActivities>;

@@ -1,0 +1,274 @@
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { cronProblem } from './cron';
+import { durationSchema } from './duration';
+import { InvalidInputError } from './errors';
+import { matchesGlob } from './glob';
+import { labelSelectorSchema } from './label-selector';
+import { parseStoreUrl, type StoreRef } from './store-ref';
+import { dnsLabelSchema, kindPatternSchema, transformRulesSchema } from './transform-rules';
+import { validate } from './validation-issues';
+
+export const PLAN_API_VERSION = 'temporal-dr/v1';
+
+export const VOLUME_MODES = ['copy', 'snapshot-then-copy', 'skip'] as const;
+export type VolumeMode = (typeof VOLUME_MODES)[number];
+
+export const HOOK_PRESETS = ['postgresql', 'mysql', 'fsfreeze'] as const;
+export type HookPresetName = (typeof HOOK_PRESETS)[number];
+
+const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const envVarSchema = z.string().regex(ENV_VAR, { error: 'expected an environment variable name like AWS_ACCESS_KEY_ID' });
+const nonEmpty = z.string().min(1);
+
+/** `Kind/namespace/name` with globs; the kind part may itself hold a group (`apps/Deployment/shop/web-*`). */
+export const NAME_FILTER = /^[^/\s]+(\/[^/\s]+)?\/[^/\s]*\/[^/\s]+$/;
+const nameFilterSchema = z.string().regex(NAME_FILTER, { error: 'expected Kind/namespace/name, e.g. Secret/shop/tls-* (use * for any namespace)' });
+
+export const selectorSchema = z.strictObject({
+  /** Namespaces to protect; globs allowed. */
+  namespaces: z.array(z.string().min(1)).min(1),
+  labelSelector: labelSelectorSchema.optional(),
+  includeKinds: z.array(kindPatternSchema).optional(),
+  excludeKinds: z.array(kindPatternSchema).optional(),
+  excludeNames: z.array(nameFilterSchema).optional(),
+});
+export type Selector = z.output<typeof selectorSchema>;
+
+const podSelectorSchema = z.strictObject({
+  namespace: dnsLabelSchema,
+  matchLabels: z.record(z.string(), z.string()).refine((m) => Object.keys(m).length > 0, { error: 'expected at least one label' }),
+});
+
+const hookStepSchema = z.strictObject({
+  /** Non-session hooks: the command run by exec. */
+  command: z.array(z.string()).min(1).optional(),
+  /** Session hooks: the text written to the session's stdin. */
+  stdin: nonEmpty.optional(),
+  timeout: durationSchema.default('30s'),
+  onError: z.enum(['fail', 'continue']).default('fail'),
+});
+export type HookStep = z.output<typeof hookStepSchema>;
+
+const presetOptionsSchema = z.strictObject({
+  /** postgresql/mysql: the client program and its flags, replacing the preset's. */
+  command: z.array(z.string()).min(1).optional(),
+  /** postgresql/mysql: database user (default postgres / root). */
+  user: nonEmpty.optional(),
+  /** postgresql: the data directory inside the container (default /var/lib/postgresql/data). */
+  dataDirectory: z.string().startsWith('/', { error: 'expected an absolute path' }).optional(),
+  /** fsfreeze: the mount point to freeze (required). */
+  mountPath: z.string().startsWith('/', { error: 'expected an absolute path' }).optional(),
+});
+
+export const hookSchema = z
+  .strictObject({
+    name: dnsLabelSchema,
+    podSelector: podSelectorSchema,
+    /** Defaults to the pod's first container. */
+    container: nonEmpty.optional(),
+    preset: z.enum(HOOK_PRESETS).optional(),
+    presetOptions: presetOptionsSchema.optional(),
+    /** Pre and post run in one exec session held open across the copy (psql, mysql). */
+    session: z.boolean().optional(),
+    /** Session hooks: the interactive program. */
+    command: z.array(z.string()).min(1).optional(),
+    /**
+     * Session hooks: a statement that prints `{marker}`, written after each step's stdin so the
+     * runner knows the step finished and where its output ends (psql: `\echo {marker}`).
+     */
+    markerStatement: z.string().includes('{marker}', { error: 'must contain {marker}' }).optional(),
+    pre: hookStepSchema.optional(),
+    post: hookStepSchema.optional(),
+    /** Longest time the quiesce may be held; past it the post step runs and the backup fails. */
+    maxHold: durationSchema.optional(),
+  })
+  .superRefine((hook, ctx) => {
+    const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (hook.preset) {
+      for (const field of ['pre', 'post', 'command', 'markerStatement'] as const)
+        if (hook[field] !== undefined) issue([field], `not allowed with preset ${hook.preset}; remove ${field} or the preset`);
+      if (hook.preset === 'fsfreeze' && !hook.presetOptions?.mountPath) issue(['presetOptions', 'mountPath'], 'required for preset fsfreeze');
+      return;
+    }
+    if (hook.presetOptions) issue(['presetOptions'], 'only used with a preset');
+    if (!hook.pre && !hook.post) issue([], 'set a preset, or pre and/or post');
+    if (hook.session) {
+      if (!hook.command) issue(['command'], 'required for a session hook (the interactive program, e.g. [psql])');
+      if (!hook.markerStatement) issue(['markerStatement'], 'required for a session hook, e.g. "\\echo {marker}"');
+      for (const step of ['pre', 'post'] as const) {
+        if (!hook[step]) continue;
+        if (hook[step].command) issue([step, 'command'], 'a session hook writes stdin; put the program in the hook-level command');
+        if (!hook[step].stdin) issue([step, 'stdin'], 'required for a session hook');
+      }
+    } else {
+      if (hook.command) issue(['command'], 'only used when session is true; use pre.command and post.command');
+      if (hook.markerStatement) issue(['markerStatement'], 'only used when session is true');
+      for (const step of ['pre', 'post'] as const) {
+        if (!hook[step]) continue;
+        if (!hook[step].command) issue([step, 'command'], 'required');
+        if (hook[step].stdin) issue([step, 'stdin'], 'only used when session is true');
+      }
+    }
+  });
+export type HookSpec = z.output<typeof hookSchema>;
+
+const volumesSchema = z.strictObject({
+  defaultMode: z.enum(VOLUME_MODES).default('copy'),
+  /** StorageClass name -> mode. */
+  byStorageClass: z.record(nonEmpty, z.enum(VOLUME_MODES)).default({}),
+  /** `namespace/pvc-name` (globs) -> mode; wins over byStorageClass. */
+  byPvc: z.record(z.string().regex(/^[^/]+\/[^/]+$/, { error: 'expected namespace/name' }), z.enum(VOLUME_MODES)).default({}),
+  /** VolumeSnapshotClass for snapshot-then-copy; the cluster's default class when omitted. */
+  snapshotClass: nonEmpty.optional(),
+});
+export type VolumesSpec = z.output<typeof volumesSchema>;
+
+const secretKeyRefSchema = z.strictObject({ namespace: dnsLabelSchema, name: nonEmpty, key: nonEmpty });
+
+const storeSchema = z
+  .strictObject({
+    url: z.string().refine((u) => parseStoreUrl(u) !== undefined, { error: 'expected s3://bucket/prefix' }),
+    endpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL like https://s3.example.com' }).optional(),
+    region: nonEmpty.optional(),
+    forcePathStyle: z.boolean().optional(),
+    credentials: z
+      .strictObject({
+        fromEnv: z.strictObject({ accessKeyIdVar: envVarSchema, secretAccessKeyVar: envVarSchema }).optional(),
+        fromSecret: z
+          .strictObject({ namespace: dnsLabelSchema, name: nonEmpty, accessKeyIdKey: nonEmpty, secretAccessKeyKey: nonEmpty })
+          .optional(),
+      })
+      .refine((c) => (c.fromEnv === undefined) !== (c.fromSecret === undefined), { error: 'set exactly one of fromEnv, fromSecret' })
+      .optional(),
+    encryption: z.strictObject({
+      /** Where the 32-byte base64 key comes from: a worker env var or a Secret key. */
+      keyFrom: z
+        .strictObject({ env: envVarSchema.optional(), secret: secretKeyRefSchema.optional() })
+        .refine((k) => (k.env === undefined) !== (k.secret === undefined), { error: 'set exactly one of env, secret' }),
+    }),
+  });
+export type StoreSpec = z.output<typeof storeSchema>;
+
+const keepCount = z.number().int().min(0).optional();
+const retentionSchema = z
+  .strictObject({ keepLast: keepCount, keepHourly: keepCount, keepDaily: keepCount, keepWeekly: keepCount, keepMonthly: keepCount })
+  .refine((r) => Object.values(r).some((n) => n !== undefined && n !== 0), {
+    error: 'this would delete every recovery point; set keepLast to 1 or more, or remove retention',
+  });
+export type RetentionSpec = z.output<typeof retentionSchema>;
+
+const clusterSchema = z.strictObject({ context: nonEmpty, clusterName: dnsLabelSchema.optional() });
+
+const verifyCheckSchema = z.strictObject({
+  name: dnsLabelSchema,
+  podSelector: podSelectorSchema,
+  container: nonEmpty.optional(),
+  command: z.array(z.string()).min(1),
+  timeout: durationSchema.default('30s'),
+});
+
+const drillSchema = z.strictObject({
+  schedule: z.string().superRefine((s, ctx) => {
+    const problem = cronProblem(s);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${problem} (expected cron like "0 3 * * 1")` });
+  }),
+  /** Appended to each namespace of the drill restore: shop -> shop-drill. */
+  namespaceSuffix: z.string().regex(/^-[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: 'expected a suffix like -drill' }).default('-drill'),
+  verify: z.array(verifyCheckSchema).default([]),
+});
+
+export const planSchema = z.strictObject({
+  apiVersion: z.literal(PLAN_API_VERSION),
+  kind: z.literal('DRPlan'),
+  metadata: z.strictObject({ name: dnsLabelSchema }),
+  spec: z.strictObject({
+    source: clusterSchema,
+    selector: selectorSchema,
+    hooks: z.array(hookSchema).default([]),
+    volumes: volumesSchema.default({ defaultMode: 'copy', byStorageClass: {}, byPvc: {} }),
+    store: storeSchema,
+    retention: retentionSchema.optional(),
+    target: clusterSchema.optional(),
+    transforms: transformRulesSchema.default([]),
+    rpo: durationSchema.optional(),
+    drill: drillSchema.optional(),
+  }),
+});
+
+export type Plan = z.output<typeof planSchema>;
+/** A plan as written, before defaults. */
+export type PlanInput = z.input<typeof planSchema>;
+
+/** Checks that span fields: a schema per field cannot see them. */
+function crossFieldIssues(plan: Plan): string[] {
+  const issues: string[] = [];
+  const seen = new Map<string, number>();
+  plan.spec.hooks.forEach((hook, i) => {
+    if (seen.has(hook.name)) issues.push(`spec.hooks[${i}].name: duplicate of spec.hooks[${seen.get(hook.name)}].name "${hook.name}"`);
+    else seen.set(hook.name, i);
+  });
+  const includes = new Set(plan.spec.selector.includeKinds ?? []);
+  (plan.spec.selector.excludeKinds ?? []).forEach((kind, i) => {
+    if (includes.has(kind)) issues.push(`spec.selector.excludeKinds[${i}]: ${kind} is also in includeKinds`);
+  });
+  return issues;
+}
+
+/** Fills defaults that depend on other fields. */
+function withDerivedDefaults(plan: Plan): Plan {
+  const named = (c: { context: string; clusterName?: string }) => ({ ...c, clusterName: c.clusterName ?? c.context });
+  return {
+    ...plan,
+    spec: { ...plan.spec, source: named(plan.spec.source), ...(plan.spec.target ? { target: named(plan.spec.target) } : {}) },
+  };
+}
+
+/**
+ * Parses and validates a DR plan. Throws InvalidInputError listing every problem at once as
+ * `path: message` lines (YAML syntax errors as `line L, column C: message`).
+ */
+export function parsePlan(yamlText: string): Plan {
+  const doc = parseDocument(yamlText, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const issues = doc.errors.map((e) => {
+      const pos = e.linePos?.[0];
+      const where = pos ? `line ${pos.line}, column ${pos.col}` : 'yaml';
+      return `${where}: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`;
+    });
+    throw new InvalidInputError('the plan is not valid YAML', issues);
+  }
+  return validatePlan(doc.toJS());
+}
+
+/** Validates a plan already parsed into data (e.g. from JSON, or the copy kept in a catalog). */
+export function validatePlan(input: unknown): Plan {
+  const result = validate(planSchema, input);
+  if (!result.ok) throw new InvalidInputError('the plan is invalid', result.issues);
+  const plan = withDerivedDefaults(result.data);
+  const issues = crossFieldIssues(plan);
+  if (issues.length) throw new InvalidInputError('the plan is invalid', issues);
+  return plan;
+}
+
+/** Where the plan's repository lives; carries no secret (fromSecret credentials are resolved by the worker). */
+export function planToStoreRef(plan: Plan): StoreRef {
+  const store = plan.spec.store;
+  const { bucket, prefix } = parseStoreUrl(store.url)!;
+  const ref: StoreRef = { bucket, prefix };
+  if (store.endpoint !== undefined) ref.endpoint = store.endpoint;
+  if (store.region !== undefined) ref.region = store.region;
+  if (store.forcePathStyle !== undefined) ref.forcePathStyle = store.forcePathStyle;
+  if (store.credentials?.fromEnv) ref.credentialsFromEnv = { ...store.credentials.fromEnv };
+  return ref;
+}
+
+/** The mode for one PVC: a byPvc glob wins over its StorageClass, which wins over the default. */
+export function volumeModeFor(volumes: VolumesSpec, pvc: { namespace: string; name: string; storageClass?: string }): VolumeMode {
+  for (const [pattern, mode] of Object.entries(volumes.byPvc)) {
+    const [ns, name] = pattern.split('/');
+    if (matchesGlob(ns, pvc.namespace) && matchesGlob(name, pvc.name)) return mode;
+  }
+  if (pvc.storageClass !== undefined && volumes.byStorageClass[pvc.storageClass]) return volumes.byStorageClass[pvc.storageClass];
+  return volumes.defaultMode;
+}

@@ -1,0 +1,33 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { nodeAgentTaskQueue } from '../shared/task-queues';
+import { createAgentActivities } from '../activities/volumes/agent-activities';
+
+/**
+ * Node-agent workers: activities only, one Worker per node served. In production each node runs
+ * its own agent (a DaemonSet with the host filesystem mounted at TDR_HOST_ROOT); the local stack
+ * serves all simulated nodes of a cluster from one process.
+ */
+export async function createAgentWorkers(opts: {
+  connection: NativeConnection;
+  namespace: string;
+  cluster: string;
+  nodes: string[];
+  /** Volume copies run per node at once (Velero's node-agent default is 1). */
+  concurrency?: number;
+}): Promise<Worker[]> {
+  return Promise.all(
+    opts.nodes.map((node) =>
+      Worker.create({
+        connection: opts.connection,
+        namespace: opts.namespace,
+        taskQueue: nodeAgentTaskQueue(opts.cluster, node),
+        activities: createAgentActivities(),
+        maxConcurrentActivityTaskExecutions: opts.concurrency ?? 2,
+        shutdownGraceTime: '5s',
+        // Checkpoints must reach the server well inside the 30 s heartbeat timeout.
+        maxHeartbeatThrottleInterval: '5s',
+        defaultHeartbeatThrottleInterval: '5s',
+      }),
+    ),
+  );
+}

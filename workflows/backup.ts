@@ -1,0 +1,378 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  defineQuery,
+  defineSignal,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  log,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { AgentActivities } from '../activities/volumes/agent-activities';
+import type { VolumeToCopy } from '../activities/backup/backup-types';
+import type { Plan } from '../shared/plan';
+import { planToStoreRef } from '../shared/plan';
+import { resolveHooks, type ExecHook, type ResolvedHook, type SessionHook } from '../shared/hook-presets';
+import { containerPathToVolume, HOOK_RELEASE_QUERY, HOOK_SESSION_STARTED_SIGNAL, type HookRunResult, type HookSessionStarted, type HookTarget } from '../shared/hooks';
+import { pointId as makePointId, volumeSnapshotKey, hookArtifactKey, sanitizeHookOutput, type CatalogVolume, type HookRun } from '../shared/catalog';
+import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
+import { nodeAgentTaskQueue } from '../shared/task-queues';
+import { DrPhase } from '../shared/search-attributes';
+import type { VolumeBackupResult } from '../shared/volume-results';
+
+export interface BackupInput {
+  plan: Plan;
+  /** How long a session hook may hold the quiesce unless the hook sets maxHold (default 30 min). */
+  maxHoldMs?: number;
+  /** Heartbeat timeout of volume copies: how fast a dead node agent is noticed (default 30 s). */
+  agentHeartbeatTimeoutMs?: number;
+  /** How long a copy may wait for its node's agent to pick it up (default 10 min). */
+  agentPickupTimeoutMs?: number;
+}
+
+export interface BackupProgress {
+  phase: string;
+  pointId: string;
+  resources: number;
+  volumesTotal: number;
+  volumesDone: number;
+  bytesCopied: number;
+}
+
+export interface BackupReport {
+  planName: string;
+  pointId: string;
+  catalogKey: string;
+  resources: number;
+  volumes: { pvc: string; node?: string; files: number; bytes: number; uploadedBytes: number; resumed: boolean; attempts: number }[];
+  hooks: { hook: string; pod: string; phase: string; ok: boolean; durationMs: number }[];
+  bytes: number;
+  uploadedBytes: number;
+  danglingReferences: string[];
+  durationMs: number;
+}
+
+export const backupProgressQuery = defineQuery<BackupProgress>('progress');
+const hookSessionStarted = defineSignal<[HookSessionStarted]>(HOOK_SESSION_STARTED_SIGNAL);
+const hookReleaseQuery = defineQuery<boolean, [string]>(HOOK_RELEASE_QUERY);
+
+const retry = { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
+const kube = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry });
+
+/** Workflow ID of a plan's backup: one run per plan at a time. */
+export const backupWorkflowId = (planName: string) => `backup/${planName}`;
+
+/**
+ * Backs up one application: captures every object, quiesces it with the plan's hooks, copies its
+ * volumes through the node agents while quiesced, releases the quiesce whatever happens, and
+ * writes the catalog last so the point is complete and verifiable or visibly incomplete.
+ */
+export async function backup(input: BackupInput): Promise<BackupReport> {
+  const { plan } = input;
+  const info = workflowInfo();
+  const started = new Date();
+  const id = makePointId(started, info.runId.replace(/-/g, '').slice(-8));
+  const progress: BackupProgress = { phase: 'Prepare', pointId: id, resources: 0, volumesTotal: 0, volumesDone: 0, bytesCopied: 0 };
+  setHandler(backupProgressQuery, () => progress);
+  const timings: { phase: string; startedAt: string; durationMs: number }[] = [];
+  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    progress.phase = name;
+    upsertSearchAttributes([{ key: DrPhase, value: name }]);
+    const t0 = Date.now();
+    try {
+      return await fn();
+    } finally {
+      timings.push({ phase: name, startedAt: new Date(t0).toISOString(), durationMs: Date.now() - t0 });
+    }
+  };
+
+  const context = plan.spec.source.context;
+  const cluster = plan.spec.source.clusterName ?? context;
+  const store = planToStoreRef(plan);
+  const keyRef = { env: plan.spec.store.encryption.keyFrom.env ?? '' };
+  const agent = (node: string) =>
+    proxyActivities<AgentActivities>({
+      taskQueue: nodeAgentTaskQueue(cluster, node),
+      startToCloseTimeout: '12 hours',
+      heartbeatTimeout: input.agentHeartbeatTimeoutMs ?? 30_000,
+      scheduleToStartTimeout: input.agentPickupTimeoutMs ?? 600_000,
+      retry: { maximumAttempts: 10, initialInterval: '2s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+    });
+
+  try {
+    const { kubernetesVersion } = await phase('Prepare', () =>
+      kube.prepareBackup(plan, id, { workflowId: info.workflowId, runId: info.runId, startedAt: started.toISOString() }),
+    );
+    const captured = await phase('Discover', () => kube.captureResources(plan, id));
+    progress.resources = captured.objects;
+    const problems = captured.volumes.filter((v) => v.problem).map((v) => v.problem!);
+    if (problems.length) {
+      throw ApplicationFailure.create({ type: 'PreflightFailedError', nonRetryable: true, message: `cannot copy ${problems.length} volume(s):\n  ${problems.join('\n  ')}` });
+    }
+    const toCopy = captured.volumes.filter((v) => v.mode !== 'skip');
+    progress.volumesTotal = toCopy.length;
+
+    const hooks = resolveHooks(plan.spec.hooks);
+    const targets = await phase('ResolveHooks', async () =>
+      Promise.all(hooks.map(async (h) => ({ hook: h, targets: await kube.resolveHookTargets(context, h) }))),
+    );
+    const volumePlan = planVolumeHooks(targets, toCopy);
+
+    // ---- Quiesce, copy, and always release.
+    const hookResults: HookRunResult[] = [];
+    const sessionStarts = new Map<string, HookSessionStarted>();
+    const released = new Set<string>();
+    setHandler(hookSessionStarted, (s) => void sessionStarts.set(`${s.hook}/${s.pod}`, s));
+    setHandler(hookReleaseQuery, (hook) => released.has(hook));
+    const holds: { hook: SessionHook; target: HookTarget; done: Promise<{ pre: HookRunResult; post?: HookRunResult }> }[] = [];
+    const execPreRan: { hook: ExecHook; target: HookTarget }[] = [];
+    const copies = new Map<string, VolumeBackupResult>();
+
+    try {
+      await phase('Quiesce', async () => {
+        for (const { hook, targets: ts } of targets) {
+          for (const target of ts) {
+            if (hook.session) {
+              const holdMs = input.maxHoldMs ?? 30 * 60_000;
+              const hold = proxyActivities<Activities>({
+                startToCloseTimeout: holdMs + 15 * 60_000,
+                heartbeatTimeout: '30s',
+                retry: { maximumAttempts: 1 },
+              });
+              const done = hold.holdHookSession(context, hook, target, holdMs);
+              holds.push({ hook, target, done });
+              const key = `${hook.name}/${target.pod}`;
+              // The session tells us when its pre step ran; if the activity ends first, it failed.
+              const failed = done.then(() => false, () => true);
+              let ended = false;
+              void failed.then(() => (ended = true));
+              await condition(() => sessionStarts.has(key) || ended);
+              const start = sessionStarts.get(key);
+              if (!start) await done; // rethrows the activity's failure
+              hookResults.push(start!.result);
+              if (!start!.result.ok && hook.pre?.onError !== 'continue') {
+                throw ApplicationFailure.create({ type: 'HookFailedError', nonRetryable: true, message: hookFailure(start!.result) });
+              }
+            } else if (hook.pre) {
+              const r = await kube.runHookStep(context, hook, 'pre', target);
+              hookResults.push(r);
+              execPreRan.push({ hook, target });
+              if (!r.ok && hook.pre.onError !== 'continue') {
+                throw ApplicationFailure.create({ type: 'HookFailedError', nonRetryable: true, message: hookFailure(r) });
+              }
+            } else {
+              execPreRan.push({ hook, target });
+            }
+          }
+        }
+      });
+
+      await phase('CopyVolumes', () =>
+        Promise.all(
+          toCopy.map(async (v) => {
+            const vp = volumePlan.get(`${v.namespace}/${v.pvc}`);
+            const r = await agent(v.node!).backupVolume({
+              store,
+              key: keyRef,
+              hostPath: v.hostPath!,
+              manifestKey: vp?.needsFinalize ? `${volumeSnapshotKey(plan.metadata.name, id, v.namespace, v.pvc)}.pass1` : volumeSnapshotKey(plan.metadata.name, id, v.namespace, v.pvc),
+              sessionId: `${id}-${v.namespace}-${v.pvc}`,
+              source: { cluster, namespace: v.namespace, pvc: v.pvc, node: v.node!, pv: v.pvName ?? '' },
+              exclude: vp?.exclude,
+            });
+            copies.set(`${v.namespace}/${v.pvc}`, r);
+            progress.volumesDone++;
+            progress.bytesCopied += r.bytes;
+          }),
+        ),
+      );
+    } finally {
+      await CancellationScope.nonCancellable(() =>
+        phase('Release', async () => {
+          for (const { hook } of holds) released.add(hook.name);
+          for (const h of holds) {
+            const r = await h.done.catch(() => undefined);
+            if (r?.post) hookResults.push(r.post);
+          }
+          for (const { hook, target } of [...execPreRan].reverse()) {
+            if (!hook.post) continue;
+            const r = await kube.runHookStep(context, hook, 'post', target).catch((err: Error) => failedRun(hook.name, target, err));
+            hookResults.push(r);
+          }
+        }),
+      );
+    }
+    const failedPost = hookResults.find((r) => r.phase === 'post' && !r.ok && hookOnError(hooks, r.hook, 'post') !== 'continue');
+    if (failedPost) throw ApplicationFailure.create({ type: 'HookFailedError', nonRetryable: true, message: hookFailure(failedPost) });
+
+    // ---- Second pass where a hook asked for one (PostgreSQL: pg_wal after pg_backup_stop, plus backup_label).
+    await phase('FinalizeVolumes', () =>
+      Promise.all(
+        toCopy.map(async (v) => {
+          const vp = volumePlan.get(`${v.namespace}/${v.pvc}`);
+          if (!vp?.needsFinalize) return;
+          const extraFiles = vp.artifacts.map((a) => {
+            const out = hookResults.find((r) => r.hook === a.hook && r.pod === a.pod && r.phase === 'post');
+            return { path: a.path, content: normalizeArtifact(out?.output ?? '') };
+          });
+          const base = volumeSnapshotKey(plan.metadata.name, id, v.namespace, v.pvc);
+          const r = await agent(v.node!).finalizeVolume({
+            store,
+            key: keyRef,
+            hostPath: v.hostPath!,
+            baseManifestKey: `${base}.pass1`,
+            overlayManifestKey: `${base}.pass2`,
+            finalManifestKey: base,
+            sessionId: `${id}-${v.namespace}-${v.pvc}-final`,
+            replacePaths: vp.recopy,
+            extraFiles,
+            source: { cluster, namespace: v.namespace, pvc: v.pvc, node: v.node!, pass: 'final' },
+          });
+          const first = copies.get(`${v.namespace}/${v.pvc}`)!;
+          copies.set(`${v.namespace}/${v.pvc}`, { ...r, newBytesUploaded: first.newBytesUploaded + r.newBytesUploaded, resumed: first.resumed, attempt: first.attempt });
+        }),
+      ),
+    );
+
+    const catalogVolumes: CatalogVolume[] = captured.volumes.map((v) => {
+      const c = copies.get(`${v.namespace}/${v.pvc}`);
+      const vp = volumePlan.get(`${v.namespace}/${v.pvc}`);
+      return {
+        pvc: { namespace: v.namespace, name: v.pvc },
+        ...(v.pvName ? { pvName: v.pvName } : {}),
+        ...(v.storageClass ? { storageClass: v.storageClass } : {}),
+        size: v.size,
+        mode: v.mode,
+        ...(v.node ? { node: v.node } : {}),
+        ...(c ? { snapshotKey: c.manifestKey, snapshotSha256: c.manifestSha256 } : {}),
+        files: c?.files ?? 0,
+        bytes: c?.bytes ?? 0,
+        hookArtifacts: (vp?.artifacts ?? []).map((a) => ({
+          hook: a.hook,
+          containerPath: a.containerPath,
+          volumePath: a.path,
+          // The content lives inside the volume snapshot itself (restored with the files).
+          key: c?.manifestKey ?? hookArtifactKey(plan.metadata.name, id, v.namespace, v.pvc, a.path),
+          sha256: c?.manifestSha256 ?? '0'.repeat(64),
+          size: normalizeArtifact(hookResults.find((r) => r.hook === a.hook && r.pod === a.pod && r.phase === 'post')?.output ?? '').length,
+        })),
+      };
+    });
+    const hookRuns: HookRun[] = hookResults.map((r) => {
+      const { output, truncated } = sanitizeHookOutput(r.output);
+      const target = targets.flatMap((t) => t.targets).find((t) => t.pod === r.pod);
+      return {
+        hook: r.hook,
+        pod: { namespace: target?.namespace ?? '', name: r.pod },
+        container: r.container,
+        step: r.phase,
+        result: r.ok ? 'ok' : r.timedOut ? 'timed-out' : 'failed',
+        exitCode: r.exitCode,
+        durationMs: r.durationMs,
+        output,
+        outputTruncated: truncated,
+      };
+    });
+    const uploaded = [...copies.values()].reduce((n, c) => n + c.newBytesUploaded, 0);
+    const written = await phase('WriteCatalog', () =>
+      kube.writeCatalog({
+        plan,
+        pointId: id,
+        kubernetesVersion,
+        startedAt: started.toISOString(),
+        bundle: { key: captured.bundleKey, sha256: captured.bundleSha256, size: captured.bundleSize },
+        volumes: catalogVolumes,
+        hooks: hookRuns,
+        timings,
+        storedBytes: uploaded,
+      }),
+    );
+    progress.phase = 'Done';
+    upsertSearchAttributes([{ key: DrPhase, value: 'Done' }]);
+    return {
+      planName: plan.metadata.name,
+      pointId: id,
+      catalogKey: written.catalogKey,
+      resources: written.resources,
+      volumes: toCopy.map((v) => {
+        const c = copies.get(`${v.namespace}/${v.pvc}`)!;
+        return { pvc: `${v.namespace}/${v.pvc}`, node: v.node, files: c.files, bytes: c.bytes, uploadedBytes: c.newBytesUploaded, resumed: c.resumed, attempts: c.attempt };
+      }),
+      hooks: hookResults.map((r) => ({ hook: r.hook, pod: r.pod, phase: r.phase, ok: r.ok, durationMs: r.durationMs })),
+      bytes: progress.bytesCopied,
+      uploadedBytes: uploaded,
+      danglingReferences: captured.dangling,
+      durationMs: Date.now() - started.getTime(),
+    };
+  } catch (err) {
+    progress.phase = 'Failed';
+    await CancellationScope.nonCancellable(async () => {
+      upsertSearchAttributes([{ key: DrPhase, value: 'Failed' }]);
+      await kube.markPointFailed(plan, id, String((err as Error)?.message ?? err)).catch((e) => log.warn('could not mark the point failed', { error: String(e) }));
+    });
+    throw err;
+  }
+}
+
+interface VolumeHookPlan {
+  exclude: string[];
+  recopy: string[];
+  artifacts: { hook: string; pod: string; containerPath: string; path: string }[];
+  needsFinalize: boolean;
+}
+
+/** Maps the hooks' container paths (excludes, re-copies, artifacts) to the PVCs mounted at them. */
+function planVolumeHooks(targets: { hook: ResolvedHook; targets: HookTarget[] }[], volumes: VolumeToCopy[]): Map<string, VolumeHookPlan> {
+  const plans = new Map<string, VolumeHookPlan>();
+  const get = (ns: string, pvc: string) => {
+    const key = `${ns}/${pvc}`;
+    if (!plans.has(key)) plans.set(key, { exclude: [], recopy: [], artifacts: [], needsFinalize: false });
+    return plans.get(key)!;
+  };
+  for (const { hook, targets: ts } of targets) {
+    for (const t of ts) {
+      for (const p of hook.excludePaths) {
+        const m = containerPathToVolume(t, p);
+        if (m) get(t.namespace, m.pvc).exclude.push(m.path);
+      }
+      for (const p of hook.recopyAfterPost) {
+        const m = containerPathToVolume(t, p);
+        if (m) {
+          const vp = get(t.namespace, m.pvc);
+          vp.recopy.push(m.path);
+          vp.needsFinalize = true;
+        }
+      }
+      for (const a of hook.artifacts) {
+        const m = containerPathToVolume(t, a.path);
+        if (m) {
+          const vp = get(t.namespace, m.pvc);
+          vp.artifacts.push({ hook: hook.name, pod: t.pod, containerPath: a.path, path: m.path });
+          vp.needsFinalize = true;
+        }
+      }
+    }
+  }
+  for (const key of [...plans.keys()]) if (!volumes.some((v) => `${v.namespace}/${v.pvc}` === key)) plans.delete(key);
+  return plans;
+}
+
+/** psql -A -t prints the label followed by an empty line; keep the label's own trailing newline. */
+const normalizeArtifact = (s: string) => (s.trim() ? s.replace(/\s+$/, '') + '\n' : '');
+
+function hookOnError(hooks: ResolvedHook[], name: string, phase: 'pre' | 'post'): string | undefined {
+  return hooks.find((h) => h.name === name)?.[phase]?.onError;
+}
+
+function hookFailure(r: HookRunResult): string {
+  return r.timedOut
+    ? `hook ${r.hook} (${r.phase}) timed out in pod ${r.pod}, container ${r.container}; raise its timeout or fix the command`
+    : `hook ${r.hook} (${r.phase}) failed in pod ${r.pod}, container ${r.container} (exit ${r.exitCode}): ${r.output.split('\n').slice(-3).join(' | ')}`;
+}
+
+function failedRun(hook: string, t: HookTarget, err: Error): HookRunResult {
+  return { hook, phase: 'post', pod: t.pod, container: t.container, exitCode: -1, timedOut: false, durationMs: 0, output: String(err.message), ok: false };
+}
