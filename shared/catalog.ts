@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DataCorruptionError, DrError } from './errors';
 import { planSchema } from './plan';
-import { formatIssuePath } from './validation-issues';
+import { validate } from './validation-issues';
 
 /**
  * The recovery-point catalog: `catalog.json`, written last, so a point without one is not a
@@ -141,11 +141,8 @@ export function parseCatalog(json: string | unknown, where = 'catalog'): Catalog
     if (typeof data !== 'object' || data === null || version === undefined) throw new DataCorruptionError(`${where} has no formatVersion`);
     throw new UnsupportedCatalogVersionError(version);
   }
-  const result = catalogSchema.safeParse(data);
-  if (!result.success) {
-    const issues = result.error.issues.map((i) => `${formatIssuePath(i.path) || '(root)'}: ${i.message}`);
-    throw new DataCorruptionError(`${where} is invalid:\n  ${issues.join('\n  ')}`);
-  }
+  const result = validate(catalogSchema, data);
+  if (!result.ok) throw new DataCorruptionError(`${where} is invalid:\n  ${result.issues.join('\n  ')}`);
   return result.data;
 }
 

@@ -79,4 +79,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'WrongEncryptionKeyError',
   'ChunkCorruptedError',
   'ChunkMissingError',
+  'UnsupportedCatalogVersionError',
+  'RepositoryFormatError',
+  'InvalidEncryptionKeyError',
 ];

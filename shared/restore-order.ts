@@ -30,12 +30,13 @@ const PHASE_RULES: PhaseRule[] = [
   { phase: 'policies', kinds: ['/LimitRange', '/ResourceQuota'], reason: 'limits and quotas before pods, which admission checks against them' },
   { phase: 'persistent-volumes', kinds: ['/PersistentVolume'], reason: 'volumes before the claims that bind them' },
   { phase: 'persistent-volume-claims', kinds: ['/PersistentVolumeClaim'], reason: 'claims and their data before the workloads that mount them' },
+  // Before workloads: pods get *_SERVICE_HOST/PORT variables only for Services that exist when they start.
+  { phase: 'services', kinds: ['/Service', '/Endpoints', 'discovery.k8s.io/EndpointSlice'], reason: 'services before the workloads, whose pods read their addresses at start' },
   {
     phase: 'workloads',
     kinds: ['apps/Deployment', 'apps/StatefulSet', 'apps/DaemonSet', 'apps/ReplicaSet', 'batch/Job', 'batch/CronJob', '/Pod'],
     reason: 'workloads once their config, identity and volumes exist',
   },
-  { phase: 'services', kinds: ['/Service', '/Endpoints', 'discovery.k8s.io/EndpointSlice'], reason: 'services in front of the workloads' },
   { phase: 'ingresses', kinds: ['networking.k8s.io/Ingress'], reason: 'ingresses after the services they route to' },
   { phase: 'network-policies', kinds: ['networking.k8s.io/NetworkPolicy'], reason: 'network policies once the pods they select exist' },
   {
