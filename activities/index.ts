@@ -7,6 +7,11 @@ import { checkStoreRoundTrip } from './store/check-store';
 import { captureResources } from './backup/capture-resources';
 import { prepareBackup, writeCatalog, markPointFailed, type CatalogInputs } from './backup/point-lifecycle';
 import { resolveHookTargets, runHookStep, holdHookSession } from './hooks/run-hooks';
+import type { RestoreRequest } from '../shared/restore-request';
+import { planRestore } from './restore/build-plan';
+import { applyRestoreWave, rollbackRestore } from './restore/apply-wave';
+import { bindVolumeForRestore, removeRestoreHelpers } from './restore/volumes';
+import { waitForWorkloadsReady } from './restore/wait-ready';
 
 /**
  * The orchestrator's activities: every side effect a workflow needs, except volume data, which
@@ -27,6 +32,12 @@ export function createActivities() {
     resolveHookTargets: (context: string, hook: ResolvedHook) => resolveHookTargets(context, hook),
     runHookStep: (context: string, hook: ExecHook, phase: 'pre' | 'post', target: HookTarget) => runHookStep(context, hook, phase, target),
     holdHookSession: (context: string, hook: SessionHook, target: HookTarget, defaultMaxHoldMs: number) => holdHookSession(context, hook, target, defaultMaxHoldMs),
+    planRestore: (req: RestoreRequest) => planRestore(req),
+    applyRestoreWave: (req: RestoreRequest, wave: number) => applyRestoreWave(req, wave),
+    rollbackRestore: (req: RestoreRequest) => rollbackRestore(req),
+    bindVolumeForRestore: (req: RestoreRequest, namespace: string, pvc: string) => bindVolumeForRestore(req, namespace, pvc),
+    removeRestoreHelpers: (req: RestoreRequest, namespaces: string[]) => removeRestoreHelpers(req, namespaces),
+    waitForWorkloadsReady: (context: string, namespaces: string[], timeoutMs: number) => waitForWorkloadsReady(context, namespaces, timeoutMs),
   };
 }
 

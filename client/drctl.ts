@@ -3,6 +3,9 @@ import { Command } from 'commander';
 import { registerStoreCommands } from './commands/store';
 import { registerPlanCommands } from './commands/plan';
 import { registerKeyCommands } from './commands/key';
+import { registerBackupCommand } from './commands/backup';
+import { registerPointsCommands } from './commands/points';
+import { registerRestoreCommand } from './commands/restore';
 import { runMain } from '../config/run-main';
 
 const program = new Command('drctl')
@@ -10,6 +13,9 @@ const program = new Command('drctl')
   .showHelpAfterError();
 registerPlanCommands(program);
 registerKeyCommands(program);
+registerBackupCommand(program);
+registerPointsCommands(program);
+registerRestoreCommand(program);
 registerStoreCommands(program);
 
 runMain('drctl', async () => {

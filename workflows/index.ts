@@ -1,3 +1,4 @@
 // Every workflow type the orchestrator worker registers. Deterministic code only.
 export { checkStore } from './check-store';
 export { backup } from './backup';
+export { restore } from './restore';

@@ -24,8 +24,12 @@ import { packIdFromKey } from './pack';
 import { LOCKS_PREFIX, PACKS_PREFIX, SESSIONS_PREFIX, type PackInfo, type Repository, type SessionMarker } from './repository';
 
 export interface GcOptions {
-  /** Manifest keys of every volume snapshot of every complete recovery point to keep. */
-  liveManifestKeys: string[];
+  /**
+   * Manifest keys of every volume snapshot of every complete recovery point to keep. A function is
+   * called after the GC lock is written and no session is found in progress, so a backup that
+   * finished its volumes just before is seen (its manifest is written before its session ends).
+   */
+  liveManifestKeys: string[] | (() => Promise<string[]>);
   /** Minimum age of a pack before it may be deleted. Default 1 hour. */
   graceMs?: number;
   /** A session not updated for this long is abandoned. Default 24 hours. */
@@ -100,7 +104,8 @@ export async function collectGarbage(repo: Repository, opts: GcOptions): Promise
 
     // 2. Referenced chunks (a missing live manifest aborts: never guess).
     const referenced = new Set<string>();
-    for (const key of opts.liveManifestKeys) {
+    const liveKeys = typeof opts.liveManifestKeys === 'function' ? await opts.liveManifestKeys() : opts.liveManifestKeys;
+    for (const key of liveKeys) {
       manifestChunkIds(await readVolumeManifest(repo, key), referenced);
       result.manifests++;
     }

@@ -1,0 +1,337 @@
+/**
+ * Retention: expire a plan's recovery points by its `spec.retention` policy, remove failed and
+ * abandoned points, then garbage-collect the packs no remaining point uses.
+ *
+ * Safety rules:
+ *  - Only complete points (with `catalog.json`) are subject to the policy; the newest complete
+ *    point is always kept (see shared/retention.ts).
+ *  - An expired point gets an `expired.json` tombstone, then loses its `catalog.json` (so it stops
+ *    being a recovery point at once), then every other object; the tombstone goes last. A run
+ *    interrupted half way finishes the deletion on the next run, whatever the point's age.
+ *  - Failed points and points without any marker (remnants) are removed when their id is older
+ *    than `abandonedAfterMs`. An in-progress point is removed only when its id AND its newest
+ *    object are older than that, and no live repository session writes into it.
+ *  - GC runs store-wide (chunks are deduplicated across plans). Its live set is every snapshot of
+ *    every complete catalog of every plan, plus the manifests of every point that is not complete
+ *    and not being removed (an in-progress backup's finished volumes). It is computed after the
+ *    GC lock is taken and no backup session is running. If any catalog cannot be read, GC is
+ *    skipped and the reason reported: it never runs with a partial live set.
+ *  - Idempotent: a second run converges (nothing more to expire, nothing more to collect).
+ */
+import type { ObjectStore, StoredObject } from '../store/object-store';
+import { listAll } from '../store/object-store';
+import { openStore } from '../store/open-store';
+import { readMasterKey } from '../store/open-repository';
+import { Repository, SESSIONS_PREFIX } from '../datapath/repository';
+import { collectGarbage, type GcResult } from '../datapath/gc';
+import { keyRefOf } from './key-ref';
+import { catalogKey, parseCatalog, parsePointKey, pointIdTime, pointPrefix } from '../../shared/catalog';
+import { DrError, InvalidInputError, NotFoundError } from '../../shared/errors';
+import { planToStoreRef, type Plan, type RetentionSpec } from '../../shared/plan';
+import { selectRetainedPoints, type RetentionReason } from '../../shared/retention';
+
+export const DEFAULT_ABANDONED_AFTER_MS = 24 * 3600_000;
+
+export const expiredMarkerKey = (plan: string, id: string) => `${pointPrefix(plan, id)}expired.json`;
+
+export interface RetentionOptions {
+  /** Decide and report; delete nothing (GC runs in its dry-run mode). */
+  dryRun?: boolean;
+  /** The time decisions are made at (default: now). */
+  now?: Date;
+  /** Failed, remnant and abandoned in-progress points older than this are removed. Default 24 h. */
+  abandonedAfterMs?: number;
+  /** Minimum age of a pack before GC may delete it (default: collectGarbage's, 1 h). */
+  gcGraceMs?: number;
+  /** A repository session not updated for this long is abandoned (default 24 h). */
+  staleSessionMs?: number;
+  /** Skip garbage collection (expire points only). */
+  skipGc?: boolean;
+  /** Called after each point removed (an activity heartbeats here). */
+  onProgress?: (p: { pointsRemoved: number; pointsToRemove: number }) => void;
+}
+
+/** Small and JSON-able: ids and counts only. */
+export interface RetentionResult {
+  plan: string;
+  dryRun: boolean;
+  /** Complete points kept, newest first. */
+  kept: string[];
+  /** Why each kept point is kept (the policy rules that selected it). */
+  reasons: Record<string, RetentionReason[]>;
+  /** Complete points expired (or finished expiring), newest first. */
+  expired: string[];
+  /** Failed, remnant and abandoned in-progress points removed. */
+  abandonedRemoved: string[];
+  /** Recent in-progress or failed points left alone. */
+  incompleteKept: string[];
+  /** Objects under points/ deleted (would be, in a dry run). */
+  objectsDeleted: number;
+  gc: RetentionGcSummary;
+}
+
+export interface RetentionGcSummary {
+  ran: boolean;
+  /** A backup session is in progress: nothing was collected (run again later). */
+  deferred?: boolean;
+  /** Why GC did not run or stopped (unreadable catalog, missing manifest, no repository...). */
+  reason?: string;
+  /** True when `reason` is a problem an operator must look at (not just "nothing to do"). */
+  problem?: boolean;
+  activeSessions?: number;
+  staleSessionsRemoved?: number;
+  manifests?: number;
+  referencedChunks?: number;
+  missingChunks?: number;
+  packsTotal?: number;
+  packsKept?: number;
+  packsInGrace?: number;
+  packsDeleted?: number;
+  bytesDeleted?: number;
+}
+
+type PointState = 'complete' | 'expiring' | 'failed' | 'in-progress' | 'remnant';
+
+interface StoredPoint {
+  planName: string;
+  pointId: string;
+  state: PointState;
+  time: Date;
+  keys: string[];
+  newest: number;
+}
+
+const MARKERS = new Set(['in-progress.json', 'failed.json', 'expired.json']);
+const MANIFEST = /\/volumes\/[^/]+\/[^/]+\/snapshot\.json(\.pass[12])?$/;
+
+/** Every point under `points/` with its objects, from one listing. */
+async function scanPoints(store: ObjectStore): Promise<StoredPoint[]> {
+  const byPoint = new Map<string, { planName: string; pointId: string; objects: StoredObject[] }>();
+  for await (const o of store.list('points/')) {
+    const p = parsePointKey(o.key);
+    if (!p) continue;
+    const k = `${p.planName}/${p.pointId}`;
+    if (!byPoint.has(k)) byPoint.set(k, { ...p, objects: [] });
+    byPoint.get(k)!.objects.push(o);
+  }
+  const out: StoredPoint[] = [];
+  for (const { planName, pointId, objects } of byPoint.values()) {
+    const prefix = pointPrefix(planName, pointId);
+    const files = new Set(objects.map((o) => o.key.slice(prefix.length)));
+    const state: PointState = files.has('expired.json')
+      ? 'expiring'
+      : files.has('catalog.json')
+        ? 'complete'
+        : files.has('failed.json')
+          ? 'failed'
+          : files.has('in-progress.json')
+            ? 'in-progress'
+            : 'remnant';
+    out.push({
+      planName,
+      pointId,
+      state,
+      time: pointIdTime(pointId)!,
+      keys: objects.map((o) => o.key),
+      newest: Math.max(0, ...objects.map((o) => o.lastModified?.getTime() ?? 0)),
+    });
+  }
+  return out.sort((a, b) => (a.pointId < b.pointId ? 1 : a.pointId > b.pointId ? -1 : 0));
+}
+
+/** Point ids (`plan/id`) that a live (recently updated) repository session writes into. */
+async function pointsWithLiveSessions(store: ObjectStore, nowMs: number, staleMs: number): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const o of await listAll(store, SESSIONS_PREFIX)) {
+    const raw = await store.get(o.key);
+    let marker: { updated?: string; manifestKey?: string } = {};
+    try {
+      marker = raw ? (JSON.parse(raw.toString('utf8')) as typeof marker) : {};
+    } catch {
+      /* unreadable marker: judged by its object time below */
+    }
+    const updated = marker.updated ? Date.parse(marker.updated) : (o.lastModified?.getTime() ?? nowMs);
+    if (nowMs - updated > staleMs || !marker.manifestKey) continue;
+    const p = parsePointKey(marker.manifestKey);
+    if (p) out.add(`${p.planName}/${p.pointId}`);
+  }
+  return out;
+}
+
+async function deleteKeys(store: ObjectStore, keys: string[]): Promise<void> {
+  for (let i = 0; i < keys.length; i += 1000) await store.delete(keys.slice(i, i + 1000));
+}
+
+class LiveSetIncomplete extends Error {}
+
+/** Applies the plan's retention policy to the plan's store, then collects garbage store-wide. */
+export async function applyRetention(plan: Plan, opts: RetentionOptions = {}): Promise<RetentionResult> {
+  return applyRetentionIn(openStore(planToStoreRef(plan)), plan, opts);
+}
+
+/** As applyRetention, on a given store (tests wrap it to observe the order of deletions). */
+export async function applyRetentionIn(store: ObjectStore, plan: Plan, opts: RetentionOptions = {}): Promise<RetentionResult> {
+  const policy: RetentionSpec | undefined = plan.spec.retention;
+  if (!policy) {
+    throw new InvalidInputError(`plan ${plan.metadata.name} has no retention policy`, [
+      'spec.retention: required to prune; add e.g. `retention: { keepLast: 7, keepDaily: 14 }`',
+    ]);
+  }
+  const planName = plan.metadata.name;
+  const dryRun = !!opts.dryRun;
+  const nowMs = (opts.now ?? new Date()).getTime();
+  const abandonedAfterMs = opts.abandonedAfterMs ?? DEFAULT_ABANDONED_AFTER_MS;
+  const staleSessionMs = opts.staleSessionMs ?? 24 * 3600_000;
+  if (!(abandonedAfterMs >= 0)) throw new InvalidInputError('abandonedAfterMs: expected a non-negative number of milliseconds');
+
+  const all = await scanPoints(store);
+  const mine = all.filter((p) => p.planName === planName);
+
+  // 1. Decide.
+  const complete = mine.filter((p) => p.state === 'complete');
+  const decision = selectRetainedPoints(complete.map((p) => ({ id: p.pointId, time: p.time })), policy);
+  const expireSet = new Set(decision.expire);
+  const toExpire = mine.filter((p) => (p.state === 'complete' && expireSet.has(p.pointId)) || p.state === 'expiring');
+
+  const live = await pointsWithLiveSessions(store, nowMs, staleSessionMs);
+  const abandoned: StoredPoint[] = [];
+  const incompleteKept: string[] = [];
+  for (const p of mine) {
+    if (p.state === 'complete' || p.state === 'expiring') continue;
+    const idAge = nowMs - p.time.getTime();
+    const old =
+      p.state === 'in-progress'
+        ? idAge > abandonedAfterMs && nowMs - p.newest > abandonedAfterMs && !live.has(`${p.planName}/${p.pointId}`)
+        : idAge > abandonedAfterMs;
+    if (old) abandoned.push(p);
+    else incompleteKept.push(p.pointId);
+  }
+
+  // 2. Remove.
+  const removing = new Set([...toExpire, ...abandoned].map((p) => `${p.planName}/${p.pointId}`));
+  let objectsDeleted = 0;
+  let pointsRemoved = 0;
+  const pointsToRemove = toExpire.length + abandoned.length;
+  for (const p of toExpire) {
+    const tombstone = expiredMarkerKey(planName, p.pointId);
+    const catalog = catalogKey(planName, p.pointId);
+    const rest = p.keys.filter((k) => k !== tombstone && k !== catalog);
+    objectsDeleted += p.keys.length;
+    if (dryRun) continue;
+    if (!p.keys.includes(tombstone)) {
+      await store.put(tombstone, JSON.stringify({ pointId: p.pointId, planName, expiredAt: new Date(nowMs).toISOString(), policy }), { contentType: 'application/json' });
+    }
+    if (p.keys.includes(catalog)) await store.delete([catalog]);
+    await deleteKeys(store, rest);
+    await store.delete([tombstone]);
+    opts.onProgress?.({ pointsRemoved: ++pointsRemoved, pointsToRemove });
+  }
+  for (const p of abandoned) {
+    const prefix = pointPrefix(planName, p.pointId);
+    const markers = p.keys.filter((k) => MARKERS.has(k.slice(prefix.length)));
+    const rest = p.keys.filter((k) => !MARKERS.has(k.slice(prefix.length)));
+    objectsDeleted += p.keys.length;
+    if (dryRun) continue;
+    await deleteKeys(store, rest);
+    await deleteKeys(store, markers);
+    opts.onProgress?.({ pointsRemoved: ++pointsRemoved, pointsToRemove });
+  }
+
+  const result: RetentionResult = {
+    plan: planName,
+    dryRun,
+    kept: decision.keep.map((k) => k.id),
+    reasons: Object.fromEntries(decision.keep.map((k) => [k.id, k.reasons])),
+    expired: toExpire.map((p) => p.pointId),
+    abandonedRemoved: abandoned.map((p) => p.pointId),
+    incompleteKept,
+    objectsDeleted,
+    gc: { ran: false },
+  };
+  if (opts.skipGc) {
+    result.gc.reason = 'skipped on request';
+    return result;
+  }
+  result.gc = await collectStoreGarbage(store, plan, removing, { dryRun, nowMs, graceMs: opts.gcGraceMs, staleSessionMs });
+  return result;
+}
+
+/** The live set: read after the GC lock is taken, from a fresh listing of every plan's points. */
+async function liveManifestKeys(store: ObjectStore, removing: Set<string>): Promise<string[]> {
+  const keys = new Set<string>();
+  const problems: string[] = [];
+  for (const p of await scanPoints(store)) {
+    if (removing.has(`${p.planName}/${p.pointId}`) || p.state === 'expiring') continue;
+    if (p.state === 'complete') {
+      const key = catalogKey(p.planName, p.pointId);
+      try {
+        const body = await store.get(key);
+        if (!body) throw new NotFoundError(`${key} vanished while listing`);
+        for (const v of parseCatalog(body.toString('utf8'), `${store.location}/${key}`).volumes) if (v.snapshotKey) keys.add(v.snapshotKey);
+      } catch (err) {
+        if (err instanceof DrError && err.retryable) throw err;
+        problems.push(`${p.planName}/${p.pointId}: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`);
+      }
+    } else {
+      // Not a recovery point (yet): keep what its finished volumes use, in case it completes.
+      for (const k of p.keys) if (MANIFEST.test(k)) keys.add(k);
+    }
+  }
+  if (problems.length) {
+    throw new LiveSetIncomplete(
+      `${problems.length} catalog(s) cannot be read, so the set of live data is unknown and nothing was collected; fix or remove them: ${problems.slice(0, 5).join('; ')}`,
+    );
+  }
+  return [...keys].sort();
+}
+
+async function collectStoreGarbage(
+  store: ObjectStore,
+  plan: Plan,
+  removing: Set<string>,
+  o: { dryRun: boolean; nowMs: number; graceMs?: number; staleSessionMs: number },
+): Promise<RetentionGcSummary> {
+  let repo: Repository;
+  try {
+    repo = await Repository.open(store, readMasterKey(keyRefOf(plan)), { skipIndex: true, keyRef: `environment variable ${keyRefOf(plan).env}` });
+  } catch (err) {
+    if (err instanceof NotFoundError) return { ran: false, reason: `no repository in ${store.location}: nothing to collect` };
+    throw err;
+  }
+  const offset = o.nowMs - Date.now();
+  let r: GcResult;
+  try {
+    r = await collectGarbage(repo, {
+      liveManifestKeys: () => liveManifestKeys(store, removing),
+      dryRun: o.dryRun,
+      staleSessionMs: o.staleSessionMs,
+      now: () => Date.now() + offset,
+      ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}),
+    });
+  } catch (err) {
+    if (err instanceof LiveSetIncomplete) return { ran: false, problem: true, reason: err.message };
+    // A missing or corrupt live manifest: GC stopped before deleting anything. Report it; retrying cannot help.
+    if (err instanceof DrError && !err.retryable) return { ran: false, problem: true, reason: `garbage collection stopped, nothing collected: ${err.message}` };
+    throw err;
+  }
+  const counts = {
+    activeSessions: r.activeSessions.length,
+    staleSessionsRemoved: r.staleSessionsRemoved.length,
+  };
+  if (r.deferred) {
+    return { ran: false, deferred: true, reason: `${r.activeSessions.length} backup session(s) in progress (${r.activeSessions.slice(0, 3).join(', ')}); run prune again later`, ...counts };
+  }
+  return {
+    ran: true,
+    ...counts,
+    manifests: r.manifests,
+    referencedChunks: r.referencedChunks,
+    missingChunks: r.missingChunks,
+    packsTotal: r.packsTotal,
+    packsKept: r.packsKept,
+    packsInGrace: r.packsInGrace,
+    packsDeleted: r.packsDeleted,
+    bytesDeleted: r.bytesDeleted,
+    ...(r.missingChunks > 0 ? { problem: true, reason: `${r.missingChunks} referenced chunk(s) are in no index even after a rebuild; run \`drctl points verify\` on the kept points` } : {}),
+  };
+}

@@ -1,0 +1,238 @@
+import * as k8s from '@kubernetes/client-node';
+import type { KubeObject } from '../../shared/kube-object';
+import { formatRef, groupOf, refKey, refOf } from '../../shared/kube-object';
+import { transformForTarget } from '../../shared/transform';
+import type { TransformRule } from '../../shared/transform-rules';
+import { planRestoreOrder } from '../../shared/restore-order';
+import { matchesGlob } from '../../shared/glob';
+import { DataCorruptionError } from '../../shared/errors';
+import {
+  RESTORE_LABEL,
+  restorePlanKey,
+  restorePlanReportKey,
+  type RestorePlanSummary,
+  type RestoreRequest,
+  type RestoreVolume,
+} from '../../shared/restore-request';
+import { connectCluster, classifyKubeError, statusOf, type Cluster } from '../kube/cluster';
+import { discoverResourceTypes } from '../discovery/resource-types';
+import { mapLimit } from '../discovery/list-objects';
+import { openStore } from '../store/open-store';
+import { openRepository } from '../store/open-repository';
+import { latestPoint, readCatalog } from '../catalog/points';
+import { readBundle, verifyPoint } from '../catalog/verify-point';
+
+/** One object of the plan as stored for the apply activities. */
+export interface PlannedObject {
+  obj: KubeObject;
+  /** Ref as in the backup, for the report. */
+  source: string;
+  applied: string[];
+  exists: boolean;
+}
+
+export interface StoredRestorePlan {
+  waves: { phase: string; waitUntilEstablished?: boolean; restoresVolumeData?: boolean; objects: PlannedObject[] }[];
+}
+
+/** Transform rules of a restore: flags first, then the plan's own rules, then explicit extras. */
+export function restoreRules(req: RestoreRequest, planRules: TransformRule[]): TransformRule[] {
+  const rules: TransformRule[] = [];
+  if (req.namespaceMapping && Object.keys(req.namespaceMapping).length) rules.push({ name: 'namespace mapping', namespaceMapping: req.namespaceMapping });
+  if (req.storageClassMapping && Object.keys(req.storageClassMapping).length) rules.push({ name: 'storage class mapping', storageClassMapping: req.storageClassMapping });
+  for (const r of req.imageRegistry ?? []) rules.push({ name: `image registry ${r.from} -> ${r.to}`, imageRegistry: r });
+  if (!req.ignorePlanTransforms) rules.push(...planRules);
+  rules.push(...(req.transforms ?? []));
+  return rules;
+}
+
+const included = (req: RestoreRequest, o: KubeObject): boolean => {
+  const inc = req.include;
+  if (req.volumesOnly?.length) {
+    return o.kind === 'PersistentVolumeClaim' && req.volumesOnly.includes(`${o.metadata.namespace}/${o.metadata.name}`);
+  }
+  if (!inc) return true;
+  const ns = o.metadata.namespace;
+  if (inc.namespaces?.length && ns && !inc.namespaces.some((p) => matchesGlob(p, ns))) return false;
+  if (inc.namespaces?.length && o.kind === 'Namespace' && !inc.namespaces.some((p) => matchesGlob(p, o.metadata.name))) return false;
+  if (inc.kinds?.length && !inc.kinds.some((k) => matchesGlob(k, o.kind) || k === `${groupOf(o.apiVersion)}/${o.kind}`)) return false;
+  if (inc.names?.length && !inc.names.some((n) => matchesGlob(n, o.metadata.name))) return false;
+  return true;
+};
+
+/**
+ * Loads a recovery point, verifies it, decides what to restore in which order and how each object
+ * is transformed, and checks the target can take it. Changes nothing on the target. The full plan
+ * (with Secret data) is stored encrypted; a readable report and a small summary are returned.
+ */
+export async function planRestore(req: RestoreRequest): Promise<RestorePlanSummary> {
+  const store = openStore(req.store);
+  const pointId = req.pointId === 'latest' ? await latestPoint(store, req.planName) : req.pointId;
+  const catalog = await readCatalog(store, req.planName, pointId);
+  const repo = await openRepository(req.store, { env: req.keyEnv }, { create: false });
+  const verified = await verifyPoint(repo, catalog, { readData: false });
+  if (verified.problems.length) {
+    throw new DataCorruptionError(`recovery point ${req.planName}/${pointId} failed verification; nothing was changed on the target:\n  ${verified.problems.slice(0, 20).join('\n  ')}`);
+  }
+  const backedUp = await readBundle(repo, catalog);
+  const rules = restoreRules(req, catalog.plan.spec.transforms);
+
+  // Dynamically provisioned PVs are not restored: the target provisions a fresh volume for each claim.
+  const restoredClaims = new Set(backedUp.filter((o) => o.kind === 'PersistentVolumeClaim').map((o) => `${o.metadata.namespace}/${o.metadata.name}`));
+  const problems: string[] = [];
+  let dropped = 0;
+  const planned: PlannedObject[] = [];
+  for (const o of backedUp) {
+    if (!included(req, o)) continue;
+    const claim = (o.spec as { claimRef?: { namespace?: string; name?: string } } | undefined)?.claimRef;
+    if (o.kind === 'PersistentVolume' && claim && restoredClaims.has(`${claim.namespace}/${claim.name}`)) {
+      dropped++;
+      continue;
+    }
+    let result;
+    try {
+      result = transformForTarget(o, rules);
+    } catch (err) {
+      problems.push((err as Error).message);
+      continue;
+    }
+    if (!result.obj) {
+      dropped++;
+      continue;
+    }
+    const obj = result.obj;
+    planned.push({ obj, source: formatRef(refOf(o)), applied: result.applied, exists: false });
+  }
+
+  const target = connectCluster(req.target.context);
+  await preflight(target, req, planned, problems);
+
+  const byKey = new Map(planned.map((p) => [refKey(refOf(p.obj)), p]));
+  const waves = planRestoreOrder(planned.map((p) => p.obj)).map((w) => ({
+    phase: w.phase,
+    ...(w.waitUntilEstablished ? { waitUntilEstablished: true as const } : {}),
+    ...(w.restoresVolumeData ? { restoresVolumeData: true as const } : {}),
+    objects: w.objects.map((o) => byKey.get(refKey(o.ref))!).filter(Boolean),
+  }));
+
+  const volumes: RestoreVolume[] = [];
+  for (const v of catalog.volumes) {
+    if (v.mode === 'skip' || !v.snapshotKey) continue;
+    const source = `PersistentVolumeClaim ${v.pvc.namespace}/${v.pvc.name}`;
+    const p = planned.find((x) => x.source === source);
+    if (!p) continue;
+    volumes.push({
+      source: { namespace: v.pvc.namespace, pvc: v.pvc.name },
+      namespace: p.obj.metadata.namespace!,
+      pvc: p.obj.metadata.name,
+      manifestKey: v.snapshotKey,
+      bytes: v.bytes,
+      existing: p.exists,
+    });
+  }
+
+  await repo.putObject('manifest', restorePlanKey(req.restoreId), { waves } satisfies StoredRestorePlan);
+  const report = {
+    restoreId: req.restoreId,
+    point: `${req.planName}/${pointId}`,
+    target: req.target,
+    existingPolicy: req.existingPolicy,
+    waves: waves.map((w) => ({
+      phase: w.phase,
+      objects: w.objects.map((p) => ({ object: formatRef(refOf(p.obj)), from: p.source, transforms: p.applied, existsOnTarget: p.exists })),
+    })),
+    volumes,
+    problems,
+  };
+  await store.put(restorePlanReportKey(req.restoreId), JSON.stringify(report, null, 1));
+  return {
+    restoreId: req.restoreId,
+    planName: req.planName,
+    pointId,
+    objects: planned.length,
+    existing: planned.filter((p) => p.exists).length,
+    waves: waves.map((w) => ({ phase: w.phase, objects: w.objects.length, ...(w.waitUntilEstablished ? { waitUntilEstablished: true } : {}), ...(w.restoresVolumeData ? { restoresVolumeData: true } : {}) })),
+    volumes,
+    namespaces: [...new Set(planned.flatMap((p) => (p.obj.metadata.namespace ? [p.obj.metadata.namespace] : [])))].sort(),
+    dropped,
+    problems: problems.slice(0, 100),
+    reportKey: restorePlanReportKey(req.restoreId),
+  };
+}
+
+/**
+ * Read-only checks against the target: every kind is served (or its CRD is in the restore),
+ * storage classes exist, what already exists (and whether the policy allows it), and that we may
+ * create each kind in each namespace. Fills `exists` and appends problems.
+ */
+async function preflight(target: Cluster, req: RestoreRequest, planned: PlannedObject[], problems: string[]): Promise<void> {
+  const types = await discoverResourceTypes(target);
+  const served = new Set(types.map((t) => `${t.group}/${t.kind}`));
+  const restoredCrds = new Set(
+    planned
+      .filter((p) => p.obj.kind === 'CustomResourceDefinition')
+      .map((p) => {
+        const s = p.obj.spec as { group: string; names: { kind: string } };
+        return `${s.group}/${s.names.kind}`;
+      }),
+  );
+  for (const p of planned) {
+    const gk = `${groupOf(p.obj.apiVersion)}/${p.obj.kind}`;
+    if (!served.has(gk) && !restoredCrds.has(gk)) {
+      problems.push(`${formatRef(refOf(p.obj))}: kind ${p.obj.kind} (${p.obj.apiVersion}) is not served by ${req.target.context}; install its CRD there or exclude the kind`);
+    }
+  }
+  let classes: string[] = [];
+  try {
+    classes = (await target.kc.makeApiClient(k8s.StorageV1Api).listStorageClass()).items.map((c) => c.metadata!.name!);
+  } catch (err) {
+    throw classifyKubeError(err, req.target.context, 'list', 'storageclasses.storage.k8s.io');
+  }
+  const restoredClasses = new Set(planned.filter((p) => p.obj.kind === 'StorageClass').map((p) => p.obj.metadata.name));
+  const claimClasses = planned.flatMap((p) => {
+    if (p.obj.kind === 'PersistentVolumeClaim') return [{ p, sc: (p.obj.spec as { storageClassName?: string }).storageClassName }];
+    if (p.obj.kind === 'StatefulSet') {
+      const tpls = (p.obj.spec as { volumeClaimTemplates?: { spec?: { storageClassName?: string } }[] }).volumeClaimTemplates ?? [];
+      return tpls.map((t) => ({ p, sc: t.spec?.storageClassName }));
+    }
+    return [];
+  });
+  for (const { p, sc } of claimClasses) {
+    if (sc && !classes.includes(sc) && !restoredClasses.has(sc)) {
+      problems.push(`${formatRef(refOf(p.obj))}: storage class "${sc}" does not exist on ${req.target.context} (it has: ${classes.join(', ') || 'none'}); map it with --storage-class-map ${sc}=<class>`);
+    }
+  }
+
+  await mapLimit(planned, 16, async (p) => {
+    if (!served.has(`${groupOf(p.obj.apiVersion)}/${p.obj.kind}`)) return;
+    try {
+      const existing = await target.objects.read({ apiVersion: p.obj.apiVersion, kind: p.obj.kind, metadata: { name: p.obj.metadata.name, namespace: p.obj.metadata.namespace } });
+      p.exists = true;
+      const ours = existing.metadata?.labels?.[RESTORE_LABEL] === req.restoreId;
+      if (req.existingPolicy === 'fail' && !ours && p.obj.kind !== 'Namespace') {
+        problems.push(`${formatRef(refOf(p.obj))} already exists on ${req.target.context}; restore with --existing skip or --existing update, or into another namespace`);
+      }
+    } catch (err) {
+      if (statusOf(err) !== 404) throw classifyKubeError(err, req.target.context, 'get', formatRef(refOf(p.obj)));
+    }
+  });
+
+  // May we create what we plan to? One access review per kind and namespace.
+  const reviews = new Map<string, { group: string; resource: string; namespace?: string }>();
+  const resourceOf = new Map(types.map((t) => [`${t.group}/${t.kind}`, t.resource]));
+  for (const p of planned) {
+    const group = groupOf(p.obj.apiVersion);
+    const resource = resourceOf.get(`${group}/${p.obj.kind}`);
+    if (!resource) continue;
+    reviews.set(`${group}/${resource}/${p.obj.metadata.namespace ?? ''}`, { group, resource, namespace: p.obj.metadata.namespace });
+  }
+  const authz = target.kc.makeApiClient(k8s.AuthorizationV1Api);
+  await mapLimit([...reviews.values()], 8, async (r) => {
+    const review = await authz.createSelfSubjectAccessReview({
+      body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { verb: 'create', group: r.group, resource: r.resource, namespace: r.namespace } } },
+    });
+    if (!review.status?.allowed) {
+      problems.push(`not allowed to create ${r.resource}${r.group ? '.' + r.group : ''}${r.namespace ? ` in namespace ${r.namespace}` : ''} on ${req.target.context}; grant "create" on it to the restore's identity`);
+    }
+  });
+}

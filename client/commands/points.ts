@@ -1,0 +1,83 @@
+import type { Command } from 'commander';
+import { listPoints, readCatalog, resolvePointRef } from '../../activities/catalog/points';
+import { verifyPoint } from '../../activities/catalog/verify-point';
+import { openStore } from '../../activities/store/open-store';
+import { openRepository } from '../../activities/store/open-repository';
+import { planToStoreRef } from '../../shared/plan';
+import { DataCorruptionError } from '../../shared/errors';
+import type { StoreRef } from '../../shared/store-ref';
+import { storeRefFromOptions } from '../store-options';
+import { loadPlanFile } from './plan';
+import { formatBytes } from '../progress';
+import { registerPruneCommand } from './prune';
+
+interface StoreOpts {
+  store?: string;
+  endpoint?: string;
+  plan?: string;
+  keyEnv?: string;
+}
+
+/** The store (and key variable) from --plan, or from --store/--endpoint and the environment. */
+function storeFrom(opts: StoreOpts): { ref: StoreRef; keyEnv: string } {
+  if (opts.plan) {
+    const plan = loadPlanFile(opts.plan);
+    return { ref: planToStoreRef(plan), keyEnv: opts.keyEnv ?? plan.spec.store.encryption.keyFrom.env ?? 'TDR_ENCRYPTION_KEY' };
+  }
+  return { ref: storeRefFromOptions(opts), keyEnv: opts.keyEnv ?? 'TDR_ENCRYPTION_KEY' };
+}
+
+const storeOptions = (c: Command) =>
+  c
+    .option('--store <url>', 's3://bucket/prefix (default: S3_BUCKET and S3_PREFIX)')
+    .option('--endpoint <url>', 'S3 endpoint (default: S3_ENDPOINT)')
+    .option('--plan <file>', 'take the store and key from a plan file')
+    .option('--key-env <name>', 'environment variable holding the encryption key (default: the plan\'s, else TDR_ENCRYPTION_KEY)');
+
+export function registerPointsCommands(program: Command): void {
+  const points = program.command('points').description('recovery points, read straight from the object store (no Temporal needed)');
+
+  storeOptions(points.command('list [plan]').description('list recovery points, newest first')).action(async (planName: string | undefined, opts: StoreOpts) => {
+    const { ref } = storeFrom(opts);
+    const list = await listPoints(openStore(ref), planName);
+    if (!list.length) return console.log(`no recovery points in s3://${ref.bucket}/${ref.prefix}`);
+    for (const p of list) {
+      const detail = p.status === 'complete' ? `${p.resources} objects, ${p.volumes} volumes, ${formatBytes(p.bytes ?? 0)}, completed ${p.completedAt}` : p.status === 'failed' ? `failed: ${p.reason?.split('\n')[0]}` : 'in progress or abandoned';
+      console.log(`${p.planName}/${p.pointId}  ${p.status.padEnd(11)}  ${detail}`);
+    }
+  });
+
+  storeOptions(points.command('describe <point>').description('show a point\'s catalog (<plan>/<id> or <plan>/latest)'))
+    .option('--json', 'print the whole catalog as JSON')
+    .action(async (pointRef: string, opts: StoreOpts & { json?: boolean }) => {
+      const store = openStore(storeFrom(opts).ref);
+      const { planName, pointId } = await resolvePointRef(store, pointRef);
+      const c = await readCatalog(store, planName, pointId);
+      if (opts.json) return console.log(JSON.stringify(c, null, 2));
+      console.log(`point ${planName}/${pointId}: ${c.status}, source ${c.source.clusterName} (Kubernetes ${c.source.kubernetesVersion})`);
+      console.log(`  started ${c.startedAt}, completed ${c.completedAt}`);
+      const kinds = new Map<string, number>();
+      for (const r of c.resources.items) kinds.set(r.kind, (kinds.get(r.kind) ?? 0) + 1);
+      console.log(`  ${c.totals.resources} objects: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}`);
+      for (const v of c.volumes) console.log(`  volume ${v.pvc.namespace}/${v.pvc.name} (${v.size}, ${v.storageClass ?? 'no class'}, ${v.mode}): ${v.files} files, ${formatBytes(v.bytes)}`);
+      for (const h of c.hooks) console.log(`  hook ${h.hook} ${h.step} in ${h.pod.namespace}/${h.pod.name}: ${h.result} (${h.durationMs} ms)`);
+      for (const t of c.timings) console.log(`  ${t.phase.padEnd(16)} ${t.durationMs} ms`);
+    });
+
+  storeOptions(points.command('verify <point>').description('check every checksum of a point; --read-data also reads and authenticates every chunk'))
+    .option('--read-data', 'read every chunk of every volume')
+    .action(async (pointRef: string, opts: StoreOpts & { readData?: boolean }) => {
+      const { ref, keyEnv } = storeFrom(opts);
+      const store = openStore(ref);
+      const { planName, pointId } = await resolvePointRef(store, pointRef);
+      const catalog = await readCatalog(store, planName, pointId);
+      const repo = await openRepository(ref, { env: keyEnv }, { create: false });
+      const r = await verifyPoint(repo, catalog, { readData: !!opts.readData });
+      if (r.problems.length) {
+        throw new DataCorruptionError(`point ${planName}/${pointId} failed verification:\n  ${r.problems.slice(0, 50).join('\n  ')}`);
+      }
+      console.log(`point ${planName}/${pointId} verified: ${r.resources} objects, ${r.volumes} volumes, ${r.chunks} chunks indexed${opts.readData ? `, ${r.chunksRead} chunks read (${formatBytes(r.bytesRead)})` : ''}`);
+    });
+
+  registerPruneCommand(points);
+}

@@ -1,0 +1,71 @@
+import type { StoreRef } from './store-ref';
+import type { TransformRule } from './transform-rules';
+
+/** Everything a restore run needs; small, and free of secrets (the key is named, never passed). */
+export interface RestoreRequest {
+  /** Unique per run; names the run's objects in the store and the label on what it creates. */
+  restoreId: string;
+  store: StoreRef;
+  /** Environment variable holding the repository key on every worker. */
+  keyEnv: string;
+  planName: string;
+  /** A point id, or `latest`. */
+  pointId: string;
+  target: { context: string; clusterName: string };
+  namespaceMapping?: Record<string, string>;
+  storageClassMapping?: Record<string, string>;
+  imageRegistry?: { from: string; to: string }[];
+  /** Extra transform rules, applied after the plan's own. */
+  transforms?: TransformRule[];
+  /** Skip the transforms stored in the plan of the recovery point. */
+  ignorePlanTransforms?: boolean;
+  include?: { namespaces?: string[]; kinds?: string[]; names?: string[] };
+  /** Restore only the data of these PVCs (`namespace/name` as in the backup), nothing else. */
+  volumesOnly?: string[];
+  existingPolicy: 'skip' | 'update' | 'fail';
+  dryRun: boolean;
+  rollbackOnFailure: boolean;
+  /** Commands run in restored pods once they are ready (e.g. a SQL check); any failure fails the run. */
+  postRestoreChecks?: { name: string; namespace: string; matchLabels: Record<string, string>; container?: string; command: string[]; timeout?: string }[];
+  waitReadyTimeoutMs?: number;
+  agentHeartbeatTimeoutMs?: number;
+}
+
+export interface RestoreVolume {
+  /** As in the backup. */
+  source: { namespace: string; pvc: string };
+  /** On the target, after namespace mapping. */
+  namespace: string;
+  pvc: string;
+  manifestKey: string;
+  bytes: number;
+  /** True when the PVC already existed on the target and the policy kept it. */
+  existing: boolean;
+}
+
+export interface RestorePlanSummary {
+  restoreId: string;
+  planName: string;
+  pointId: string;
+  objects: number;
+  existing: number;
+  waves: { phase: string; objects: number; waitUntilEstablished?: boolean; restoresVolumeData?: boolean }[];
+  volumes: RestoreVolume[];
+  namespaces: string[];
+  dropped: number;
+  problems: string[];
+  /** Store key of the human-readable plan (every object, its transforms, whether it exists). */
+  reportKey: string;
+}
+
+export const RESTORE_LABEL = 'temporal-dr.io/restore';
+export const RESTORE_FIELD_MANAGER = 'temporal-dr';
+export const restorePrefix = (restoreId: string) => `restores/${restoreId}/`;
+export const restorePlanKey = (restoreId: string) => `${restorePrefix(restoreId)}plan`;
+export const restorePlanReportKey = (restoreId: string) => `${restorePrefix(restoreId)}plan-report.json`;
+export const restoreWaveResultKey = (restoreId: string, wave: number) => `${restorePrefix(restoreId)}waves/${String(wave).padStart(3, '0')}.json`;
+
+/** A restore id that sorts by time and names the plan it restores, e.g. `shop-20261122t023000z`. */
+export function newRestoreId(now: Date, planName: string, suffix: string): string {
+  return `${planName}-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').toLowerCase()}-${suffix}`;
+}

@@ -1,0 +1,166 @@
+import { ApplicationFailure, CancellationScope, defineQuery, proxyActivities, setHandler, upsertSearchAttributes, log } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { AgentActivities } from '../activities/volumes/agent-activities';
+import type { RestorePlanSummary, RestoreRequest } from '../shared/restore-request';
+import type { ExecHook } from '../shared/hook-presets';
+import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
+import { nodeAgentTaskQueue } from '../shared/task-queues';
+import { DrPhase } from '../shared/search-attributes';
+
+export interface RestoreProgress {
+  phase: string;
+  objectsTotal: number;
+  objectsApplied: number;
+  volumesTotal: number;
+  volumesDone: number;
+  bytesWritten: number;
+}
+
+export interface RestoreReport {
+  restoreId: string;
+  point: string;
+  target: string;
+  dryRun: boolean;
+  plan: RestorePlanSummary;
+  created: number;
+  updated: number;
+  skipped: number;
+  volumes: { pvc: string; node: string; files: number; bytes: number }[];
+  checks: { name: string; pod: string; ok: boolean; output: string }[];
+  /** Start of the run to every workload ready: the restore's RTO. */
+  rtoMs: number;
+  rolledBack?: string[];
+}
+
+export const restoreProgressQuery = defineQuery<RestoreProgress>('progress');
+export const restoreWorkflowId = (restoreId: string) => `restore/${restoreId}`;
+
+const retry = { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
+const kube = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: '2 minutes', retry });
+
+/**
+ * Restores a recovery point to a cluster: verifies and plans it (changing nothing), applies it in
+ * dependency order, writes each volume's data before any workload mounts it, waits until the
+ * application is ready, runs post-restore checks, and reports the RTO. On failure, optionally
+ * removes exactly what it created.
+ */
+export async function restore(req: RestoreRequest): Promise<RestoreReport> {
+  const started = Date.now();
+  const progress: RestoreProgress = { phase: 'Plan', objectsTotal: 0, objectsApplied: 0, volumesTotal: 0, volumesDone: 0, bytesWritten: 0 };
+  setHandler(restoreProgressQuery, () => progress);
+  const setPhase = (p: string) => {
+    progress.phase = p;
+    upsertSearchAttributes([{ key: DrPhase, value: p }]);
+  };
+  const agent = (node: string) =>
+    proxyActivities<AgentActivities>({
+      taskQueue: nodeAgentTaskQueue(req.target.clusterName, node),
+      startToCloseTimeout: '12 hours',
+      heartbeatTimeout: req.agentHeartbeatTimeoutMs ?? 30_000,
+      scheduleToStartTimeout: '10 minutes',
+      retry: { maximumAttempts: 10, initialInterval: '2s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+    });
+
+  setPhase('Plan');
+  const plan = await kube.planRestore(req);
+  progress.objectsTotal = plan.objects;
+  progress.volumesTotal = plan.volumes.length;
+  const report: RestoreReport = {
+    restoreId: req.restoreId,
+    point: `${plan.planName}/${plan.pointId}`,
+    target: req.target.context,
+    dryRun: req.dryRun,
+    plan,
+    created: 0,
+    updated: 0,
+    skipped: 0,
+    volumes: [],
+    checks: [],
+    rtoMs: 0,
+  };
+  if (plan.problems.length) {
+    throw ApplicationFailure.create({
+      type: 'PreflightFailedError',
+      nonRetryable: true,
+      message: `the restore cannot succeed; nothing was changed on ${req.target.context}:\n  ${plan.problems.join('\n  ')}`,
+    });
+  }
+  if (req.dryRun) {
+    setPhase('DryRunDone');
+    return report;
+  }
+
+  try {
+    for (let i = 0; i < plan.waves.length; i++) {
+      const wave = plan.waves[i];
+      setPhase(`Apply:${wave.phase}`);
+      const r = await kube.applyRestoreWave(req, i);
+      report.created += r.created;
+      report.updated += r.updated;
+      report.skipped += r.skipped;
+      progress.objectsApplied += wave.objects;
+      if (wave.restoresVolumeData) await restoreVolumes();
+    }
+    if (!plan.waves.some((w) => w.restoresVolumeData)) await restoreVolumes();
+
+    setPhase('WaitReady');
+    await kube.waitForWorkloadsReady(req.target.context, plan.namespaces, req.waitReadyTimeoutMs ?? 10 * 60_000);
+    report.rtoMs = Date.now() - started;
+
+    setPhase('PostRestoreChecks');
+    for (const check of req.postRestoreChecks ?? []) {
+      const hook: ExecHook = {
+        name: check.name,
+        podSelector: { namespace: check.namespace, matchLabels: check.matchLabels },
+        ...(check.container ? { container: check.container } : {}),
+        session: false,
+        post: { command: check.command, timeout: check.timeout ?? '60s', onError: 'fail' },
+        artifacts: [],
+        recopyAfterPost: [],
+        excludePaths: [],
+      };
+      const targets = await kube.resolveHookTargets(req.target.context, hook);
+      if (!targets.length) throw ApplicationFailure.create({ type: 'HookFailedError', nonRetryable: true, message: `post-restore check ${check.name}: no running pod matches its selector in ${check.namespace}` });
+      for (const t of targets) {
+        const r = await kube.runHookStep(req.target.context, hook, 'post', t);
+        report.checks.push({ name: check.name, pod: t.pod, ok: r.ok, output: r.output.slice(0, 500) });
+        if (!r.ok) throw ApplicationFailure.create({ type: 'HookFailedError', nonRetryable: true, message: `post-restore check ${check.name} failed in ${t.pod} (exit ${r.exitCode}): ${r.output.slice(-300)}` });
+      }
+    }
+    setPhase('Done');
+    return report;
+  } catch (err) {
+    if (req.rollbackOnFailure) {
+      await CancellationScope.nonCancellable(async () => {
+        setPhase('RollingBack');
+        const rb = await kube.rollbackRestore(req).catch((e: Error) => {
+          log.error('rollback failed', { error: e.message });
+          return { deleted: [] as string[] };
+        });
+        log.info('rolled back', { deleted: rb.deleted.length });
+      });
+    }
+    setPhase('Failed');
+    throw err;
+  }
+
+  async function restoreVolumes(): Promise<void> {
+    const todo = plan.volumes.filter((v) => !v.existing || req.volumesOnly?.length);
+    if (!todo.length) return;
+    setPhase('RestoreVolumes');
+    try {
+      await Promise.all(
+        todo.map(async (v) => {
+          const where = await kube.bindVolumeForRestore(req, v.namespace, v.pvc);
+          const r = await agent(where.node).restoreVolume({ store: req.store, key: { env: req.keyEnv }, hostPath: where.hostPath, manifestKey: v.manifestKey });
+          report.volumes.push({ pvc: `${v.namespace}/${v.pvc}`, node: where.node, files: r.files, bytes: r.bytes });
+          progress.volumesDone++;
+          progress.bytesWritten += r.bytes;
+        }),
+      );
+    } finally {
+      await CancellationScope.nonCancellable(() => kube.removeRestoreHelpers(req, [...new Set(todo.map((v) => v.namespace))]));
+    }
+  }
+}
+
