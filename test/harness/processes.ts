@@ -1,0 +1,46 @@
+/**
+ * Real worker and node-agent processes for end-to-end and fault tests, run from the compiled
+ * dist/ (scripts/test.sh compiles before jest), so a test can SIGKILL them like a crash would.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+export interface TestProcess {
+  name: string;
+  child: ChildProcess;
+  logFile: string;
+  /** Sends a signal (SIGKILL simulates a crash) and waits for the exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  log(): string;
+}
+
+function start(name: string, script: string, env: NodeJS.ProcessEnv): TestProcess {
+  const file = path.join(ROOT, 'dist', script);
+  const dir = path.join(process.env.TDR_TEST_STACK_DIR ?? '/tmp', 'procs');
+  mkdirSync(dir, { recursive: true });
+  const logFile = path.join(dir, `${name}-${Date.now()}.log`);
+  const fd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [file], { env: { ...process.env, LOG_LEVEL: 'WARN', ...env }, stdio: ['ignore', fd, fd] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    name,
+    child,
+    logFile,
+    async kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+    log: () => readFileSync(logFile, 'utf8'),
+  };
+}
+
+/** The orchestrator worker on a task queue. */
+export const startWorkerProcess = (taskQueue: string, env: NodeJS.ProcessEnv = {}) =>
+  start(`worker-${taskQueue}`, 'worker/orchestrator.js', { TEMPORAL_TASK_QUEUE: taskQueue, WORKER_SHUTDOWN_GRACE: '1s', ...env });
+
+/** A node agent serving the given nodes of a cluster. */
+export const startAgentProcess = (cluster: string, nodes: string[], env: NodeJS.ProcessEnv = {}) =>
+  start(`agent-${cluster}`, 'worker/node-agent.js', { TDR_CLUSTER: cluster, TDR_NODES: nodes.join(','), ...env });
