@@ -31,6 +31,10 @@ export interface BackupInput {
   agentHeartbeatTimeoutMs?: number;
   /** How long a copy may wait for its node's agent to pick it up (default 10 min). */
   agentPickupTimeoutMs?: number;
+  /** Heartbeat timeout of held hook sessions: how fast a crashed session holder is noticed (default 30 s). */
+  hookHeartbeatTimeoutMs?: number;
+  /** Times the quiesce and copy are taken again when a held session is lost (default 3). */
+  consistentCopyAttempts?: number;
 }
 
 export interface BackupProgress {
@@ -121,90 +125,120 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
     );
     const volumePlan = planVolumeHooks(targets, toCopy);
 
-    // ---- Quiesce, copy, and always release.
-    const hookResults: HookRunResult[] = [];
+    // ---- Quiesce, copy, and always release. A held session that dies (its worker crashed) aborts
+    // the database's backup mode, so the copy made under it is not consistent: take it again.
+    // Chunks already uploaded are deduplicated, so a repeat costs reading, not uploading.
+    let hookResults: HookRunResult[] = [];
+    const copies = new Map<string, VolumeBackupResult>();
     const sessionStarts = new Map<string, HookSessionStarted>();
     const released = new Set<string>();
-    setHandler(hookSessionStarted, (s) => void sessionStarts.set(`${s.hook}/${s.pod}`, s));
+    setHandler(hookSessionStarted, (s) => void sessionStarts.set(s.hook + '/' + s.pod, s));
     setHandler(hookReleaseQuery, (hook) => released.has(hook));
-    const holds: { hook: SessionHook; target: HookTarget; done: Promise<{ pre: HookRunResult; post?: HookRunResult }> }[] = [];
-    const execPreRan: { hook: ExecHook; target: HookTarget }[] = [];
-    const copies = new Map<string, VolumeBackupResult>();
+    const maxAttempts = input.consistentCopyAttempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      sessionStarts.clear();
+      released.clear();
+      copies.clear();
+      hookResults = [];
+      const lost = await quiesceCopyRelease(attempt);
+      if (!lost.length) break;
+      if (attempt >= maxAttempts) {
+        throw ApplicationFailure.create({
+          type: 'HookFailedError',
+          nonRetryable: true,
+          message: `the quiesce session was lost ${attempt} times (${lost.join(', ')}); the copies are not consistent. Check the worker running hook sessions`,
+        });
+      }
+      log.warn('hook session lost during the copy; taking the copy again', { attempt, lost });
+      progress.volumesDone = 0;
+      progress.bytesCopied = 0;
+    }
 
-    try {
-      await phase('Quiesce', async () => {
-        for (const { hook, targets: ts } of targets) {
-          for (const target of ts) {
-            if (hook.session) {
-              const holdMs = input.maxHoldMs ?? 30 * 60_000;
-              const hold = proxyActivities<Activities>({
-                startToCloseTimeout: holdMs + 15 * 60_000,
-                heartbeatTimeout: '30s',
-                retry: { maximumAttempts: 1 },
-              });
-              const done = hold.holdHookSession(context, hook, target, holdMs);
-              holds.push({ hook, target, done });
-              const key = `${hook.name}/${target.pod}`;
-              // The session tells us when its pre step ran; if the activity ends first, it failed.
-              const failed = done.then(() => false, () => true);
-              let ended = false;
-              void failed.then(() => (ended = true));
-              await condition(() => sessionStarts.has(key) || ended);
-              const start = sessionStarts.get(key);
-              if (!start) await done; // rethrows the activity's failure
-              hookResults.push(start!.result);
-              if (!start!.result.ok && hook.pre?.onError !== 'continue') {
-                throw ApplicationFailure.create({ type: 'HookFailedError', nonRetryable: true, message: hookFailure(start!.result) });
+    async function quiesceCopyRelease(attempt: number): Promise<string[]> {
+      const holds: { hook: SessionHook; target: HookTarget; done: Promise<{ pre: HookRunResult; post?: HookRunResult }> }[] = [];
+      const execPreRan: { hook: ExecHook; target: HookTarget }[] = [];
+      const lost: string[] = [];
+      try {
+        await phase('Quiesce', async () => {
+          for (const { hook, targets: ts } of targets) {
+            for (const target of ts) {
+              if (hook.session) {
+                const holdMs = input.maxHoldMs ?? 30 * 60_000;
+                const hold = proxyActivities<Activities>({
+                  startToCloseTimeout: holdMs + 15 * 60_000,
+                  heartbeatTimeout: input.hookHeartbeatTimeoutMs ?? 30_000,
+                  retry: { maximumAttempts: 1 },
+                });
+                const done = hold.holdHookSession(context, hook, target, holdMs);
+                holds.push({ hook, target, done });
+                const key = hook.name + '/' + target.pod;
+                // The session signals when its pre step ran; if the activity ends first, it failed.
+                let ended = false;
+                void done.then(
+                  () => (ended = true),
+                  () => (ended = true),
+                );
+                await condition(() => sessionStarts.has(key) || ended);
+                const start = sessionStarts.get(key);
+                if (!start) await done; // rethrows the activity's failure
+                hookResults.push(start!.result);
+                if (!start!.result.ok && hook.pre?.onError !== 'continue') {
+                  throw ApplicationFailure.create({ type: 'HookFailedError', nonRetryable: true, message: hookFailure(start!.result) });
+                }
+              } else if (hook.pre) {
+                const r = await kube.runHookStep(context, hook, 'pre', target);
+                hookResults.push(r);
+                execPreRan.push({ hook, target });
+                if (!r.ok && hook.pre.onError !== 'continue') {
+                  throw ApplicationFailure.create({ type: 'HookFailedError', nonRetryable: true, message: hookFailure(r) });
+                }
+              } else {
+                execPreRan.push({ hook, target });
               }
-            } else if (hook.pre) {
-              const r = await kube.runHookStep(context, hook, 'pre', target);
-              hookResults.push(r);
-              execPreRan.push({ hook, target });
-              if (!r.ok && hook.pre.onError !== 'continue') {
-                throw ApplicationFailure.create({ type: 'HookFailedError', nonRetryable: true, message: hookFailure(r) });
-              }
-            } else {
-              execPreRan.push({ hook, target });
             }
           }
-        }
-      });
+        });
 
-      await phase('CopyVolumes', () =>
-        Promise.all(
-          toCopy.map(async (v) => {
-            const vp = volumePlan.get(`${v.namespace}/${v.pvc}`);
-            const r = await agent(v.node!).backupVolume({
-              store,
-              key: keyRef,
-              hostPath: v.hostPath!,
-              manifestKey: vp?.needsFinalize ? `${volumeSnapshotKey(plan.metadata.name, id, v.namespace, v.pvc)}.pass1` : volumeSnapshotKey(plan.metadata.name, id, v.namespace, v.pvc),
-              sessionId: `${id}-${v.namespace}-${v.pvc}`,
-              source: { cluster, namespace: v.namespace, pvc: v.pvc, node: v.node!, pv: v.pvName ?? '' },
-              exclude: vp?.exclude,
-            });
-            copies.set(`${v.namespace}/${v.pvc}`, r);
-            progress.volumesDone++;
-            progress.bytesCopied += r.bytes;
+        await phase('CopyVolumes', () =>
+          Promise.all(
+            toCopy.map(async (v) => {
+              const vp = volumePlan.get(v.namespace + '/' + v.pvc);
+              const key = volumeSnapshotKey(plan.metadata.name, id, v.namespace, v.pvc);
+              const r = await agent(v.node!).backupVolume({
+                store,
+                key: keyRef,
+                hostPath: v.hostPath!,
+                manifestKey: vp?.needsFinalize ? key + '.pass1' : key,
+                sessionId: id + '-' + v.namespace + '-' + v.pvc + (attempt > 1 ? '-a' + attempt : ''),
+                source: { cluster, namespace: v.namespace, pvc: v.pvc, node: v.node!, pv: v.pvName ?? '' },
+                exclude: vp?.exclude,
+              });
+              copies.set(v.namespace + '/' + v.pvc, r);
+              progress.volumesDone++;
+              progress.bytesCopied += r.bytes;
+            }),
+          ),
+        );
+      } finally {
+        await CancellationScope.nonCancellable(() =>
+          phase('Release', async () => {
+            for (const { hook } of holds) released.add(hook.name);
+            for (const h of holds) {
+              const r = await h.done.catch(() => undefined);
+              if (r?.post) hookResults.push(r.post);
+              else if (!r || r.pre.ok) lost.push(h.hook.name + '/' + h.target.pod);
+            }
+            for (const { hook, target } of [...execPreRan].reverse()) {
+              if (!hook.post) continue;
+              const r = await kube.runHookStep(context, hook, 'post', target).catch((err: Error) => failedRun(hook.name, target, err));
+              hookResults.push(r);
+            }
           }),
-        ),
-      );
-    } finally {
-      await CancellationScope.nonCancellable(() =>
-        phase('Release', async () => {
-          for (const { hook } of holds) released.add(hook.name);
-          for (const h of holds) {
-            const r = await h.done.catch(() => undefined);
-            if (r?.post) hookResults.push(r.post);
-          }
-          for (const { hook, target } of [...execPreRan].reverse()) {
-            if (!hook.post) continue;
-            const r = await kube.runHookStep(context, hook, 'post', target).catch((err: Error) => failedRun(hook.name, target, err));
-            hookResults.push(r);
-          }
-        }),
-      );
+        );
+      }
+      return lost;
     }
+
     const failedPost = hookResults.find((r) => r.phase === 'post' && !r.ok && hookOnError(hooks, r.hook, 'post') !== 'continue');
     if (failedPost) throw ApplicationFailure.create({ type: 'HookFailedError', nonRetryable: true, message: hookFailure(failedPost) });
 

@@ -1,0 +1,128 @@
+/**
+ * Crash tests: the orchestrator worker and then the node agent are SIGKILLed in the middle of a
+ * backup. The run must still end with a complete point that verifies chunk by chunk and restores
+ * to a PostgreSQL that starts cleanly with every row committed before the backup.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
+import { backup, restore } from '../../workflows';
+import type { BackupReport } from '../../workflows/backup';
+import { planToStoreRef, type Plan } from '../../shared/plan';
+import { readCatalog } from '../../activities/catalog/points';
+import { verifyPoint } from '../../activities/catalog/verify-point';
+import { openRepository } from '../../activities/store/open-repository';
+import { openStore } from '../../activities/store/open-store';
+import { generateMasterKey } from '../../activities/datapath/crypto';
+import { attachTestEnv, uniqueId } from '../harness/temporal';
+import { freshStore } from '../harness/store';
+import { execInPod, freshNamespace, type TestNamespace } from '../harness/clusters';
+import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
+import { deployShop, hashTree, NODES, psql, pvcDir, shopPlan } from './app-fixture';
+
+const KEY_ENV = 'TDR_FAULT_KEY';
+
+/** Waits until a volume copy is under way: a pending backupVolume that has reported bytes. */
+async function copyInProgress(handle: WorkflowHandle, minBytes: number, timeoutMs = 120_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const d = await handle.describe();
+    for (const a of d.raw.pendingActivities ?? []) {
+      if (a.activityType?.name !== 'backupVolume') continue;
+      const data = a.heartbeatDetails?.payloads?.[0]?.data;
+      const bytes = data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { bytesDone?: number }).bytesDone ?? 0 : 0;
+      if (bytes >= minBytes) return bytes;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('no volume copy made progress in time');
+}
+
+describe('a backup survives the crash of its worker and of its node agent', () => {
+  let env: TestWorkflowEnvironment;
+  let ns: TestNamespace;
+  let target: TestNamespace | undefined;
+  let plan: Plan;
+  let files: Record<string, string>;
+  const procs: TestProcess[] = [];
+  const procEnv = () => ({ [KEY_ENV]: process.env[KEY_ENV]! });
+
+  beforeAll(async () => {
+    process.env[KEY_ENV] = generateMasterKey();
+    env = await attachTestEnv();
+    ns = await freshNamespace('source', 'faults');
+    files = await deployShop(ns.name, 256 * 1024 * 1024);
+    for (let i = 1; i <= 20; i++) await execInPod('source', ns.name, 'db-0', 'postgres', psql(`INSERT INTO orders (id, item) VALUES (${i}, 'before-${i}');`));
+    const { ref } = await freshStore('faults');
+    plan = shopPlan(uniqueId('faults').toLowerCase(), ns.name, ref, KEY_ENV);
+  });
+
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+    await target?.cleanup().catch(() => undefined);
+    await ns?.cleanup().catch(() => undefined);
+    await env?.teardown();
+  });
+
+  it('kills the worker, then the node agent, mid-copy, and still writes a complete, verifiable, consistent point', async () => {
+    const taskQueue = uniqueId('faults');
+    const worker1 = startWorkerProcess(taskQueue, procEnv());
+    const agent1 = startAgentProcess('source', NODES, procEnv());
+    procs.push(worker1, agent1);
+    const handle = await env.client.workflow.start(backup, {
+      taskQueue,
+      workflowId: uniqueId('backup-faults'),
+      args: [{ plan, agentHeartbeatTimeoutMs: 5_000, hookHeartbeatTimeoutMs: 5_000 }],
+    });
+
+    await copyInProgress(handle, 1);
+    await worker1.kill('SIGKILL'); // takes the held psql session with it: PostgreSQL aborts backup mode
+    const worker2 = startWorkerProcess(taskQueue, procEnv());
+    procs.push(worker2);
+
+    // The workflow notices the lost session and takes the copy again; kill the agent during it.
+    await new Promise((r) => setTimeout(r, 6_000));
+    await copyInProgress(handle, 1);
+    await agent1.kill('SIGKILL');
+    const agent2 = startAgentProcess('source', NODES, procEnv());
+    procs.push(agent2);
+
+    const report: BackupReport = await handle.result();
+    const uploads = report.volumes.find((v) => v.pvc.endsWith('/uploads'))!;
+    const db = report.volumes.find((v) => v.pvc.endsWith('/data-db-0'))!;
+    expect(Math.max(uploads.attempts, db.attempts)).toBeGreaterThanOrEqual(2); // a copy was retried after the agent died
+    expect(report.hooks.filter((h) => h.phase === 'post').every((h) => h.ok)).toBe(true);
+
+    const catalog = await readCatalog(openStore(planToStoreRef(plan)), plan.metadata.name, report.pointId);
+    const repo = await openRepository(planToStoreRef(plan), { env: KEY_ENV }, { create: false });
+    const verified = await verifyPoint(repo, catalog, { readData: true });
+    expect(verified.problems).toEqual([]);
+
+    // Consistent: PostgreSQL starts on the restored copy with every row committed before the backup.
+    target = await freshNamespace('target', 'faults-restored');
+    const restoreQueue = uniqueId('faults-restore');
+    procs.push(startWorkerProcess(restoreQueue, procEnv()), startAgentProcess('target', NODES, procEnv()));
+    await env.client.workflow.execute(restore, {
+      taskQueue: restoreQueue,
+      workflowId: uniqueId('restore-faults'),
+      args: [
+        {
+          restoreId: uniqueId('rf'),
+          store: planToStoreRef(plan),
+          keyEnv: KEY_ENV,
+          planName: plan.metadata.name,
+          pointId: report.pointId,
+          target: { context: 'target', clusterName: 'target' },
+          namespaceMapping: { [ns.name]: target.name },
+          existingPolicy: 'skip',
+          dryRun: false,
+          rollbackOnFailure: false,
+          waitReadyTimeoutMs: 180_000,
+        },
+      ],
+    });
+    const rows = await execInPod('target', target.name, 'db-0', 'postgres', psql("SELECT count(*) FROM orders WHERE item LIKE 'before-%';"));
+    expect(rows).toMatchObject({ exitCode: 0 });
+    expect(Number(rows.stdout.trim())).toBe(20);
+    expect(hashTree(await pvcDir('target', target.name, 'uploads'))).toEqual(files);
+  });
+});
