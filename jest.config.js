@@ -1,8 +1,16 @@
 // Two projects: `unit` (pure logic, no servers) and `stack` (integration, workflow and end-to-end
 // tests). The stack project's global setup starts one Temporal dev server, one MinIO and the two
 // kwok clusters for the whole run; its test files attach to them through environment variables.
-const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
-const common = { testEnvironment: 'node', transform, modulePathIgnorePatterns: ['<rootDir>/dist'] };
+// @kubernetes/client-node 1.x ships only ES modules, which jest's CommonJS runtime cannot load:
+// swc compiles it (and its ESM-only dependencies) to CommonJS for the tests.
+const ESM_PACKAGES = ['@kubernetes/client-node', 'openid-client', 'oauth4webapi', 'jose'];
+const transform = { '^.+\\.(ts|js|mjs)$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] };
+const common = {
+  testEnvironment: 'node',
+  transform,
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_PACKAGES.join('|')})/)`],
+  modulePathIgnorePatterns: ['<rootDir>/dist'],
+};
 
 /** @type {import('jest').Config} */
 module.exports = {

@@ -12,6 +12,7 @@ import { planRestore } from './restore/build-plan';
 import { applyRestoreWave, rollbackRestore } from './restore/apply-wave';
 import { bindVolumeForRestore, removeRestoreHelpers } from './restore/volumes';
 import { waitForWorkloadsReady } from './restore/wait-ready';
+import { applyRetention } from './backup/retention';
 
 /**
  * The orchestrator's activities: every side effect a workflow needs, except volume data, which
@@ -29,6 +30,11 @@ export function createActivities() {
     captureResources: (plan: Plan, pointId: string) => captureResources(plan, pointId),
     writeCatalog: (input: CatalogInputs) => writeCatalog(input),
     markPointFailed: (plan: Plan, pointId: string, reason: string) => markPointFailed(plan, pointId, reason),
+    async applyRetention(plan: Plan) {
+      const r = await applyRetention(plan, { onProgress: () => Context.current().heartbeat() });
+      // Only counts go back to the workflow; the ids can be many.
+      return { kept: r.kept.length, expired: r.expired.length, abandonedRemoved: r.abandonedRemoved.length, gc: r.gc };
+    },
     resolveHookTargets: (context: string, hook: ResolvedHook) => resolveHookTargets(context, hook),
     runHookStep: (context: string, hook: ExecHook, phase: 'pre' | 'post', target: HookTarget) => runHookStep(context, hook, phase, target),
     holdHookSession: (context: string, hook: SessionHook, target: HookTarget, defaultMaxHoldMs: number) => holdHookSession(context, hook, target, defaultMaxHoldMs),

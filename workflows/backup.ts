@@ -12,11 +12,11 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { AgentActivities } from '../activities/volumes/agent-activities';
-import type { VolumeToCopy } from '../activities/backup/backup-types';
 import type { Plan } from '../shared/plan';
 import { planToStoreRef } from '../shared/plan';
 import { resolveHooks, type ExecHook, type ResolvedHook, type SessionHook } from '../shared/hook-presets';
-import { containerPathToVolume, HOOK_RELEASE_QUERY, HOOK_SESSION_STARTED_SIGNAL, type HookRunResult, type HookSessionStarted, type HookTarget } from '../shared/hooks';
+import { planVolumeHooks } from '../shared/volume-hooks';
+import { HOOK_RELEASE_QUERY, HOOK_SESSION_STARTED_SIGNAL, type HookRunResult, type HookSessionStarted, type HookTarget } from '../shared/hooks';
 import { pointId as makePointId, volumeSnapshotKey, hookArtifactKey, sanitizeHookOutput, type CatalogVolume, type HookRun } from '../shared/catalog';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 import { nodeAgentTaskQueue } from '../shared/task-queues';
@@ -56,6 +56,7 @@ export interface BackupReport {
   bytes: number;
   uploadedBytes: number;
   danglingReferences: string[];
+  retention?: { kept: number; expired: number; abandonedRemoved: number; gc: unknown };
   durationMs: number;
 }
 
@@ -65,6 +66,8 @@ const hookReleaseQuery = defineQuery<boolean, [string]>(HOOK_RELEASE_QUERY);
 
 const retry = { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
 const kube = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry });
+/** Retention and garbage collection read every catalog and may delete many objects. */
+const maintenance = proxyActivities<Activities>({ startToCloseTimeout: '1 hour', heartbeatTimeout: '2 minutes', retry });
 
 /** Workflow ID of a plan's backup: one run per plan at a time. */
 export const backupWorkflowId = (planName: string) => `backup/${planName}`;
@@ -324,6 +327,14 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
         storedBytes: uploaded,
       }),
     );
+    // Retention runs after the new point is complete, so it can never expire the only good point.
+    let retention: BackupReport['retention'];
+    if (plan.spec.retention) {
+      retention = await phase('Retention', () => maintenance.applyRetention(plan)).catch((err: Error) => {
+        log.warn('retention failed; the new point is complete and kept', { error: err.message });
+        return { kept: 0, expired: 0, abandonedRemoved: 0, gc: { error: err.message } };
+      });
+    }
     progress.phase = 'Done';
     upsertSearchAttributes([{ key: DrPhase, value: 'Done' }]);
     return {
@@ -339,6 +350,7 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
       bytes: progress.bytesCopied,
       uploadedBytes: uploaded,
       danglingReferences: captured.dangling,
+      retention,
       durationMs: Date.now() - started.getTime(),
     };
   } catch (err) {
@@ -349,49 +361,6 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
     });
     throw err;
   }
-}
-
-interface VolumeHookPlan {
-  exclude: string[];
-  recopy: string[];
-  artifacts: { hook: string; pod: string; containerPath: string; path: string }[];
-  needsFinalize: boolean;
-}
-
-/** Maps the hooks' container paths (excludes, re-copies, artifacts) to the PVCs mounted at them. */
-function planVolumeHooks(targets: { hook: ResolvedHook; targets: HookTarget[] }[], volumes: VolumeToCopy[]): Map<string, VolumeHookPlan> {
-  const plans = new Map<string, VolumeHookPlan>();
-  const get = (ns: string, pvc: string) => {
-    const key = `${ns}/${pvc}`;
-    if (!plans.has(key)) plans.set(key, { exclude: [], recopy: [], artifacts: [], needsFinalize: false });
-    return plans.get(key)!;
-  };
-  for (const { hook, targets: ts } of targets) {
-    for (const t of ts) {
-      for (const p of hook.excludePaths) {
-        const m = containerPathToVolume(t, p);
-        if (m) get(t.namespace, m.pvc).exclude.push(m.path);
-      }
-      for (const p of hook.recopyAfterPost) {
-        const m = containerPathToVolume(t, p);
-        if (m) {
-          const vp = get(t.namespace, m.pvc);
-          vp.recopy.push(m.path);
-          vp.needsFinalize = true;
-        }
-      }
-      for (const a of hook.artifacts) {
-        const m = containerPathToVolume(t, a.path);
-        if (m) {
-          const vp = get(t.namespace, m.pvc);
-          vp.artifacts.push({ hook: hook.name, pod: t.pod, containerPath: a.path, path: m.path });
-          vp.needsFinalize = true;
-        }
-      }
-    }
-  }
-  for (const key of [...plans.keys()]) if (!volumes.some((v) => `${v.namespace}/${v.pvc}` === key)) plans.delete(key);
-  return plans;
 }
 
 /** psql -A -t prints the label followed by an empty line; keep the label's own trailing newline. */

@@ -184,6 +184,9 @@ export async function applyRetentionIn(store: ObjectStore, plan: Plan, opts: Ret
   const staleSessionMs = opts.staleSessionMs ?? 24 * 3600_000;
   if (!(abandonedAfterMs >= 0)) throw new InvalidInputError('abandonedAfterMs: expected a non-negative number of milliseconds');
 
+  // Open the repository first: a wrong or missing key fails before anything is deleted.
+  const repo = opts.skipGc ? undefined : await openRepositoryForGc(store, plan);
+
   const all = await scanPoints(store);
   const mine = all.filter((p) => p.planName === planName);
 
@@ -252,7 +255,11 @@ export async function applyRetentionIn(store: ObjectStore, plan: Plan, opts: Ret
     result.gc.reason = 'skipped on request';
     return result;
   }
-  result.gc = await collectStoreGarbage(store, plan, removing, { dryRun, nowMs, graceMs: opts.gcGraceMs, staleSessionMs });
+  if (!repo) {
+    result.gc.reason = `no repository in ${store.location}: nothing to collect`;
+    return result;
+  }
+  result.gc = await collectStoreGarbage(store, repo, removing, { dryRun, nowMs, graceMs: opts.gcGraceMs, staleSessionMs });
   return result;
 }
 
@@ -285,19 +292,24 @@ async function liveManifestKeys(store: ObjectStore, removing: Set<string>): Prom
   return [...keys].sort();
 }
 
+/** The plan's repository (index not loaded: GC loads it), or undefined when the store has none yet. */
+async function openRepositoryForGc(store: ObjectStore, plan: Plan): Promise<Repository | undefined> {
+  const keyRef = keyRefOf(plan);
+  const key = readMasterKey(keyRef);
+  try {
+    return await Repository.open(store, key, { skipIndex: true, keyRef: `environment variable ${keyRef.env}` });
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
+  }
+}
+
 async function collectStoreGarbage(
   store: ObjectStore,
-  plan: Plan,
+  repo: Repository,
   removing: Set<string>,
   o: { dryRun: boolean; nowMs: number; graceMs?: number; staleSessionMs: number },
 ): Promise<RetentionGcSummary> {
-  let repo: Repository;
-  try {
-    repo = await Repository.open(store, readMasterKey(keyRefOf(plan)), { skipIndex: true, keyRef: `environment variable ${keyRefOf(plan).env}` });
-  } catch (err) {
-    if (err instanceof NotFoundError) return { ran: false, reason: `no repository in ${store.location}: nothing to collect` };
-    throw err;
-  }
   const offset = o.nowMs - Date.now();
   let r: GcResult;
   try {

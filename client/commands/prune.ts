@@ -1,0 +1,54 @@
+import type { Command } from 'commander';
+import { applyRetention, type RetentionResult } from '../../activities/backup/retention';
+import { DataCorruptionError, InvalidInputError } from '../../shared/errors';
+import { parseDuration } from '../../shared/duration';
+import { RETENTION_RULE_FIELD } from '../../shared/retention';
+import { formatBytes } from '../progress';
+import { loadPlanFile } from './plan';
+
+/** The human report of a prune run: kept (with the rules that kept each), expired, removed, collected. */
+export function formatRetentionReport(r: RetentionResult): string {
+  const lines: string[] = [];
+  const verb = r.dryRun ? 'would ' : '';
+  lines.push(`${r.dryRun ? 'dry run: ' : ''}plan ${r.plan}: ${r.kept.length} kept, ${r.expired.length} ${r.dryRun ? 'to expire' : 'expired'}, ${r.abandonedRemoved.length} failed/abandoned ${r.dryRun ? 'to remove' : 'removed'}`);
+  for (const id of r.kept) lines.push(`  keep    ${id}  (${(r.reasons[id] ?? []).map((x) => RETENTION_RULE_FIELD[x]).join(', ')})`);
+  for (const id of r.expired) lines.push(`  expire  ${id}`);
+  for (const id of r.abandonedRemoved) lines.push(`  remove  ${id}  (failed or abandoned)`);
+  for (const id of r.incompleteKept) lines.push(`  leave   ${id}  (in progress or recently failed)`);
+  lines.push(`  ${verb}delete ${r.objectsDeleted} object(s) under points/`);
+  const g = r.gc;
+  if (g.ran) {
+    lines.push(
+      `garbage collection: ${g.manifests} live volume snapshot(s), ${g.packsTotal} pack(s): ${verb}delete ${g.packsDeleted} (${formatBytes(g.bytesDeleted ?? 0)}), keep ${g.packsKept}` +
+        (g.packsInGrace ? ` (${g.packsInGrace} unreferenced but younger than the grace period)` : ''),
+    );
+    if (g.staleSessionsRemoved) lines.push(`  ${verb}remove ${g.staleSessionsRemoved} abandoned backup session(s)`);
+    if (g.reason) lines.push(`  WARNING: ${g.reason}`);
+  } else if (g.deferred) {
+    lines.push(`garbage collection deferred: ${g.reason}`);
+  } else {
+    lines.push(`garbage collection not run: ${g.reason}`);
+  }
+  return lines.join('\n');
+}
+
+export function registerPruneCommand(points: Command): void {
+  points
+    .command('prune')
+    .description("apply the plan's retention policy: expire old recovery points, remove failed/abandoned ones, collect unused data")
+    .requiredOption('--plan <file>', 'the plan (its spec.retention and spec.store)')
+    .option('--dry-run', 'show what would be expired and collected; delete nothing')
+    .option('--abandoned-after <duration>', 'remove failed and abandoned in-progress points older than this', '24h')
+    .option('--gc-grace <duration>', 'collect unused packs only when older than this (protects uploads of a backup that just crashed)', '1h')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { plan: string; dryRun?: boolean; abandonedAfter: string; gcGrace: string; json?: boolean }) => {
+      const abandonedAfterMs = parseDuration(opts.abandonedAfter);
+      if (abandonedAfterMs === undefined) throw new InvalidInputError(`--abandoned-after ${JSON.stringify(opts.abandonedAfter)}: expected a duration like 24h or 2d`);
+      const gcGraceMs = parseDuration(opts.gcGrace);
+      if (gcGraceMs === undefined) throw new InvalidInputError(`--gc-grace ${JSON.stringify(opts.gcGrace)}: expected a duration like 1h or 0s`);
+      const plan = loadPlanFile(opts.plan);
+      const r = await applyRetention(plan, { dryRun: !!opts.dryRun, abandonedAfterMs, gcGraceMs });
+      console.log(opts.json ? JSON.stringify(r, null, 2) : formatRetentionReport(r));
+      if (r.gc.problem) throw new DataCorruptionError(`prune of ${plan.metadata.name}: ${r.gc.reason}`);
+    });
+}
