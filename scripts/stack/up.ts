@@ -3,6 +3,7 @@
  * State lives in TDR_STACK_DIR (default .stack/ in the checkout): the Temporal SQLite file, MinIO
  * data, the clusters' etcd data, logs and PID files. Re-running reuses what is already up.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -58,10 +59,20 @@ async function main(): Promise<void> {
   const ref = { endpoint: env.S3_ENDPOINT, bucket: env.S3_BUCKET, prefix: '', forcePathStyle: true };
   await ensureBucket(openStore(ref));
 
+  startClustersWithSampleApp(dir, env);
+  writeFileSync(envFile, Object.entries(env).map(([k, v]) => `export ${k}='${v}'`).join('\n') + '\n', { mode: 0o600 });
+  writeFileSync(path.join(dir, 'shop-plan.yaml'), samplePlan(env));
+
   if (runningPid(dir, 'worker')) {
     note('worker already running');
   } else {
     spawnServer(dir, 'worker', process.execPath, [path.join(REPO_ROOT, 'dist/worker/orchestrator.js')], env);
+  }
+  for (const cluster of ['source', 'target']) {
+    const name = `agent-${cluster}`;
+    if (runningPid(dir, name)) continue;
+    const nodes = kubectl(env, cluster, ['get', 'nodes', '-o', 'jsonpath={.items[*].metadata.name}']).trim().split(/\s+/);
+    spawnServer(dir, name, process.execPath, [path.join(REPO_ROOT, 'dist/worker/node-agent.js')], { ...env, TDR_CLUSTER: cluster, TDR_NODES: nodes.join(',') });
   }
   const probe = await checkStoreRoundTrip(ref, 'up', 4096);
   note(`object store ok: ${probe.location} (round trip of ${probe.bytes} bytes)`);
@@ -71,11 +82,16 @@ Local stack is up (state and logs in ${dir}).
   Temporal UI      ${env.TDR_TEMPORAL_UI}
   Temporal gRPC    ${env.TEMPORAL_ADDRESS}
   MinIO            ${env.S3_ENDPOINT}  (console ${env.TDR_MINIO_CONSOLE}, bucket ${env.S3_BUCKET})
-  Worker log       ${path.join(dir, 'worker.log')}
+  Clusters         contexts "source" and "target" in ${env.TDR_KUBECONFIG}
+                   (the sample application runs in namespace shop on source)
+  Worker log       ${path.join(dir, 'worker.log')}  (node agents: agent-source.log, agent-target.log)
 
 Use it from this shell:
   source ${envFile}
   node dist/client/drctl.js store check      # runs a workflow you can watch in the UI
+  node dist/client/drctl.js backup ${path.join(dir, 'shop-plan.yaml')}
+  node dist/client/drctl.js points list --plan ${path.join(dir, 'shop-plan.yaml')}
+  node dist/client/drctl.js restore shop/latest --plan ${path.join(dir, 'shop-plan.yaml')} --to target --namespace-map shop=shop-restored --dry-run
 Stop everything:   npm run down
 `);
 }
@@ -84,3 +100,55 @@ main().catch((err) => {
   console.error(`[up] ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });
+
+const CLUSTERS_SH = path.join(REPO_ROOT, 'scripts/stack/clusters.sh');
+
+function kubectl(env: StackEnv, context: string, args: string[], input?: string): string {
+  return execFileSync(env.KUBECTL, ['--kubeconfig', env.TDR_KUBECONFIG, '--context', context, ...args], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'inherit'] });
+}
+
+/** Starts (or reuses) the two local clusters and deploys the sample application on "source". */
+function startClustersWithSampleApp(dir: string, env: StackEnv): void {
+  const workdir = path.join(dir, 'clusters');
+  note('starting the local clusters "source" and "target" (first start builds Kubernetes: several minutes)');
+  execFileSync('bash', [CLUSTERS_SH, 'up', '--workdir', workdir], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const vars = Object.fromEntries(
+    execFileSync('bash', [CLUSTERS_SH, 'env', '--workdir', workdir], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map((l) => l.split('=', 2) as [string, string]),
+  );
+  env.TDR_KUBECONFIG = vars.TDR_KUBECONFIG;
+  env.KUBECTL = vars.KUBECTL;
+  const fixtures = path.join(REPO_ROOT, 'test/fixtures/sample-app');
+  kubectl(env, 'source', ['apply', '-f', path.join(fixtures, 'crd.yaml')]);
+  kubectl(env, 'source', ['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+  kubectl(env, 'source', ['apply', '-f', '-'], kubectl(env, 'source', ['create', 'namespace', 'shop', '--dry-run=client', '-o', 'yaml']));
+  kubectl(env, 'source', ['apply', '-n', 'shop', '-f', path.join(fixtures, 'app.yaml')]);
+  note('sample application applied to namespace shop on source');
+}
+
+/** A plan for the sample application, pointing at this stack's MinIO. */
+function samplePlan(env: StackEnv): string {
+  return `# Written by npm run up: a DR plan for the sample application on the local stack.
+apiVersion: temporal-dr/v1
+kind: DRPlan
+metadata: { name: shop }
+spec:
+  source: { context: source }
+  selector: { namespaces: [shop] }
+  hooks:
+    - name: postgres
+      podSelector: { namespace: shop, matchLabels: { app.kubernetes.io/name: db } }
+      container: postgres
+      preset: postgresql
+      presetOptions: { user: shop, dataDirectory: /var/lib/postgresql/data/pgdata }
+  store:
+    url: s3://${env.S3_BUCKET}/points
+    endpoint: ${env.S3_ENDPOINT}
+    forcePathStyle: true
+    encryption: { keyFrom: { env: TDR_ENCRYPTION_KEY } }
+  retention: { keepLast: 5, keepDaily: 7 }
+  target: { context: target }
+`;
+}
