@@ -9,6 +9,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
   log,
+  setCurrentDetails,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { AgentActivities } from '../activities/volumes/agent-activities';
@@ -88,6 +89,11 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
   const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     progress.phase = name;
     upsertSearchAttributes([{ key: DrPhase, value: name }]);
+    setCurrentDetails(
+      `**Backup of plan ${plan.metadata.name}**, point \`${id}\`\n\n` +
+        `phase: **${name}** · objects: ${progress.resources} · volumes: ${progress.volumesDone}/${progress.volumesTotal}\n\n` +
+        timings.map((t) => `- ${t.phase}: ${t.durationMs} ms`).join('\n'),
+    );
     const t0 = Date.now();
     try {
       return await fn();

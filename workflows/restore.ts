@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, defineQuery, proxyActivities, setHandler, upsertSearchAttributes, log } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, defineQuery, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, log } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { AgentActivities } from '../activities/volumes/agent-activities';
 import type { RestorePlanSummary, RestoreRequest } from '../shared/restore-request';
@@ -51,6 +51,10 @@ export async function restore(req: RestoreRequest): Promise<RestoreReport> {
   const setPhase = (p: string) => {
     progress.phase = p;
     upsertSearchAttributes([{ key: DrPhase, value: p }]);
+    setCurrentDetails(
+      `**${req.dryRun ? 'Dry run of the restore' : 'Restore'}** of \`${req.planName}/${req.pointId}\` to \`${req.target.context}\`\n\n` +
+        `phase: **${p}** · objects: ${progress.objectsApplied}/${progress.objectsTotal} · volumes: ${progress.volumesDone}/${progress.volumesTotal}`,
+    );
   };
   const agent = (node: string) =>
     proxyActivities<AgentActivities>({

@@ -1,6 +1,6 @@
 /**
- * Starts one real stack for the whole jest run: a Temporal dev server, a MinIO server and the
- * pre-bundled workflow code. Test files attach through the environment variables set here.
+ * Starts one real stack for the whole jest run: a Temporal dev server, a MinIO server, the two
+ * local clusters ("source" and "target") and the pre-bundled workflow code. Test files attach through the environment variables set here.
  * Fails loudly, naming what is missing, when a server cannot start.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -9,13 +9,15 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { findBinaries, startMinio, startTemporal } from '../../scripts/stack/local-stack';
 import { WORKFLOWS_PATH } from '../../worker/create-worker';
+import { startClusters } from './clusters';
 
 export default async function globalSetup(): Promise<void> {
   const t0 = Date.now();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tdr-test-'));
   process.env.TDR_TEST_STACK_DIR = dir;
   const bins = findBinaries();
-  const [temporal, minio] = await Promise.all([
+  process.env.TDR_CLUSTERS_WORKDIR = path.join(dir, 'clusters');
+  const [temporal, minio, clusters] = await Promise.all([
     startTemporal({ bin: bins.temporal, dir, headless: true }),
     startMinio({
       bin: bins.minio,
@@ -24,7 +26,9 @@ export default async function globalSetup(): Promise<void> {
       accessKeyId: 'tdr-test',
       secretAccessKey: 'tdr-test-secret-key',
     }),
+    startClusters(process.env.TDR_CLUSTERS_WORKDIR),
   ]);
+  process.env.TDR_KUBECONFIG = clusters.kubeconfig;
   process.env.TEMPORAL_ADDRESS = temporal.address;
   process.env.TEMPORAL_NAMESPACE = 'default';
   process.env.S3_ENDPOINT = minio.endpoint;
@@ -37,7 +41,7 @@ export default async function globalSetup(): Promise<void> {
   writeFileSync(bundlePath, bundle.code);
   process.env.TDR_WORKFLOW_BUNDLE = bundlePath;
 
-  console.log(`\n[harness] Temporal ${temporal.address}, MinIO ${minio.endpoint}, stack dir ${dir} (ready in ${Date.now() - t0} ms)`);
+  console.log(`\n[harness] Temporal ${temporal.address}, MinIO ${minio.endpoint}, clusters ${clusters.kubeconfig}, stack dir ${dir} (ready in ${Date.now() - t0} ms)`);
 }
 
 const quietLogger = {
