@@ -69,3 +69,12 @@ export const restoreWaveResultKey = (restoreId: string, wave: number) => `${rest
 export function newRestoreId(now: Date, planName: string, suffix: string): string {
   return `${planName}-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').toLowerCase()}-${suffix}`;
 }
+
+/**
+ * Objects the target is expected to have already, so finding one is not a conflict: cluster-scoped
+ * objects shared by everything on the cluster (storage classes, cluster roles, CRDs), and the
+ * `default` ServiceAccount that the cluster creates in every new namespace.
+ */
+export function expectedOnTarget(obj: { kind: string; metadata: { name: string; namespace?: string } }): boolean {
+  return !obj.metadata.namespace || (obj.kind === 'ServiceAccount' && obj.metadata.name === 'default');
+}

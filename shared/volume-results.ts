@@ -7,6 +7,8 @@ export interface VolumeBackupResult {
   /** Bytes PUT to the store for this volume (packs, indexes, manifest). */
   newBytesUploaded: number;
   dedupedBytes: number;
+  /** Bytes of unchanged files taken from the parent manifest without reading them (when a parent was given). */
+  reusedBytes?: number;
   /** True when this attempt resumed from an earlier attempt's checkpoint. */
   resumed: boolean;
   attempt: number;

@@ -76,7 +76,8 @@ export async function verifyPoint(repo: Repository, catalog: Catalog, opts: { re
       } catch (err) {
         problems.push((err as Error).message);
       }
-      opts.onProgress?.(++chunksRead, all.size);
+      chunksRead++;
+      opts.onProgress?.(chunksRead, all.size);
     }
   }
   return { resources: catalog.resources.items.length, volumes: catalog.volumes.length, chunks, chunksRead, bytesRead, problems };

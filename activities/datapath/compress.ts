@@ -15,6 +15,13 @@ export enum CompressionFlag {
 /** Keep the compressed form only when it is below this fraction of the input. */
 export const COMPRESS_KEEP_RATIO = 0.97;
 
+/**
+ * Chunks longer than twice this are first probed: when their first COMPRESS_PROBE_BYTES do not
+ * compress below COMPRESS_KEEP_RATIO, the chunk is stored raw without compressing the rest
+ * (random, encrypted or already-compressed data costs one small probe instead of a full pass).
+ */
+export const COMPRESS_PROBE_BYTES = 64 * 1024;
+
 interface ZstdModule {
   Compressor: new () => { setParameters(p: { compressionLevel: number }): void; compress(b: Uint8Array): Buffer };
   decompress(b: Uint8Array): Buffer;
@@ -51,7 +58,12 @@ export function compressionCodec(): 'zstd' | 'deflate-raw' {
 export function compressBlob(plain: Uint8Array, allowCompression = true): [Buffer, Uint8Array] {
   if (allowCompression && plain.length >= 64) {
     const z = zstdCompressor();
-    const packed = z ? z.compress(plain) : deflateRawSync(plain, { level: 1, strategy: zc.Z_DEFAULT_STRATEGY });
+    const compress = (b: Uint8Array) => (z ? z.compress(b) : deflateRawSync(b, { level: 1, strategy: zc.Z_DEFAULT_STRATEGY }));
+    if (plain.length > 2 * COMPRESS_PROBE_BYTES) {
+      const probe = plain.subarray(0, COMPRESS_PROBE_BYTES);
+      if (compress(probe).length >= probe.length * COMPRESS_KEEP_RATIO) return [Buffer.of(CompressionFlag.Raw), plain];
+    }
+    const packed = compress(plain);
     if (packed.length < plain.length * COMPRESS_KEEP_RATIO) {
       return [Buffer.of(z ? CompressionFlag.Zstd : CompressionFlag.DeflateRaw), packed];
     }

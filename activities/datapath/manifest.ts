@@ -30,6 +30,14 @@ export interface FileEntry extends EntryBase {
   sha256: string;
   /** Chunk ids with their plaintext lengths, in file order. */
   chunks: [string, number][];
+  /**
+   * Inode number and status-change time (ns since the epoch), decimal strings, as seen when the
+   * file was read. Optional (absent in older manifests, in synthetic entries, and when the file
+   * changed too close to its read to be trusted): a later backup with this manifest as parent
+   * reuses the entry without reading the file only when size, mtime, inode and ctime all match.
+   */
+  ino?: string;
+  ctimeNs?: string;
 }
 
 export interface SymlinkEntry extends EntryBase {
@@ -60,6 +68,9 @@ export interface BackupSummary {
   packsUploaded: number;
   resumedFiles: number;
   resumedBytes: number;
+  /** Files (and their bytes) taken from the parent manifest without reading them (absent in older manifests). */
+  reusedFiles?: number;
+  reusedBytes?: number;
 }
 
 export interface VolumeManifest {

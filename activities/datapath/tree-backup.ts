@@ -8,6 +8,14 @@
  * attempt with the same session id replays the segments: unchanged finished files are skipped and
  * a large file in progress continues from its last chunk boundary (its prefix is re-read only to
  * feed the SHA-256). The heartbeat checkpoint stays tiny: counters and the session id.
+ *
+ * Parent reuse: with `parentManifestKey` (the previous snapshot of the same volume), a regular
+ * file whose size, mtime, inode and ctime all equal its entry in the parent, and whose chunks are
+ * all still in the repository, takes the parent's chunk list and SHA-256 without being read.
+ * ctime cannot be set from user space and changes on every write, so a rewrite that keeps size
+ * and mtime (databases do that) is still detected. An entry records inode and ctime only when
+ * the file's ctime was at least RACY_MARGIN_NS older than the start of its read: a file changed
+ * within the same timestamp tick as its read could otherwise keep a stale ctime match.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -17,11 +25,18 @@ import { join } from 'node:path';
 import type { BigIntStats } from 'node:fs';
 import { InvalidInputError } from '../../shared/errors';
 import { listAll } from '../store/object-store';
-import type { BackupSummary, FileEntry, ManifestEntry, SkippedEntry, VolumeManifest } from './manifest';
+import { readVolumeManifest, type BackupSummary, type FileEntry, type ManifestEntry, type SkippedEntry, type VolumeManifest } from './manifest';
 import { PARTIALS_PREFIX, assertSafeId, type Repository, type SessionMarker } from './repository';
 import { throwIfAborted } from './util';
 
 const READ_BLOCK = 1024 * 1024;
+
+/**
+ * A file whose ctime is this close to (or after) the start of its read gets no `ino`/`ctimeNs` in
+ * its entry, so the next backup re-reads it instead of trusting the stat match (timestamps are
+ * taken from a coarse clock: a write right after the read can carry the same ctime).
+ */
+export const RACY_MARGIN_NS = 1_000_000_000n;
 
 /** Heartbeat details: small and bounded whatever the volume size. */
 export interface BackupCheckpoint {
@@ -58,6 +73,12 @@ export interface BackupTreeOptions {
   only?: string[];
   /** Stored in the manifest (no secrets). */
   source?: Record<string, string>;
+  /**
+   * Manifest key of the previous snapshot of the same volume. Unchanged files (size, mtime, inode
+   * and ctime equal, chunks still stored) reuse its entries without being read. A parent that
+   * cannot be read only disables the reuse (`parentUsed` false in the result).
+   */
+  parentManifestKey?: string;
   /** Called at least every `progressEveryMs` and after every checkpoint; a throw aborts the backup. */
   onProgress?: (p: BackupProgress) => void | Promise<void>;
   signal?: AbortSignal;
@@ -75,6 +96,10 @@ export interface BackupTreeResult extends BackupSummary {
   /** Size of the stored manifest object (not included in newBytesUploaded). */
   manifestBytes: number;
   resumed: boolean;
+  /** True when `parentManifestKey` was given and could be read. */
+  parentUsed?: boolean;
+  /** Why the parent could not be used, when it was given and could not be read. */
+  parentError?: string;
 }
 
 interface WalkItem {
@@ -217,6 +242,20 @@ export async function backupTree(repo: Repository, opts: BackupTreeOptions): Pro
   try {
     const resume = await loadSegments(repo, sessionId);
     let seq = resume.count;
+    // Parent entries that can be trusted for reuse: regular files with inode and ctime recorded.
+    const parent = new Map<string, FileEntry>();
+    let parentUsed: boolean | undefined;
+    let parentError: string | undefined;
+    if (opts.parentManifestKey) {
+      try {
+        const pm = await readVolumeManifest(repo, opts.parentManifestKey);
+        for (const e of pm.entries) if (e.type === 'file' && e.ino !== undefined && e.ctimeNs !== undefined) parent.set(e.path, e);
+        parentUsed = true;
+      } catch (e) {
+        parentUsed = false;
+        parentError = (e as Error).message;
+      }
+    }
     const skipped: SkippedEntry[] = [];
     const items = await walk(opts.root, skipped, signal, opts.only, opts.exclude);
 
@@ -236,6 +275,8 @@ export async function backupTree(repo: Repository, opts: BackupTreeOptions): Pro
       packsUploaded: 0,
       resumedFiles: 0,
       resumedBytes: 0,
+      reusedFiles: 0,
+      reusedBytes: 0,
     };
     let bytesDone = 0;
     let checkpoint: BackupCheckpoint | undefined = opts.checkpoint && resume.count > 0 ? { ...opts.checkpoint, segments: resume.count } : undefined;
@@ -297,13 +338,34 @@ export async function backupTree(repo: Repository, opts: BackupTreeOptions): Pro
         const size = Number(st.size);
         const mtimeNs = st.mtimeNs.toString();
         const prev = resume.done.get(path);
-        if (prev && prev.size === size && prev.mtimeNs === mtimeNs && prev.chunks.every(([id]) => repo.has(id))) {
+        // A finished file of an earlier attempt; when it recorded inode and ctime, they must match too.
+        const prevStatOk = !prev || prev.ctimeNs === undefined || (prev.ctimeNs === st.ctimeNs.toString() && prev.ino === st.ino.toString());
+        if (prev && prevStatOk && prev.size === size && prev.mtimeNs === mtimeNs && prev.chunks.every(([id]) => repo.has(id))) {
           const e: FileEntry = { ...prev, ...baseOf(path, st) };
           entries.push(e);
           summary.files++;
           summary.bytes += size;
           summary.resumedFiles++;
           summary.resumedBytes += size;
+          bytesDone += size;
+          await progress(false);
+          continue;
+        }
+        const pe = parent.get(path);
+        if (
+          pe &&
+          pe.size === size &&
+          pe.mtimeNs === mtimeNs &&
+          pe.ino === st.ino.toString() &&
+          pe.ctimeNs === st.ctimeNs.toString() &&
+          pe.chunks.reduce((n, [, len]) => n + len, 0) === size &&
+          pe.chunks.every(([id]) => repo.has(id))
+        ) {
+          entries.push({ ...pe, ...baseOf(path, st), ino: pe.ino, ctimeNs: pe.ctimeNs });
+          summary.files++;
+          summary.bytes += size;
+          summary.reusedFiles = (summary.reusedFiles ?? 0) + 1;
+          summary.reusedBytes = (summary.reusedBytes ?? 0) + size;
           bytesDone += size;
           await progress(false);
           continue;
@@ -329,6 +391,7 @@ export async function backupTree(repo: Repository, opts: BackupTreeOptions): Pro
     async function backupFile(it: WalkItem, size: number, mtimeNs: string, partial?: PartialFile & { doneBytes: number }): Promise<FileEntry | undefined> {
       const hash = createHash('sha256');
       const chunks: [string, number][] = [];
+      const readStartNs = BigInt(Date.now()) * 1_000_000n;
       let offset = 0;
       let segmentStart = 0;
       if (partial) {
@@ -371,7 +434,14 @@ export async function backupTree(repo: Repository, opts: BackupTreeOptions): Pro
       }
       const last = chunker.finish();
       if (last) await addChunk(last);
-      return { type: 'file', ...baseOf(it.path, it.st), size: offset, sha256: hash.digest('hex'), chunks };
+      const entry: FileEntry = { type: 'file', ...baseOf(it.path, it.st), size: offset, sha256: hash.digest('hex'), chunks };
+      // Only a file that had not changed for a while before its read may be reused by stat later;
+      // and only when the read saw exactly the size the stat saw.
+      if (offset === size && it.st.ctimeNs < readStartNs - RACY_MARGIN_NS) {
+        entry.ino = it.st.ino.toString();
+        entry.ctimeNs = it.st.ctimeNs.toString();
+      }
+      return entry;
     }
 
     await repo.flush();
@@ -401,7 +471,15 @@ export async function backupTree(repo: Repository, opts: BackupTreeOptions): Pro
     if (opts.onProgress) {
       await opts.onProgress({ filesDone: summary.files, filesTotal, bytesDone, bytesTotal, bytesUploaded: s.bytesUploaded - statsAtStart.bytesUploaded, checkpoint });
     }
-    return { key: manifestKey, sha256: createHash('sha256').update(finalBody).digest('hex'), manifestBytes: finalBody.length, resumed: resume.count > 0, ...summary };
+    return {
+      key: manifestKey,
+      sha256: createHash('sha256').update(finalBody).digest('hex'),
+      manifestBytes: finalBody.length,
+      resumed: resume.count > 0,
+      ...(parentUsed !== undefined ? { parentUsed } : {}),
+      ...(parentError !== undefined ? { parentError } : {}),
+      ...summary,
+    };
   } catch (e) {
     // Leave the session marker and segments in place: a new attempt resumes from them.
     await repo.settle();

@@ -3,6 +3,10 @@
  * mtimes, and ownership when running as root. Every chunk is verified as it is read (GCM tag +
  * HMAC id) and every file's SHA-256 is checked before it counts as restored. Resumable: files
  * whose size and SHA-256 already match are skipped.
+ *
+ * Throughput: several files are restored at once (`fileConcurrency`); within a file, runs of
+ * chunks stored back to back in one pack are fetched with one range GET (up to `maxRunBytes`),
+ * several runs ahead (`readAhead`), all under one memory budget (`readBudgetBytes`).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, constants as fsc } from 'node:fs';
@@ -12,6 +16,40 @@ import { DataCorruptionError, InvalidInputError, PreflightFailedError } from '..
 import { isSafeRelativePath, readVolumeManifest, type FileEntry, type ManifestEntry } from './manifest';
 import type { Repository } from './repository';
 import { throwIfAborted } from './util';
+
+/** FIFO byte semaphore: bounds fetched-but-unwritten data across concurrent files. */
+class ByteBudget {
+  private free: number;
+  private readonly waiters: { n: number; resolve: () => void }[] = [];
+  constructor(readonly total: number) {
+    this.free = total;
+  }
+  /** Requests above the total are clamped to it (a single huge chunk still proceeds alone). */
+  async acquire(n: number): Promise<number> {
+    const want = Math.min(n, this.total);
+    if (this.waiters.length === 0 && this.free >= want) {
+      this.free -= want;
+      return want;
+    }
+    await new Promise<void>((resolve) => this.waiters.push({ n: want, resolve }));
+    return want;
+  }
+  release(n: number): void {
+    this.free += n;
+    while (this.waiters.length && this.free >= this.waiters[0]!.n) {
+      const w = this.waiters.shift()!;
+      this.free -= w.n;
+      w.resolve();
+    }
+  }
+}
+
+/** A span of a file's chunk list fetched with one request: `ids` are unique, `counts` repeat them. */
+interface Run {
+  ids: string[];
+  counts: number[];
+  cost: number;
+}
 
 export interface RestoreProgress {
   filesDone: number;
@@ -29,8 +67,14 @@ export interface RestoreTreeOptions {
   onProgress?: (p: RestoreProgress) => void | Promise<void>;
   progressEveryMs?: number;
   signal?: AbortSignal;
-  /** Chunks fetched ahead of the writer (range GETs in flight). Default 4. */
+  /** Runs of chunks fetched ahead of each file's writer (range GETs in flight per file). Default 4. */
   readAhead?: number;
+  /** Files restored concurrently. Default 6. */
+  fileConcurrency?: number;
+  /** Largest single range GET when coalescing adjacent chunks (encrypted and plaintext bytes). Default 8 MiB. */
+  maxRunBytes?: number;
+  /** Bytes of fetched, not yet written chunk data across all files. Default 96 MiB. */
+  readBudgetBytes?: number;
   /** Apply uid/gid; default: only when running as root. */
   chown?: boolean;
 }
@@ -122,9 +166,12 @@ export async function restoreTree(repo: Repository, opts: RestoreTreeOptions): P
     result.dirs++;
   }
 
-  // 2. Files.
-  for (const f of files) {
-    throwIfAborted(signal);
+  // 2. Files, several at once.
+  const fileConcurrency = Math.max(1, opts.fileConcurrency ?? 6);
+  const maxRunBytes = Math.max(1, opts.maxRunBytes ?? 8 * 1024 * 1024);
+  const budget = new ByteBudget(Math.max(1, opts.readBudgetBytes ?? 96 * 1024 * 1024));
+
+  const restoreFile = async (f: FileEntry): Promise<void> => {
     const abs = absOf(f.path);
     await ensureParent(abs, f.path);
     const st = await lstat(abs).catch(() => undefined);
@@ -144,42 +191,118 @@ export async function restoreTree(repo: Repository, opts: RestoreTreeOptions): P
     result.bytes += f.size;
     progress.filesDone++;
     await report();
+  };
+
+  {
+    let next = 0;
+    let failure: { e: unknown } | undefined;
+    const worker = async (): Promise<void> => {
+      while (!failure && next < files.length) {
+        const f = files[next++]!;
+        try {
+          throwIfAborted(signal);
+          await restoreFile(f);
+        } catch (e) {
+          failure ??= { e };
+        }
+      }
+    };
+    // Every worker stops taking files after the first failure and finishes its current one.
+    await Promise.all(Array.from({ length: Math.min(fileConcurrency, files.length) }, worker));
+    if (failure) throw failure.e;
+  }
+
+  /** Splits a file's chunk list into runs: adjacent blobs of one pack, repeats of a chunk fetched once. */
+  function planRuns(f: FileEntry): Run[] {
+    const runs: Run[] = [];
+    let cur: Run | undefined;
+    let curRaw = 0;
+    for (const [id, n] of f.chunks) {
+      const loc = repo.lookup(id);
+      const len = loc?.length ?? n;
+      const rawLen = loc?.rawLength ?? n;
+      if (cur) {
+        const lastId = cur.ids[cur.ids.length - 1]!;
+        if (lastId === id) {
+          cur.counts[cur.counts.length - 1]!++;
+          continue;
+        }
+        if (repo.adjacent(lastId, id) && cur.cost + len <= maxRunBytes && curRaw + rawLen <= maxRunBytes) {
+          cur.ids.push(id);
+          cur.counts.push(1);
+          cur.cost += len;
+          curRaw += rawLen;
+          continue;
+        }
+      }
+      cur = { ids: [id], counts: [1], cost: len };
+      curRaw = rawLen;
+      runs.push(cur);
+    }
+    // Budget the larger of the encrypted and plaintext sizes of each run.
+    for (const r of runs) {
+      let raw = 0;
+      for (const id of r.ids) raw += repo.lookup(id)?.rawLength ?? 0;
+      r.cost = Math.max(r.cost, raw, 1);
+    }
+    return runs;
   }
 
   async function writeFile(abs: string, f: FileEntry): Promise<void> {
     const fh = await open(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW, 0o600);
     const hash = createHash('sha256');
     let written = 0;
+    const runs = planRuns(f);
+    const queue: { run: Run; held: Promise<number>; data: Promise<Buffer[]> }[] = [];
+    let next = 0;
+    let abandoned = false;
+    // Budget is acquired in file order, so what a file holds is always a prefix of its queue and
+    // the head of every queue that holds budget can complete: no deadlock between files.
+    let acquired: Promise<unknown> = Promise.resolve();
+    const enqueue = () => {
+      const run = runs[next++]!;
+      const held = acquired.then(() => budget.acquire(run.cost));
+      acquired = held;
+      const data = held.then(() => (abandoned ? [] : repo.readChunks(run.ids)));
+      data.catch(() => undefined);
+      queue.push({ run, held, data });
+    };
     try {
-      const queue: Promise<Buffer>[] = [];
-      let next = 0;
-      let prevId: string | undefined;
-      let prevPromise: Promise<Buffer> | undefined;
-      const enqueue = () => {
-        const [id] = f.chunks[next++]!;
-        // Runs of identical chunks (e.g. zeros) are fetched once.
-        const p = id === prevId && prevPromise ? prevPromise : repo.readChunk(id);
-        p.catch(() => undefined);
-        prevId = id;
-        prevPromise = p;
-        queue.push(p);
-      };
-      while (next < f.chunks.length && queue.length < readAhead) enqueue();
+      while (next < runs.length && queue.length < readAhead) enqueue();
       while (queue.length) {
-        const data = await queue.shift()!;
-        if (next < f.chunks.length) enqueue();
-        throwIfAborted(signal);
-        hash.update(data);
-        let off = 0;
-        while (off < data.length) {
-          const { bytesWritten } = await fh.write(data, off, data.length - off, written + off);
-          off += bytesWritten;
+        const { run, held, data } = queue.shift()!;
+        const n = await held;
+        try {
+          const bufs = await data;
+          if (next < runs.length) enqueue();
+          throwIfAborted(signal);
+          for (let i = 0; i < bufs.length; i++) {
+            const chunk = bufs[i]!;
+            for (let c = 0; c < run.counts[i]!; c++) {
+              hash.update(chunk);
+              let off = 0;
+              while (off < chunk.length) {
+                const { bytesWritten } = await fh.write(chunk, off, chunk.length - off, written + off);
+                off += bytesWritten;
+              }
+              written += chunk.length;
+              progress.bytesDone += chunk.length;
+            }
+          }
+        } finally {
+          budget.release(n);
         }
-        written += data.length;
-        progress.bytesDone += data.length;
         await report();
       }
     } finally {
+      // On failure: runs still queued fetch nothing more and give their budget back.
+      abandoned = true;
+      for (const q of queue.splice(0)) {
+        void q.held.then((n) => q.data.then(
+          () => budget.release(n),
+          () => budget.release(n),
+        ));
+      }
       await fh.close();
     }
     const digest = hash.digest('hex');

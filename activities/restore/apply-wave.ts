@@ -3,7 +3,7 @@ import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import type { KubeObject } from '../../shared/kube-object';
 import { cloneJson, formatRef, refOf } from '../../shared/kube-object';
 import { PreflightFailedError } from '../../shared/errors';
-import { RESTORE_FIELD_MANAGER, RESTORE_LABEL, restorePlanKey, restoreWaveResultKey, type RestoreRequest } from '../../shared/restore-request';
+import { RESTORE_FIELD_MANAGER, RESTORE_LABEL, expectedOnTarget, restorePlanKey, restoreWaveResultKey, type RestoreRequest } from '../../shared/restore-request';
 import { connectCluster, classifyKubeError, statusOf, type Cluster } from '../kube/cluster';
 import { mapLimit } from '../discovery/list-objects';
 import { openRepository } from '../store/open-repository';
@@ -41,7 +41,7 @@ async function applyOne(cluster: Cluster, req: RestoreRequest, obj: KubeObject):
   }
   const ours = existing?.metadata?.labels?.[RESTORE_LABEL] === req.restoreId;
   if (existing && !ours) {
-    if (req.existingPolicy === 'skip' || obj.kind === 'Namespace') return 'skipped';
+    if (req.existingPolicy === 'skip' || (req.existingPolicy === 'fail' && expectedOnTarget(obj))) return 'skipped';
     if (req.existingPolicy === 'fail') throw new PreflightFailedError(`${formatRef(refOf(obj))} already exists on ${req.target.context} (existing-object policy is fail)`);
   }
   const body = cloneJson(obj) as KubeObject;

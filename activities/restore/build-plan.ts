@@ -8,6 +8,7 @@ import { matchesGlob } from '../../shared/glob';
 import { DataCorruptionError } from '../../shared/errors';
 import {
   RESTORE_LABEL,
+  expectedOnTarget,
   restorePlanKey,
   restorePlanReportKey,
   type RestorePlanSummary,
@@ -209,7 +210,7 @@ async function preflight(target: Cluster, req: RestoreRequest, planned: PlannedO
       const existing = await target.objects.read({ apiVersion: p.obj.apiVersion, kind: p.obj.kind, metadata: { name: p.obj.metadata.name, namespace: p.obj.metadata.namespace } });
       p.exists = true;
       const ours = existing.metadata?.labels?.[RESTORE_LABEL] === req.restoreId;
-      if (req.existingPolicy === 'fail' && !ours && p.obj.kind !== 'Namespace') {
+      if (req.existingPolicy === 'fail' && !ours && !expectedOnTarget(p.obj)) {
         problems.push(`${formatRef(refOf(p.obj))} already exists on ${req.target.context}; restore with --existing skip or --existing update, or into another namespace`);
       }
     } catch (err) {

@@ -31,6 +31,8 @@ export function createAgentActivities() {
       source: Record<string, string>;
       exclude?: string[];
       only?: string[];
+      /** Manifest of the previous point of the same volume: unchanged files reuse its entries unread. */
+      parentManifestKey?: string;
     }): Promise<VolumeBackupResult> {
       const ctx = Context.current();
       const last = ctx.info.heartbeatDetails as Heartbeat | undefined;
@@ -43,6 +45,7 @@ export function createAgentActivities() {
         source: input.source,
         exclude: input.exclude,
         only: input.only,
+        parentManifestKey: input.parentManifestKey,
         signal: ctx.cancellationSignal,
         progressEveryMs: 2000,
         onProgress: (p) =>
@@ -55,6 +58,7 @@ export function createAgentActivities() {
         bytes: result.bytes,
         newBytesUploaded: result.newBytesUploaded + result.manifestBytes,
         dedupedBytes: result.dedupedBytes,
+        reusedBytes: result.reusedBytes,
         resumed: result.resumed,
         attempt: ctx.info.attempt,
       };

@@ -12,7 +12,8 @@ export function volumeDirOnNode(hostPath: string, hostRoot = process.env.TDR_HOS
   }
   const abs = path.resolve(hostRoot, '.' + path.normalize(hostPath));
   const root = path.resolve(hostRoot);
-  if (abs !== root && !abs.startsWith(root + path.sep)) {
+  const prefix = root.endsWith(path.sep) ? root : root + path.sep;
+  if (abs !== root && !abs.startsWith(prefix)) {
     throw new InvalidInputError(`volume path "${hostPath}" escapes the agent's host root ${root}`);
   }
   return abs;

@@ -80,6 +80,7 @@ export async function deployShop(ns: string, uploadBytes: number): Promise<Recor
   await applySampleApp('source', ns);
   await applyObjects('source', uploadsManifests(), ns);
   await waitForWorkloadsReady('source', ns, 120_000);
+  await waitForDatabase('source', ns);
   const r = await execInPod('source', ns, 'db-0', 'postgres', psql('CREATE TABLE orders (id int PRIMARY KEY, item text, at timestamptz DEFAULT now());'));
   if (r.exitCode !== 0) throw new Error(`create table failed: ${r.stderr}`);
   return writeFiles(await pvcDir('source', ns, 'uploads'), uploadBytes);
@@ -111,4 +112,17 @@ export function shopPlan(name: string, ns: string, store: StoreRef, keyEnv: stri
       target: { context: 'target' },
     },
   });
+}
+
+/** Waits until the pod's PostgreSQL accepts queries on the app's database. */
+export async function waitForDatabase(cluster: ClusterName, ns: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const r = await execInPod(cluster, ns, 'db-0', 'postgres', psql('SELECT 1;'));
+    if (r.exitCode === 0) return;
+    last = r.stderr;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  throw new Error(`PostgreSQL in ${cluster}/${ns}/db-0 did not accept queries within ${timeoutMs / 1000}s: ${last}`);
 }

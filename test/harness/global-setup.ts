@@ -3,7 +3,7 @@
  * local clusters ("source" and "target") and the pre-bundled workflow code. Test files attach through the environment variables set here.
  * Fails loudly, naming what is missing, when a server cannot start.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -14,6 +14,8 @@ import { startClusters } from './clusters';
 export default async function globalSetup(): Promise<void> {
   const t0 = Date.now();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tdr-test-'));
+  // The sample app's PostgreSQL runs as the postgres user and must reach the volumes under here.
+  chmodSync(dir, 0o755);
   process.env.TDR_TEST_STACK_DIR = dir;
   const bins = findBinaries();
   process.env.TDR_CLUSTERS_WORKDIR = path.join(dir, 'clusters');

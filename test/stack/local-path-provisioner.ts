@@ -1,0 +1,113 @@
+// A local-path volume provisioner for the kwok clusters of the local stack, in the manner of
+// rancher's local-path-provisioner: every PersistentVolumeClaim of a StorageClass whose
+// provisioner is PROVISIONER gets a hostPath PersistentVolume, one directory per volume under
+// <workdir>/volumes/<cluster>/<pv-name>, pinned (nodeAffinity) to the node that the first
+// consumer was scheduled to (WaitForFirstConsumer) or to the first node (Immediate).
+// A Released volume whose reclaim policy is Delete has its directory removed and is deleted.
+import * as k8s from '@kubernetes/client-node';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const PROVISIONER = 'temporal-dr.local/local-path';
+const SELECTED_NODE = 'volume.kubernetes.io/selected-node';
+const PROVISIONED_BY = 'pv.kubernetes.io/provisioned-by';
+
+export interface ProvisionerOptions {
+  core: k8s.CoreV1Api;
+  storage: k8s.StorageV1Api;
+  volumesDir: string; // <workdir>/volumes/<cluster>
+  log: (msg: string) => void;
+}
+
+export class LocalPathProvisioner {
+  constructor(private readonly o: ProvisionerOptions) {
+    fs.mkdirSync(o.volumesDir, { recursive: true });
+  }
+
+  /** One reconcile pass over claims and volumes; safe to call repeatedly. */
+  async reconcile(): Promise<void> {
+    const [classes, claims, volumes] = await Promise.all([
+      this.o.storage.listStorageClass(),
+      this.o.core.listPersistentVolumeClaimForAllNamespaces(),
+      this.o.core.listPersistentVolume(),
+    ]);
+    const ours = new Map<string, k8s.V1StorageClass>();
+    let defaultClass: string | undefined;
+    for (const sc of classes.items) {
+      if (sc.provisioner !== PROVISIONER) continue;
+      ours.set(sc.metadata!.name!, sc);
+      if (sc.metadata?.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true') defaultClass = sc.metadata!.name;
+    }
+    const pvNames = new Set(volumes.items.map((v) => v.metadata!.name!));
+    for (const pvc of claims.items) {
+      if (pvc.metadata?.deletionTimestamp || pvc.spec?.volumeName || pvc.status?.phase !== 'Pending') continue;
+      const className = pvc.spec?.storageClassName ?? defaultClass;
+      const sc = className ? ours.get(className) : undefined;
+      if (!sc) continue;
+      const name = `pvc-${pvc.metadata!.uid}`;
+      if (pvNames.has(name)) continue;
+      let node = pvc.metadata?.annotations?.[SELECTED_NODE];
+      if (!node) {
+        if (sc.volumeBindingMode === 'WaitForFirstConsumer') continue; // the scheduler picks it
+        const nodes = await this.o.core.listNode();
+        node = nodes.items.map((n) => n.metadata!.name!).sort()[0];
+        if (!node) continue;
+      }
+      await this.provision(pvc, sc, name, node).catch((e) => this.o.log(`provision ${name}: ${errText(e)}`));
+    }
+    for (const pv of volumes.items) {
+      if (pv.metadata?.annotations?.[PROVISIONED_BY] !== PROVISIONER) continue;
+      if (pv.status?.phase !== 'Released' || pv.spec?.persistentVolumeReclaimPolicy !== 'Delete') continue;
+      await this.remove(pv).catch((e) => this.o.log(`delete ${pv.metadata!.name}: ${errText(e)}`));
+    }
+  }
+
+  private async provision(pvc: k8s.V1PersistentVolumeClaim, sc: k8s.V1StorageClass, name: string, node: string) {
+    const dir = path.join(this.o.volumesDir, name);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
+    fs.chmodSync(dir, 0o777);
+    const body: k8s.V1PersistentVolume = {
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name, annotations: { [PROVISIONED_BY]: PROVISIONER }, labels: { 'stack.temporal-dr.local/node': node } },
+      spec: {
+        capacity: { storage: pvc.spec?.resources?.requests?.storage ?? '1Gi' },
+        accessModes: pvc.spec?.accessModes?.length ? pvc.spec.accessModes : ['ReadWriteOnce'],
+        persistentVolumeReclaimPolicy: sc.reclaimPolicy ?? 'Delete',
+        storageClassName: sc.metadata!.name,
+        volumeMode: pvc.spec?.volumeMode ?? 'Filesystem',
+        claimRef: {
+          apiVersion: 'v1',
+          kind: 'PersistentVolumeClaim',
+          namespace: pvc.metadata!.namespace,
+          name: pvc.metadata!.name,
+          uid: pvc.metadata!.uid,
+        },
+        hostPath: { path: dir, type: 'DirectoryOrCreate' },
+        nodeAffinity: {
+          required: {
+            nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [node] }] }],
+          },
+        },
+      },
+    };
+    await this.o.core.createPersistentVolume({ body });
+    this.o.log(`provisioned ${name} for ${pvc.metadata!.namespace}/${pvc.metadata!.name} on ${node} at ${dir}`);
+  }
+
+  private async remove(pv: k8s.V1PersistentVolume) {
+    const dir = pv.spec?.hostPath?.path;
+    // Only ever delete inside our own volumes folder.
+    if (dir && path.dirname(path.resolve(dir)) === path.resolve(this.o.volumesDir)) {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    await this.o.core.deletePersistentVolume({ name: pv.metadata!.name! });
+    this.o.log(`deleted released volume ${pv.metadata!.name} (${dir})`);
+  }
+}
+
+export function errText(e: unknown): string {
+  const any = e as { code?: number; body?: unknown; message?: string };
+  if (any && any.code && any.body) return `HTTP ${any.code}: ${typeof any.body === 'string' ? any.body : JSON.stringify(any.body)}`;
+  return any?.message ?? String(e);
+}
