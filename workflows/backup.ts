@@ -52,11 +52,14 @@ export interface BackupReport {
   pointId: string;
   catalogKey: string;
   resources: number;
+  /** `attempts`: the most attempts any copy of the volume needed (2+ means an agent died mid-copy). */
   volumes: { pvc: string; node?: string; files: number; bytes: number; uploadedBytes: number; resumed: boolean; attempts: number }[];
   hooks: { hook: string; pod: string; phase: string; ok: boolean; durationMs: number }[];
   bytes: number;
   uploadedBytes: number;
   danglingReferences: string[];
+  /** Times the quiesce and copy were taken again because a held hook session was lost. */
+  consistentCopyRetakes: number;
   retention?: { kept: number; expired: number; abandonedRemoved: number; gc: unknown };
   durationMs: number;
 }
@@ -144,7 +147,11 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
     setHandler(hookSessionStarted, (s) => void sessionStarts.set(s.hook + '/' + s.pod, s));
     setHandler(hookReleaseQuery, (hook) => released.has(hook));
     const maxAttempts = input.consistentCopyAttempts ?? 3;
+    /** Highest activity attempt each volume's copy needed, over every retake. */
+    const copyAttempts = new Map<string, number>();
+    let retakes = 0;
     for (let attempt = 1; ; attempt++) {
+      retakes = attempt - 1;
       sessionStarts.clear();
       released.clear();
       copies.clear();
@@ -223,6 +230,7 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
                 exclude: vp?.exclude,
               });
               copies.set(v.namespace + '/' + v.pvc, r);
+              copyAttempts.set(v.namespace + '/' + v.pvc, Math.max(copyAttempts.get(v.namespace + '/' + v.pvc) ?? 0, r.attempt));
               progress.volumesDone++;
               progress.bytesCopied += r.bytes;
             }),
@@ -350,12 +358,13 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
       resources: written.resources,
       volumes: toCopy.map((v) => {
         const c = copies.get(`${v.namespace}/${v.pvc}`)!;
-        return { pvc: `${v.namespace}/${v.pvc}`, node: v.node, files: c.files, bytes: c.bytes, uploadedBytes: c.newBytesUploaded, resumed: c.resumed, attempts: c.attempt };
+        return { pvc: `${v.namespace}/${v.pvc}`, node: v.node, files: c.files, bytes: c.bytes, uploadedBytes: c.newBytesUploaded, resumed: c.resumed, attempts: copyAttempts.get(`${v.namespace}/${v.pvc}`) ?? c.attempt };
       }),
       hooks: hookResults.map((r) => ({ hook: r.hook, pod: r.pod, phase: r.phase, ok: r.ok, durationMs: r.durationMs })),
       bytes: progress.bytesCopied,
       uploadedBytes: uploaded,
       danglingReferences: captured.dangling,
+      consistentCopyRetakes: retakes,
       retention,
       durationMs: Date.now() - started.getTime(),
     };

@@ -66,6 +66,14 @@ load_binaries() {
   export KWOK_ETCD_BINARY="$ETCD_BIN_DIR/etcd"
   export KWOK_CONTROLLER_BINARY="$KWOK_BIN_DIR/kwok"
   export KWOK_RUNTIME=binary
+  # kwokctl runs `kubectl` from PATH for its readiness checks: use ours
+  export PATH="$KUBE_BIN_DIR:$PATH"
+}
+
+# Stopping needs no build: the last build's paths, or none (then processes are stopped by pid).
+load_binaries_for_stop() {
+  if [ -f "$TDR_CACHE_DIR/kube-binaries.env" ]; then source "$TDR_CACHE_DIR/kube-binaries.env"; fi
+  KWOKCTL="${KWOKCTL:-}"
 }
 
 kctl() { "$KUBECTL" --kubeconfig "$WORKDIR/kubeconfig" "$@"; }
@@ -232,7 +240,7 @@ stop_sim() { # NAME
 stop_cluster() { # NAME
   local c="$1" name; name="$(kwok_name "$c")"
   stop_sim "$c"
-  if [ -f "$(cluster_dir "$c")/kwok.yaml" ]; then
+  if [ -f "$(cluster_dir "$c")/kwok.yaml" ] && [ -x "$KWOKCTL" ]; then
     kwokctl stop cluster --name "$name" >>"$LOGS/kwokctl-$c.log" 2>&1 || true
   fi
   # anything kwokctl did not stop (crashed kwokctl, stale pid files)
@@ -258,6 +266,17 @@ wait_ready() { # NAME
     pid_alive "$(pid_of_file "$PIDS/kubelet-sim-$c.pid")" || die "cluster $c: kubelet-sim exited; log: $LOGS/kubelet-sim-$c.log"
     sleep 0.2
   done
+  # and a freshly (re)started kwok-controller has loaded the exec targets: probe one running pod
+  local probe
+  probe="$(kctl --context "$c" get pods -A --field-selector status.phase=Running \
+    -o jsonpath='{range .items[*]}{.metadata.namespace}{" "}{.metadata.name}{"\n"}{end}' 2>/dev/null | head -1)"
+  if [ -n "$probe" ]; then
+    i=0
+    until kctl --context "$c" exec -n "${probe% *}" "${probe#* }" -- true >/dev/null 2>&1; do
+      i=$((i+1)); [ $i -gt 150 ] && die "cluster $c: exec into pod $probe still fails after 30s; logs: $(cluster_dir "$c")/logs/kwok-controller.log"
+      sleep 0.2
+    done
+  fi
 }
 
 
@@ -287,10 +306,17 @@ cmd_up() {
 }
 
 cmd_down() {
-  load_binaries
+  load_binaries_for_stop
   local c
   for c in "${CLUSTERS[@]}"; do stop_cluster "$c"; done
   if [ "$PURGE" = 1 ]; then cmd_down_purge_quiet; fi
+  # nothing of this workdir may survive: components, simulators, postgres servers
+  local left
+  left="$(pgrep -f -- "^$WORKDIR/kwok/clusters/|kubelet-sim\.ts .*--workdir $WORKDIR( |\$)|postgres -D $WORKDIR/" 2>/dev/null | tr '\n' ' ' || true)"
+  if [ -n "$left" ]; then
+    log "killing processes still using $WORKDIR: $left"
+    kill -KILL $left 2>/dev/null || true
+  fi
   log "clusters stopped ($WORKDIR)"
 }
 
@@ -298,7 +324,7 @@ cmd_down_purge_quiet() {
   local c
   for c in "${CLUSTERS[@]}"; do
     stop_cluster "$c"
-    if [ -d "$(cluster_dir "$c")" ]; then
+    if [ -d "$(cluster_dir "$c")" ] && [ -x "$KWOKCTL" ]; then
       kwokctl delete cluster --name "$(kwok_name "$c")" --kubeconfig "$KWOK_KUBECONFIG" >>"$LOGS/kwokctl-$c.log" 2>&1 || true
     fi
     rm -rf "$(cluster_dir "$c")" "$WORKDIR/pods/$c" "$WORKDIR/volumes/$c"
@@ -332,7 +358,7 @@ case "$CMD" in
   status) cmd_status ;;
   stop-one)
     [ -n "$ONE" ] || die "usage: $0 stop-one source|target [--workdir DIR]"
-    load_binaries; stop_cluster "$ONE"; log "cluster $ONE stopped (data kept)" ;;
+    load_binaries_for_stop; stop_cluster "$ONE"; log "cluster $ONE stopped (data kept)" ;;
   start-one)
     [ -n "$ONE" ] || die "usage: $0 start-one source|target [--workdir DIR]"
     load_binaries; preflight; s=$SECONDS

@@ -21,20 +21,22 @@ import { deployShop, hashTree, NODES, psql, pvcDir, shopPlan } from './app-fixtu
 
 const KEY_ENV = 'TDR_FAULT_KEY';
 
-/** Waits until a volume copy is under way: a pending backupVolume that has reported bytes. */
-async function copyInProgress(handle: WorkflowHandle, minBytes: number, timeoutMs = 120_000): Promise<number> {
+/**
+ * Waits until a volume copy is running on an agent (a started backupVolume activity) that is not
+ * one of `seen`, and returns its activity id.
+ */
+async function copyRunning(handle: WorkflowHandle, seen: Set<string>, timeoutMs = 120_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const d = await handle.describe();
     for (const a of d.raw.pendingActivities ?? []) {
-      if (a.activityType?.name !== 'backupVolume') continue;
-      const data = a.heartbeatDetails?.payloads?.[0]?.data;
-      const bytes = data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { bytesDone?: number }).bytesDone ?? 0 : 0;
-      if (bytes >= minBytes) return bytes;
+      if (a.activityType?.name !== 'backupVolume' || !a.lastStartedTime || seen.has(a.activityId!)) continue;
+      seen.add(a.activityId!);
+      return a.activityId!;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error('no volume copy made progress in time');
+  throw new Error('no new volume copy started in time');
 }
 
 describe('a backup survives the crash of its worker and of its node agent', () => {
@@ -50,7 +52,7 @@ describe('a backup survives the crash of its worker and of its node agent', () =
     process.env[KEY_ENV] = generateMasterKey();
     env = await attachTestEnv();
     ns = await freshNamespace('source', 'faults');
-    files = await deployShop(ns.name, 256 * 1024 * 1024);
+    files = await deployShop(ns.name, 384 * 1024 * 1024);
     for (let i = 1; i <= 20; i++) await execInPod('source', ns.name, 'db-0', 'postgres', psql(`INSERT INTO orders (id, item) VALUES (${i}, 'before-${i}');`));
     const { ref } = await freshStore('faults');
     plan = shopPlan(uniqueId('faults').toLowerCase(), ns.name, ref, KEY_ENV);
@@ -74,22 +76,19 @@ describe('a backup survives the crash of its worker and of its node agent', () =
       args: [{ plan, agentHeartbeatTimeoutMs: 5_000, hookHeartbeatTimeoutMs: 5_000 }],
     });
 
-    await copyInProgress(handle, 1);
-    await worker1.kill('SIGKILL'); // takes the held psql session with it: PostgreSQL aborts backup mode
-    const worker2 = startWorkerProcess(taskQueue, procEnv());
-    procs.push(worker2);
-
-    // The workflow notices the lost session and takes the copy again; kill the agent during it.
-    await new Promise((r) => setTimeout(r, 6_000));
-    await copyInProgress(handle, 1);
-    await agent1.kill('SIGKILL');
-    const agent2 = startAgentProcess('source', NODES, procEnv());
-    procs.push(agent2);
+    // Both die while the first copy of the 384 MiB volume is running.
+    await copyRunning(handle, new Set());
+    await new Promise((r) => setTimeout(r, 300));
+    await worker1.kill('SIGKILL'); // takes the held psql session with it: PostgreSQL leaves backup mode
+    await new Promise((r) => setTimeout(r, 300));
+    await agent1.kill('SIGKILL'); // the copy stops part-way
+    procs.push(startWorkerProcess(taskQueue, procEnv()), startAgentProcess('source', NODES, procEnv()));
 
     const report: BackupReport = await handle.result();
     const uploads = report.volumes.find((v) => v.pvc.endsWith('/uploads'))!;
     const db = report.volumes.find((v) => v.pvc.endsWith('/data-db-0'))!;
     expect(Math.max(uploads.attempts, db.attempts)).toBeGreaterThanOrEqual(2); // a copy was retried after the agent died
+    expect(report.consistentCopyRetakes).toBeGreaterThanOrEqual(1); // the lost session forced a consistent retake
     expect(report.hooks.filter((h) => h.phase === 'post').every((h) => h.ok)).toBe(true);
 
     const catalog = await readCatalog(openStore(planToStoreRef(plan)), plan.metadata.name, report.pointId);
