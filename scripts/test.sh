@@ -21,14 +21,14 @@ log "binaries ready after $((SECONDS - start))s"
 log "type-checking and compiling (the end-to-end tests run the compiled worker and node agent)"
 npx tsc -p tsconfig.json
 
-results="$(mktemp)"
+results="$(mktemp --suffix=.json)"
 set +e
-npx jest --json --outputFile="$results" "$@"
+npx jest --json --outputFile="$results" "$@" 2> >(grep -v '^Test results written to' >&2)
 status=$?
 set -e
 # jest's own summary is not a format CI reads; print the plain closing line it does read.
 node -e '
-  const r = require(process.argv[1]);
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   const skipped = r.numPendingTests + r.numTodoTests;
   if (skipped) console.log(`note: ${skipped} test(s) were skipped; they are not counted as passed`);
   console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
