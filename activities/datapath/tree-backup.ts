@@ -14,8 +14,8 @@
  * all still in the repository, takes the parent's chunk list and SHA-256 without being read.
  * ctime cannot be set from user space and changes on every write, so a rewrite that keeps size
  * and mtime (databases do that) is still detected. An entry records inode and ctime only when
- * the file's ctime was at least RACY_MARGIN_NS older than the start of its read: a file changed
- * within the same timestamp tick as its read could otherwise keep a stale ctime match.
+ * the file's ctime was clearly older than the start of its read (see RACY_MARGIN_NS): a file
+ * changed within the same timestamp tick as its read could otherwise keep a stale ctime match.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -33,10 +33,19 @@ const READ_BLOCK = 1024 * 1024;
 
 /**
  * A file whose ctime is this close to (or after) the start of its read gets no `ino`/`ctimeNs` in
- * its entry, so the next backup re-reads it instead of trusting the stat match (timestamps are
- * taken from a coarse clock: a write right after the read can carry the same ctime).
+ * its entry, so the next backup re-reads it instead of trusting the stat match: a write right
+ * after the read can carry the same ctime. Filesystems with whole-second timestamps (ext3, ext4
+ * with 128-byte inodes; seen as ctimes with no sub-second part) need a full second; others stamp
+ * from the kernel's coarse clock (one tick, ≤ 10 ms, behind), so a tenth of a second is ample.
+ * Assumes the filesystem's clock is this host's (for NFS, server clock skew beyond these margins
+ * would defeat the check).
  */
 export const RACY_MARGIN_NS = 1_000_000_000n;
+export const RACY_MARGIN_FINE_NS = 100_000_000n;
+
+function racyMargin(ctimeNs: bigint): bigint {
+  return ctimeNs % 1_000_000_000n === 0n ? RACY_MARGIN_NS : RACY_MARGIN_FINE_NS;
+}
 
 /** Heartbeat details: small and bounded whatever the volume size. */
 export interface BackupCheckpoint {
@@ -437,7 +446,7 @@ export async function backupTree(repo: Repository, opts: BackupTreeOptions): Pro
       const entry: FileEntry = { type: 'file', ...baseOf(it.path, it.st), size: offset, sha256: hash.digest('hex'), chunks };
       // Only a file that had not changed for a while before its read may be reused by stat later;
       // and only when the read saw exactly the size the stat saw.
-      if (offset === size && it.st.ctimeNs < readStartNs - RACY_MARGIN_NS) {
+      if (offset === size && it.st.ctimeNs < readStartNs - racyMargin(it.st.ctimeNs)) {
         entry.ino = it.st.ino.toString();
         entry.ctimeNs = it.st.ctimeNs.toString();
       }

@@ -132,7 +132,9 @@ export class S3ObjectStore implements ObjectStore {
           Range: `bytes=${offset}-${offset + length - 1}`,
         }),
       );
-      return Buffer.from(await res.Body!.transformToByteArray());
+      const bytes = await res.Body!.transformToByteArray();
+      // A view, not a copy (range reads carry whole runs of chunks on restore).
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     } catch (err) {
       throw this.wrap('GET', key, err);
     }
