@@ -226,6 +226,7 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
                 hostPath: v.hostPath!,
                 manifestKey: vp?.needsFinalize ? key + '.pass1' : key,
                 sessionId: id + '-' + v.namespace + '-' + v.pvc + (attempt > 1 ? '-a' + attempt : ''),
+                parentManifestKey: captured.parents[v.namespace + '/' + v.pvc],
                 source: { cluster, namespace: v.namespace, pvc: v.pvc, node: v.node!, pv: v.pvName ?? '' },
                 exclude: vp?.exclude,
               });

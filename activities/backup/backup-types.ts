@@ -26,4 +26,6 @@ export interface CapturedResources {
   dangling: string[];
   namespaces: string[];
   volumes: VolumeToCopy[];
+  /** `namespace/pvc` -> the volume's snapshot in the plan's latest complete point (parent for incremental copies). */
+  parents: Record<string, string>;
 }

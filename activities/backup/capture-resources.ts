@@ -11,6 +11,8 @@ import { openRepository } from '../store/open-repository';
 import { keyRefOf } from './key-ref';
 import { volumesToCopy } from './volumes-of';
 import type { CapturedResources } from './backup-types';
+import type { ObjectStore } from '../store/object-store';
+import { listPoints, readCatalog } from '../catalog/points';
 
 /** Staging object the catalog writer reads: per-object summaries and images (no Secret content). */
 export const stagedResourcesKey = (plan: string, id: string) => `${pointPrefix(plan, id)}staging/resources.json`;
@@ -69,6 +71,7 @@ export async function captureResources(plan: Plan, id: string): Promise<Captured
     dangling: app.dangling.map((d) => `${d.ref} (referenced by ${d.from})`).slice(0, 50),
     namespaces: app.namespaces,
     volumes: volumesToCopy(app.objects, pods, plan.spec.volumes),
+    parents: await latestSnapshots(repo.store, plan.metadata.name),
   };
 }
 
@@ -78,4 +81,16 @@ function containerImages(o: KubeObject): { name: string; image: string }[] {
     | { containers?: { name: string; image: string }[]; initContainers?: { name: string; image: string }[] }
     | undefined;
   return [...(podSpec?.initContainers ?? []), ...(podSpec?.containers ?? [])].map((c) => ({ name: c.name, image: c.image }));
+}
+
+/** The volume snapshots of the plan's latest complete point; an unreadable point just means no parent. */
+async function latestSnapshots(store: ObjectStore, planName: string): Promise<Record<string, string>> {
+  const latest = (await listPoints(store, planName)).find((p) => p.status === 'complete');
+  if (!latest) return {};
+  try {
+    const catalog = await readCatalog(store, planName, latest.pointId);
+    return Object.fromEntries(catalog.volumes.filter((v) => v.snapshotKey).map((v) => [`${v.pvc.namespace}/${v.pvc.name}`, v.snapshotKey!]));
+  } catch {
+    return {};
+  }
 }

@@ -1,0 +1,123 @@
+/**
+ * drctl as an operator runs it, against the real stack: validate a plan, back up, list and verify
+ * points from the store, dry-run and run a restore, then repair one volume with a partial restore.
+ */
+import { execFile } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { generateMasterKey } from '../../activities/datapath/crypto';
+import { uniqueId } from '../harness/temporal';
+import { freshStore } from '../harness/store';
+import { coreApi, freshNamespace, type TestNamespace } from '../harness/clusters';
+import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
+import { deployShop, hashTree, NODES, pvcDir, shopPlan } from './app-fixture';
+
+const KEY_ENV = 'TDR_CLI_KEY';
+const DRCTL = path.resolve(__dirname, '../../dist/client/drctl.js');
+
+describe('drctl, end to end', () => {
+  let ns: TestNamespace;
+  let planFile: string;
+  let planName: string;
+  let files: Record<string, string>;
+  let env: NodeJS.ProcessEnv;
+  const procs: TestProcess[] = [];
+  const restored = `${uniqueId('cli-restored')}`;
+
+  const drctl = (...args: string[]) =>
+    new Promise<{ code: number; out: string }>((resolve) => {
+      execFile(process.execPath, [DRCTL, ...args], { env, timeout: 300_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
+      });
+    });
+
+  beforeAll(async () => {
+    const taskQueue = uniqueId('cli');
+    env = { ...process.env, [KEY_ENV]: generateMasterKey(), TEMPORAL_TASK_QUEUE: taskQueue };
+    ns = await freshNamespace('source', 'cli');
+    files = await deployShop(ns.name, 8 * 1024 * 1024);
+    const { ref } = await freshStore('cli');
+    const plan = shopPlan(uniqueId('cli').toLowerCase(), ns.name, ref, KEY_ENV);
+    planName = plan.metadata.name;
+    planFile = path.join(process.env.TDR_TEST_STACK_DIR!, `${planName}.yaml`);
+    writeFileSync(planFile, stringify({ apiVersion: plan.apiVersion, kind: plan.kind, metadata: plan.metadata, spec: { ...plan.spec, transforms: undefined } }));
+    procs.push(startWorkerProcess(taskQueue, env), startAgentProcess('source', NODES, env), startAgentProcess('target', NODES, env));
+  });
+
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.kill()));
+    await coreApi('target').deleteNamespace({ name: restored }).catch(() => undefined);
+    await ns?.cleanup().catch(() => undefined);
+    rmSync(planFile, { force: true });
+  });
+
+  it('validates the plan and backs it up with progress and a summary', async () => {
+    const v = await drctl('plan', 'validate', planFile);
+    expect(v).toMatchObject({ code: 0 });
+    expect(v.out).toMatch(/is valid: 1 namespace\(s\) on context source, 1 hook\(s\)/);
+    const b = await drctl('backup', planFile);
+    expect(b.code).toBe(0);
+    expect(b.out).toMatch(/started backup backup\//);
+    expect(b.out).toMatch(new RegExp(`recovery point ${planName}/\\d{8}T\\d{6}Z-\\w+ complete`));
+    expect(b.out).toMatch(/hook postgres post in db-0: ok/);
+  });
+
+  it('a second point of unchanged data uploads less than 5% of the first', async () => {
+    const b = await drctl('backup', planFile);
+    expect(b.code).toBe(0);
+    const list = await drctl('points', 'list', planName, '--plan', planFile);
+    expect(list.out.trim().split('\n').filter((l) => l.includes(' complete '))).toHaveLength(2);
+    // "… N objects, 2 volume(s), X of data, Y uploaded"
+    const sizes = [...b.out.matchAll(/([\d.]+) (B|KiB|MiB|GiB) of data, ([\d.]+) (B|KiB|MiB|GiB) uploaded/g)].map((m) => [toBytes(m[1], m[2]), toBytes(m[3], m[4])]);
+    const [data, uploaded] = sizes[0];
+    expect(uploaded).toBeLessThan(data * 0.05);
+  });
+
+  it('lists, describes and verifies points from the store alone', async () => {
+    const d = await drctl('points', 'describe', `${planName}/latest`, '--plan', planFile);
+    expect(d).toMatchObject({ code: 0 });
+    expect(d.out).toMatch(/volume .*\/uploads \(1Gi, local-path, copy\)/);
+    const v = await drctl('points', 'verify', `${planName}/latest`, '--plan', planFile, '--read-data');
+    expect(v.code).toBe(0);
+    expect(v.out).toMatch(/verified: \d+ objects, 2 volumes, \d+ chunks indexed, \d+ chunks read/);
+    const wrongKey = await drctl('points', 'verify', `${planName}/latest`, '--plan', planFile, '--key-env', 'NO_SUCH_KEY_VAR');
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.out).toMatch(/NO_SUCH_KEY_VAR is not set/);
+  });
+
+  it('dry-runs, restores, and repairs one volume with a partial restore', async () => {
+    const args = [`${planName}/latest`, '--plan', planFile, '--to', 'target', '--namespace-map', `${ns.name}=${restored}`];
+    const dry = await drctl('restore', ...args, '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.out).toMatch(/nothing was changed/);
+    expect(dry.out).toMatch(/wave 1: crds/);
+    expect(dry.out).toMatch(new RegExp(`StatefulSet ${restored}/db \\(from StatefulSet ${ns.name}/db\\)`));
+    await expect(coreApi('target').readNamespace({ name: restored })).rejects.toMatchObject({ code: 404 });
+
+    const r = await drctl('restore', ...args);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/RTO: start to every workload ready/);
+    const dir = await pvcDir('target', restored, 'uploads');
+    expect(hashTree(dir)).toEqual(files);
+
+    // Lose a file, then bring back only that volume's data.
+    const lost = Object.keys(files).find((f) => f.includes('/'))!;
+    rmSync(path.join(dir, lost));
+    const partial = await drctl('restore', ...args, '--volume', `${ns.name}/uploads`, '--existing', 'skip');
+    expect(partial.code).toBe(0);
+    expect(hashTree(dir)).toEqual(files);
+  });
+
+  it('rejects bad input with one line naming the field', async () => {
+    const bad = await drctl('restore', 'no-slash', '--to', 'target');
+    expect(bad.code).toBe(1);
+    expect(bad.out.trim()).toMatch(/^drctl: point: give it as <plan>\/<point-id> or <plan>\/latest/);
+    const policy = await drctl('restore', `${planName}/latest`, '--to', 'target', '--existing', 'merge');
+    expect(policy.out.trim()).toMatch(/^drctl: --existing: expected skip, update or fail/);
+  });
+});
+
+function toBytes(n: string, unit: string): number {
+  return Number(n) * { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 }[unit as 'B']!;
+}
