@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-[ -d node_modules ] || npm ci
+bash scripts/npm-install.sh
 
 # MinIO (and the Temporal CLI) from the cached build; prints MINIO_BIN=... on stdout.
 eval "$(bash scripts/stack/build-binaries.sh)"

@@ -9,10 +9,7 @@ source scripts/stack/lib.sh
 start=$SECONDS
 
 bash scripts/check-prereqs.sh
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
-fi
+bash scripts/npm-install.sh
 eval "$(bash scripts/stack/build-binaries.sh)"
 export TEMPORAL_BIN MINIO_BIN
 eval "$(bash scripts/stack/build-kube.sh)"

@@ -6,10 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/stack/lib.sh
 bash scripts/check-prereqs.sh
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
-fi
+bash scripts/npm-install.sh
 eval "$(bash scripts/stack/build-binaries.sh)"
 export TEMPORAL_BIN MINIO_BIN
 log "compiling TypeScript"
