@@ -30,7 +30,7 @@ import {
 } from './crypto';
 import { ChunkCorruptedError, ChunkMissingError, RepositoryBusyError, RepositoryFormatError, WrongEncryptionKeyError } from './errors';
 import { PACK_FOOTER_BYTES, PackWriter, packIdFromKey, packKey, parsePackFooter, parsePackTrailer, type FinishedPack, type PackEntry } from './pack';
-import { mapLimit } from './util';
+import { mapLimit } from '../util/concurrency';
 
 export const CONFIG_KEY = 'repo/config';
 export const INDEX_PREFIX = 'repo/index/';

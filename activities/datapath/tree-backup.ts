@@ -27,7 +27,7 @@ import { InvalidInputError } from '../../shared/errors';
 import { listAll } from '../store/object-store';
 import { readVolumeManifest, type BackupSummary, type FileEntry, type ManifestEntry, type SkippedEntry, type VolumeManifest } from './manifest';
 import { PARTIALS_PREFIX, assertSafeId, type Repository, type SessionMarker } from './repository';
-import { throwIfAborted } from './util';
+import { throwIfAborted } from '../util/concurrency';
 
 const READ_BLOCK = 1024 * 1024;
 

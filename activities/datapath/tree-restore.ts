@@ -15,7 +15,7 @@ import { dirname, join, sep } from 'node:path';
 import { DataCorruptionError, InvalidInputError, PreflightFailedError } from '../../shared/errors';
 import { isSafeRelativePath, readVolumeManifest, type FileEntry, type ManifestEntry } from './manifest';
 import type { Repository } from './repository';
-import { throwIfAborted } from './util';
+import { throwIfAborted } from '../util/concurrency';
 
 /** FIFO byte semaphore: bounds fetched-but-unwritten data across concurrent files. */
 class ByteBudget {

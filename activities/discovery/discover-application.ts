@@ -9,7 +9,8 @@ import { isNeverBackedUp, passesKindAndNameFilters, selectionContextFrom } from 
 import type { Cluster } from '../kube/cluster';
 import { classifyKubeError, statusOf } from '../kube/cluster';
 import { discoverResourceTypes, type ResourceType } from './resource-types';
-import { listObjects, mapLimit } from './list-objects';
+import { listObjects } from './list-objects';
+import { mapLimit } from '../util/concurrency';
 
 export type DiscoverySelector = Selector;
 

@@ -5,7 +5,7 @@ import { cloneJson, formatRef, refOf } from '../../shared/kube-object';
 import { PreflightFailedError } from '../../shared/errors';
 import { RESTORE_FIELD_MANAGER, RESTORE_LABEL, expectedOnTarget, restorePlanKey, restoreWaveResultKey, type RestoreRequest } from '../../shared/restore-request';
 import { connectCluster, classifyKubeError, statusOf, type Cluster } from '../kube/cluster';
-import { mapLimit } from '../discovery/list-objects';
+import { mapLimit } from '../util/concurrency';
 import { openRepository } from '../store/open-repository';
 import type { StoredRestorePlan } from './build-plan';
 

@@ -17,7 +17,7 @@ import {
 } from '../../shared/restore-request';
 import { connectCluster, classifyKubeError, statusOf, type Cluster } from '../kube/cluster';
 import { discoverResourceTypes } from '../discovery/resource-types';
-import { mapLimit } from '../discovery/list-objects';
+import { mapLimit } from '../util/concurrency';
 import { openStore } from '../store/open-store';
 import { openRepository } from '../store/open-repository';
 import { latestPoint, readCatalog } from '../catalog/points';
