@@ -4,7 +4,9 @@
 //   node --require ./test/stack/register.js test/stack/kubelet-sim.ts \
 //     --cluster source --kubeconfig DIR/kubeconfig --context source --workdir DIR
 //
-// - runs the local-path provisioner (local-path-provisioner.ts);
+// - runs the local-path provisioner (local-path-provisioner.ts) and the CSI snapshot simulation
+//   for its volumes (local-path-snapshotter.ts: VolumeSnapshots become readyToUse, claims restore
+//   from them);
 // - for every pod bound to a node, prepares DIR/pods/<cluster>/<ns>/<pod>/:
 //     volumes/<volumeName>   -> the PV's hostPath directory (PVC volumes), or a directory (emptyDir)
 //     containers/<c>/root/<mountPath> -> the volume (subPath honoured), a tiny container "rootfs"
@@ -23,6 +25,7 @@ import * as k8s from '@kubernetes/client-node';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LocalPathProvisioner, errText } from './local-path-provisioner';
+import { LocalPathSnapshotter } from './local-path-snapshotter';
 import { PostgresProcess, freePort, sleep } from './postgres';
 
 const ANN = 'stack.temporal-dr.local';
@@ -55,9 +58,11 @@ class KubeletSim {
   private readonly core: k8s.CoreV1Api;
   private readonly objects: k8s.KubernetesObjectApi;
   private readonly provisioner: LocalPathProvisioner;
+  private readonly snapshotter: LocalPathSnapshotter;
   private readonly pods = new Map<string, PodState>(); // by uid
   private readonly podsDir: string;
   private wake?: () => void;
+  private changed = false; // an event arrived while a pass was running: run another one at once
   private shuttingDown = false;
   private synced = false;
 
@@ -65,15 +70,25 @@ class KubeletSim {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.objects = k8s.KubernetesObjectApi.makeApiClient(kc);
     this.podsDir = path.join(args.workdir, 'pods', args.cluster);
+    this.snapshotter = new LocalPathSnapshotter({
+      core: this.core,
+      custom: kc.makeApiClient(k8s.CustomObjectsApi),
+      volumesDir: path.join(args.workdir, 'volumes', args.cluster),
+      snapshotsDir: path.join(args.workdir, 'snapshots', args.cluster),
+      log,
+    });
     this.provisioner = new LocalPathProvisioner({
       core: this.core,
       storage: kc.makeApiClient(k8s.StorageV1Api),
       volumesDir: path.join(args.workdir, 'volumes', args.cluster),
       log,
+      snapshotDir: (ns, name) => this.snapshotter.snapshotDirFor(ns, name),
     });
     this.watchForChanges(kc, '/api/v1/pods');
     this.watchForChanges(kc, '/api/v1/persistentvolumeclaims');
     this.watchForChanges(kc, '/api/v1/persistentvolumes');
+    this.watchForChanges(kc, '/apis/snapshot.storage.k8s.io/v1/volumesnapshots');
+    this.watchForChanges(kc, '/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents');
   }
 
   /** Watches only to wake the reconcile loop early; the loop itself lists (robust to lost events). */
@@ -81,7 +96,7 @@ class KubeletSim {
     const start = () => {
       if (this.shuttingDown) return;
       new k8s.Watch(kc)
-        .watch(p, { allowWatchBookmarks: false }, () => this.wake?.(), () => setTimeout(start, 1000))
+        .watch(p, { allowWatchBookmarks: false }, () => { this.changed = true; this.wake?.(); }, () => setTimeout(start, 1000))
         .catch(() => setTimeout(start, 1000));
     };
     start();
@@ -89,6 +104,12 @@ class KubeletSim {
 
   async run(): Promise<void> {
     while (!this.shuttingDown) {
+      this.changed = false;
+      try {
+        await this.snapshotter.reconcile();
+      } catch (e) {
+        log(`snapshots: ${errText(e)}`);
+      }
       try {
         await this.provisioner.reconcile();
         await this.reconcilePods();
@@ -96,6 +117,7 @@ class KubeletSim {
         log(`reconcile: ${errText(e)}`);
       }
       await new Promise<void>((resolve) => {
+        if (this.changed) { resolve(); return; }
         const t = setTimeout(resolve, 1000);
         this.wake = () => { clearTimeout(t); resolve(); };
       });

@@ -4,9 +4,16 @@
 // <workdir>/volumes/<cluster>/<pv-name>, pinned (nodeAffinity) to the node that the first
 // consumer was scheduled to (WaitForFirstConsumer) or to the first node (Immediate).
 // A Released volume whose reclaim policy is Delete has its directory removed and is deleted.
+// A claim with dataSource {apiGroup: snapshot.storage.k8s.io, kind: VolumeSnapshot} waits until
+// that snapshot is readyToUse, then gets a new volume pre-filled (`cp -a`) from the snapshot's
+// directory (local-path-snapshotter.ts), as external-provisioner + a CSI driver would do.
 import * as k8s from '@kubernetes/client-node';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
 
 export const PROVISIONER = 'temporal-dr.local/local-path';
 const SELECTED_NODE = 'volume.kubernetes.io/selected-node';
@@ -17,9 +24,13 @@ export interface ProvisionerOptions {
   storage: k8s.StorageV1Api;
   volumesDir: string; // <workdir>/volumes/<cluster>
   log: (msg: string) => void;
+  /** The directory holding a ready VolumeSnapshot's files; undefined while it is not ready (or not ours). */
+  snapshotDir?: (namespace: string, name: string) => Promise<{ dir: string } | undefined>;
 }
 
 export class LocalPathProvisioner {
+  private readonly waitingLogged = new Set<string>();
+
   constructor(private readonly o: ProvisionerOptions) {
     fs.mkdirSync(o.volumesDir, { recursive: true });
   }
@@ -53,7 +64,20 @@ export class LocalPathProvisioner {
         node = nodes.items.map((n) => n.metadata!.name!).sort()[0];
         if (!node) continue;
       }
-      await this.provision(pvc, sc, name, node).catch((e) => this.o.log(`provision ${name}: ${errText(e)}`));
+      let from: string | undefined;
+      const ds = pvc.spec?.dataSourceRef ?? pvc.spec?.dataSource;
+      if (ds) {
+        if (ds.kind !== 'VolumeSnapshot' || ds.apiGroup !== 'snapshot.storage.k8s.io' || !this.o.snapshotDir) continue; // unsupported source: stays Pending
+        const snap = await this.o.snapshotDir((ds as k8s.V1TypedObjectReference).namespace ?? pvc.metadata!.namespace!, ds.name);
+        if (!snap) {
+          const key = `${pvc.metadata!.uid}`;
+          if (!this.waitingLogged.has(key)) this.o.log(`${pvc.metadata!.namespace}/${pvc.metadata!.name}: waiting for VolumeSnapshot ${ds.name} to be ready`);
+          this.waitingLogged.add(key);
+          continue;
+        }
+        from = snap.dir;
+      }
+      await this.provision(pvc, sc, name, node, from).catch((e) => this.o.log(`provision ${name}: ${errText(e)}`));
     }
     for (const pv of volumes.items) {
       if (pv.metadata?.annotations?.[PROVISIONED_BY] !== PROVISIONER) continue;
@@ -62,10 +86,19 @@ export class LocalPathProvisioner {
     }
   }
 
-  private async provision(pvc: k8s.V1PersistentVolumeClaim, sc: k8s.V1StorageClass, name: string, node: string) {
+  private async provision(pvc: k8s.V1PersistentVolumeClaim, sc: k8s.V1StorageClass, name: string, node: string, from?: string) {
     const dir = path.join(this.o.volumesDir, name);
-    fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
-    fs.chmodSync(dir, 0o777);
+    if (from) {
+      // the snapshot's tree, root directory included (its mode and owner too), like a restored CSI volume
+      const tmp = `${dir}.restoring`;
+      fs.rmSync(tmp, { recursive: true, force: true });
+      await run('cp', ['-a', '--', from, tmp]);
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.renameSync(tmp, dir);
+    } else {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
+      fs.chmodSync(dir, 0o777);
+    }
     const body: k8s.V1PersistentVolume = {
       apiVersion: 'v1',
       kind: 'PersistentVolume',
@@ -92,7 +125,8 @@ export class LocalPathProvisioner {
       },
     };
     await this.o.core.createPersistentVolume({ body });
-    this.o.log(`provisioned ${name} for ${pvc.metadata!.namespace}/${pvc.metadata!.name} on ${node} at ${dir}`);
+    this.waitingLogged.delete(pvc.metadata!.uid!);
+    this.o.log(`provisioned ${name} for ${pvc.metadata!.namespace}/${pvc.metadata!.name} on ${node} at ${dir}${from ? ` from snapshot ${from}` : ''}`);
   }
 
   private async remove(pv: k8s.V1PersistentVolume) {
