@@ -13,6 +13,7 @@ import { applyRestoreWave, rollbackRestore } from './restore/apply-wave';
 import { bindVolumeForRestore, removeRestoreHelpers } from './restore/volumes';
 import { waitForWorkloadsReady } from './restore/wait-ready';
 import { applyRetention } from './backup/retention';
+import { snapshotVolumes, mountSnapshot, cleanupSnapshots } from './backup/snapshots';
 
 /**
  * The orchestrator's activities: every side effect a workflow needs, except volume data, which
@@ -35,6 +36,11 @@ export function createActivities() {
       // Only counts go back to the workflow; the ids can be many.
       return { kept: r.kept.length, expired: r.expired.length, abandonedRemoved: r.abandonedRemoved.length, gc: r.gc };
     },
+    snapshotVolumes: (context: string, pointId: string, attempt: number, volumes: { namespace: string; pvc: string }[], snapshotClass?: string) =>
+      snapshotVolumes(context, pointId, attempt, volumes, snapshotClass),
+    mountSnapshot: (context: string, pointId: string, snap: { namespace: string; pvc: string; snapshot: string; restoreSize?: string }, storageClass: string | undefined, size: string) =>
+      mountSnapshot(context, pointId, snap, storageClass, size),
+    cleanupSnapshots: (context: string, pointId: string, namespaces: string[]) => cleanupSnapshots(context, pointId, namespaces),
     resolveHookTargets: (context: string, hook: ResolvedHook) => resolveHookTargets(context, hook),
     runHookStep: (context: string, hook: ExecHook, phase: 'pre' | 'post', target: HookTarget) => runHookStep(context, hook, phase, target),
     holdHookSession: (context: string, hook: SessionHook, target: HookTarget, defaultMaxHoldMs: number) => holdHookSession(context, hook, target, defaultMaxHoldMs),

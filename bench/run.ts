@@ -8,13 +8,17 @@
  *   BENCH_QUICK=1   128 MiB volume, 64 MiB B1 files, 1 run per B1 stage
  *   BENCH_REPEAT   rounds of the full backup and restore comparisons, best counts (default 2; quick 1)
  *   BENCH_ONLY      comma-separated benchmark names (see BENCHMARKS below), default all
- *   BENCH_KEEP=1    keep the temp dir (data, MinIO) for inspection
+ *   BENCH_KEEP=1    keep the temp dir (data, MinIO) for inspection; B7 also keeps its clusters' state
+ *                   and workdir (/tmp/tdr-bench-objects-*), processes are stopped either way
  *   BENCH_OUT       JSON output path (default bench/results/latest.json)
  *
  * Adding a benchmark: write `async function myBench(ctx: BenchContext)` that adds rows with
  * `ctx.table.add({...})` (ours, baseline, unit, better) and raw figures to `ctx.raw`, register it
  * in BENCHMARKS. Use `ctx.minio()` for an S3 server, `ctx.dir(name)` for scratch space under the
  * run's temp dir, and `run()` from ./measure to time a child process (CPU-s, peak RSS included).
+ *
+ * B7 (`objects`, bench/objects.ts) starts its own local clusters, Temporal dev server, worker and
+ * node agents (needs dist/worker/*.js, built by bench/tsconfig.json) and fails if they cannot start.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +32,7 @@ import { diffHashes, generateFile, generateVolume, hashTree, scatteredChange, ty
 import { processCpuS, run, type Measured } from './measure';
 import type { OursRequest } from './ours';
 import { BenchTable, MiB, fmt, mbPerS, type Cost } from './table';
+import { objects } from './objects';
 
 export interface BenchContext {
   table: BenchTable;
@@ -409,6 +414,7 @@ async function volume(ctx: BenchContext): Promise<void> {
 export const BENCHMARKS: Benchmark[] = [
   { name: 'pipeline', title: 'B1 CPU pipeline per core', run: pipeline },
   { name: 'volume', title: 'B2–B5 volume backup / incremental / rerun / restore vs restic', run: volume },
+  { name: 'objects', title: 'B7 restore of an application of 1,000 objects vs kubectl apply (local clusters)', run: objects },
 ];
 
 async function main(): Promise<void> {

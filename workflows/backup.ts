@@ -70,6 +70,8 @@ const hookReleaseQuery = defineQuery<boolean, [string]>(HOOK_RELEASE_QUERY);
 
 const retry = { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
 const kube = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry });
+/** Snapshots and their temporary PVCs wait on a CSI driver; cleanup must not be cut short. */
+const snapshotOps = proxyActivities<Activities>({ startToCloseTimeout: '20 minutes', heartbeatTimeout: '2 minutes', retry });
 /** Retention and garbage collection read every catalog and may delete many objects. */
 const maintenance = proxyActivities<Activities>({ startToCloseTimeout: '1 hour', heartbeatTimeout: '2 minutes', retry });
 
@@ -118,6 +120,8 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
       retry: { maximumAttempts: 10, initialInterval: '2s', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
     });
 
+  /** Namespaces that may hold this run's VolumeSnapshots, to clean up whatever happens. */
+  let snapshotNamespaces: string[] = [];
   try {
     const { kubernetesVersion } = await phase('Prepare', () =>
       kube.prepareBackup(plan, id, { workflowId: info.workflowId, runId: info.runId, startedAt: started.toISOString() }),
@@ -129,6 +133,11 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
       throw ApplicationFailure.create({ type: 'PreflightFailedError', nonRetryable: true, message: `cannot copy ${problems.length} volume(s):\n  ${problems.join('\n  ')}` });
     }
     const toCopy = captured.volumes.filter((v) => v.mode !== 'skip');
+    /** Copied live while quiesced; snapshot volumes are snapshotted while quiesced and copied after. */
+    const liveCopies = toCopy.filter((v) => v.mode === 'copy');
+    const snapshotCopies = toCopy.filter((v) => v.mode === 'snapshot-then-copy');
+    let snapshots: { namespace: string; pvc: string; snapshot: string; restoreSize?: string }[] = [];
+    snapshotNamespaces = [...new Set(snapshotCopies.map((v) => v.namespace))];
     progress.volumesTotal = toCopy.length;
 
     const hooks = resolveHooks(plan.spec.hooks);
@@ -215,9 +224,14 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
           }
         });
 
+        if (snapshotCopies.length) {
+          snapshots = await phase('Snapshot', () =>
+            snapshotOps.snapshotVolumes(context, id, attempt, snapshotCopies.map((v) => ({ namespace: v.namespace, pvc: v.pvc })), plan.spec.volumes.snapshotClass),
+          );
+        }
         await phase('CopyVolumes', () =>
           Promise.all(
-            toCopy.map(async (v) => {
+            liveCopies.map(async (v) => {
               const vp = volumePlan.get(v.namespace + '/' + v.pvc);
               const key = volumeSnapshotKey(plan.metadata.name, id, v.namespace, v.pvc);
               const r = await agent(v.node!).backupVolume({
@@ -255,6 +269,43 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
         );
       }
       return lost;
+    }
+
+    // ---- Snapshot volumes: the application already runs on; copy each snapshot through a temporary PVC.
+    if (snapshotCopies.length) {
+      try {
+        await phase('CopySnapshots', () =>
+          Promise.all(
+            snapshotCopies.map(async (v) => {
+              const snap = snapshots.find((s) => s.namespace === v.namespace && s.pvc === v.pvc)!;
+              const mounted = await snapshotOps.mountSnapshot(context, id, snap, v.storageClass, v.size);
+              const vp = volumePlan.get(v.namespace + '/' + v.pvc);
+              const key = volumeSnapshotKey(plan.metadata.name, id, v.namespace, v.pvc);
+              const r = await agent(mounted.node).backupVolume({
+                store,
+                key: keyRef,
+                hostPath: mounted.hostPath,
+                manifestKey: vp?.needsFinalize ? key + '.pass1' : key,
+                sessionId: id + '-' + v.namespace + '-' + v.pvc + '-snap',
+                parentManifestKey: captured.parents[v.namespace + '/' + v.pvc],
+                source: { cluster, namespace: v.namespace, pvc: v.pvc, node: mounted.node, snapshot: snap.snapshot },
+                exclude: vp?.exclude,
+              });
+              copies.set(v.namespace + '/' + v.pvc, r);
+              copyAttempts.set(v.namespace + '/' + v.pvc, r.attempt);
+              progress.volumesDone++;
+              progress.bytesCopied += r.bytes;
+            }),
+          ),
+        );
+      } finally {
+        await CancellationScope.nonCancellable(() =>
+          snapshotOps.cleanupSnapshots(context, id, snapshotNamespaces).catch((e: Error) => {
+            log.warn('could not remove temporary snapshot objects', { error: e.message });
+            return { snapshots: 0, claims: 0 };
+          }),
+        );
+      }
     }
 
     const failedPost = hookResults.find((r) => r.phase === 'post' && !r.ok && hookOnError(hooks, r.hook, 'post') !== 'continue');
@@ -373,6 +424,7 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
     progress.phase = 'Failed';
     await CancellationScope.nonCancellable(async () => {
       upsertSearchAttributes([{ key: DrPhase, value: 'Failed' }]);
+      if (snapshotNamespaces.length) await snapshotOps.cleanupSnapshots(context, id, snapshotNamespaces).catch(() => undefined);
       await kube.markPointFailed(plan, id, String((err as Error)?.message ?? err)).catch((e) => log.warn('could not mark the point failed', { error: String(e) }));
     });
     throw err;

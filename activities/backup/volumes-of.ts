@@ -53,9 +53,8 @@ export function volumesToCopy(objects: KubeObject[], pods: KubeObject[], volumes
       if (!pv) return { ...base, mode, problem: `PVC ${namespace}/${pvc.metadata.name} is not bound to a PersistentVolume yet` };
       const hostPath = pv.hostPath?.path ?? pv.local?.path;
       const node = pinnedNode(pv) ?? podNodeOfClaim.get(`${namespace}/${pvc.metadata.name}`);
-      if (mode === 'snapshot-then-copy') {
-        return { ...base, mode, node, hostPath, problem: `volume ${namespace}/${pvc.metadata.name}: snapshot-then-copy is not supported yet; use copy or skip for it in spec.volumes` };
-      }
+      // Snapshot copies read a temporary PVC restored from the snapshot, not the live PV.
+      if (mode === 'snapshot-then-copy') return { ...base, mode, ...(node ? { node } : {}), ...(hostPath ? { hostPath } : {}) };
       if (!hostPath) {
         return { ...base, mode, problem: `volume ${namespace}/${pvc.metadata.name}: PV ${spec.volumeName} is not a hostPath/local volume, so node agents cannot read it; set spec.volumes.byPvc["${namespace}/${pvc.metadata.name}"]: skip` };
       }
