@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { ClusterUnreachableError, InvalidInputError, PermissionDeniedError, NotFoundError } from '../../shared/errors';
 
@@ -22,7 +23,34 @@ export function loadKubeConfig(env: NodeJS.ProcessEnv = process.env): k8s.KubeCo
   const file = env.TDR_KUBECONFIG;
   if (file) kc.loadFromFile(file);
   else kc.loadFromDefault();
+  reuseConnections(kc);
   return kc;
+}
+
+/**
+ * client-node 1.4 builds a new HTTPS agent for every request, so every API call pays a TLS
+ * handshake (measured: ~5 ms of CPU per call, 4x slower than kubectl on a 1,000-object restore).
+ * Reuse one keep-alive agent per server and credentials; new credentials (a rotated client
+ * certificate from an exec plugin) get a new agent.
+ */
+function reuseConnections(kc: k8s.KubeConfig): void {
+  const target = kc as unknown as { createAgent(cluster: unknown, options: Record<string, unknown>): unknown };
+  const original = target.createAgent.bind(kc);
+  const agents = new Map<string, unknown>();
+  target.createAgent = (cluster, options) => {
+    const c = cluster as { server?: string; proxyUrl?: string } | undefined;
+    const id = createHash('sha256');
+    for (const part of [c?.server, c?.proxyUrl, options.ca, options.cert, options.key, options.pfx, String(options.rejectUnauthorized)]) {
+      id.update(part === undefined ? '-' : Buffer.isBuffer(part) ? part : String(part)).update('\0');
+    }
+    const key = id.digest('hex');
+    let agent = agents.get(key);
+    if (!agent) {
+      agent = original(cluster, { ...options, keepAlive: true, maxSockets: 32 });
+      agents.set(key, agent);
+    }
+    return agent;
+  };
 }
 
 export function connectCluster(context: string, env: NodeJS.ProcessEnv = process.env): Cluster {

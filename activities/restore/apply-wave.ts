@@ -30,14 +30,20 @@ export async function loadRestorePlan(req: RestoreRequest): Promise<StoredRestor
   return plan;
 }
 
-/** Applies one object: created objects carry this run's label so a rollback removes exactly them. */
-async function applyOne(cluster: Cluster, req: RestoreRequest, obj: KubeObject): Promise<ObjectOutcome> {
+/**
+ * Applies one object: created objects carry this run's label so a rollback removes exactly them.
+ * Objects preflight found absent are applied without another read (half the API calls on a fresh
+ * target); the others are read again, since the target may have changed since the plan.
+ */
+async function applyOne(cluster: Cluster, req: RestoreRequest, obj: KubeObject, existedAtPlan: boolean): Promise<ObjectOutcome> {
   const header = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace } };
   let existing: KubernetesObject | undefined;
-  try {
-    existing = await cluster.objects.read(header);
-  } catch (err) {
-    if (statusOf(err) !== 404) throw err;
+  if (existedAtPlan) {
+    try {
+      existing = await cluster.objects.read(header);
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+    }
   }
   const ours = existing?.metadata?.labels?.[RESTORE_LABEL] === req.restoreId;
   if (existing && !ours) {
@@ -76,7 +82,7 @@ export async function applyRestoreWave(req: RestoreRequest, wave: number): Promi
   const cluster = connectCluster(req.target.context);
   const outcomes = await mapLimit(w.objects, APPLY_CONCURRENCY, async (p) => {
     try {
-      return { object: formatRef(refOf(p.obj)), outcome: await applyOne(cluster, req, p.obj) };
+      return { object: formatRef(refOf(p.obj)), outcome: await applyOne(cluster, req, p.obj, p.exists) };
     } catch (err) {
       const e = classifyKubeError(err, req.target.context, 'apply', formatRef(refOf(p.obj)));
       const body = (err as { body?: unknown }).body;
