@@ -208,6 +208,14 @@ function crossFieldIssues(plan: Plan): string[] {
     if (seen.has(hook.name)) issues.push(`spec.hooks[${i}].name: duplicate of spec.hooks[${seen.get(hook.name)}].name "${hook.name}"`);
     else seen.set(hook.name, i);
   });
+  // Workers resolve credentials and keys from their environment only, for now: say so rather than
+  // silently using the worker's default credentials.
+  if (plan.spec.store.credentials?.fromSecret) {
+    issues.push('spec.store.credentials.fromSecret: not supported by this release yet; use fromEnv and set the variables on the workers and node agents');
+  }
+  if (plan.spec.store.encryption.keyFrom.secret) {
+    issues.push('spec.store.encryption.keyFrom.secret: not supported by this release yet; use keyFrom.env and set the variable on the workers and node agents');
+  }
   const includes = new Set(plan.spec.selector.includeKinds ?? []);
   (plan.spec.selector.excludeKinds ?? []).forEach((kind, i) => {
     if (includes.has(kind)) issues.push(`spec.selector.excludeKinds[${i}]: ${kind} is also in includeKinds`);

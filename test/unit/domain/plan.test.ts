@@ -235,3 +235,24 @@ describe('volumeModeFor', () => {
     expect(volumeModeFor(volumes, { namespace: 'other', name: 'cache-1' })).toBe('copy');
   });
 });
+
+describe('features the workers do not support yet', () => {
+  it('rejects credentials and keys from a Secret with a pointer to what works', () => {
+    const base = {
+      apiVersion: 'temporal-dr/v1',
+      kind: 'DRPlan',
+      metadata: { name: 'p' },
+      spec: {
+        source: { context: 's' },
+        selector: { namespaces: ['ns'] },
+        store: {
+          url: 's3://bucket/p',
+          credentials: { fromSecret: { namespace: 'dr', name: 's3', accessKeyIdKey: 'id', secretAccessKeyKey: 'secret' } },
+          encryption: { keyFrom: { secret: { namespace: 'dr', name: 'key', key: 'k' } } },
+        },
+      },
+    };
+    expect(() => validatePlan(base)).toThrow(/spec\.store\.credentials\.fromSecret: not supported by this release yet; use fromEnv/);
+    expect(() => validatePlan(base)).toThrow(/spec\.store\.encryption\.keyFrom\.secret: not supported by this release yet; use keyFrom\.env/);
+  });
+});
