@@ -5,6 +5,7 @@ import { transformForTarget } from '../../shared/transform';
 import type { TransformRule } from '../../shared/transform-rules';
 import { planRestoreOrder } from '../../shared/restore-order';
 import { matchesGlob } from '../../shared/glob';
+import { quotaProblems, type QuotaState } from '../../shared/quota';
 import { DataCorruptionError } from '../../shared/errors';
 import {
   RESTORE_LABEL,
@@ -217,6 +218,20 @@ async function preflight(target: Cluster, req: RestoreRequest, planned: PlannedO
       if (statusOf(err) !== 404) throw classifyKubeError(err, req.target.context, 'get', formatRef(refOf(p.obj)));
     }
   });
+
+  // Will the namespaces' quotas (those on the target, and those the restore brings) take it?
+  const namespaces = [...new Set(planned.flatMap((p) => (p.obj.metadata.namespace ? [p.obj.metadata.namespace] : [])))];
+  const quotas: QuotaState[] = [];
+  for (const namespace of namespaces) {
+    const live = await target.core.listNamespacedResourceQuota({ namespace }).catch(() => ({ items: [] as k8s.V1ResourceQuota[] }));
+    for (const q of live.items) quotas.push({ namespace, name: q.metadata!.name!, hard: q.status?.hard ?? q.spec?.hard ?? {}, used: q.status?.used ?? {} });
+  }
+  for (const p of planned) {
+    if (p.obj.kind !== 'ResourceQuota' || p.exists) continue;
+    const hard = ((p.obj.spec as { hard?: Record<string, string> } | undefined)?.hard) ?? {};
+    quotas.push({ namespace: p.obj.metadata.namespace!, name: p.obj.metadata.name, hard, used: {} });
+  }
+  problems.push(...quotaProblems(planned.filter((p) => !p.exists).map((p) => ({ obj: p.obj, resource: types.find((t) => t.kind === p.obj.kind && t.group === groupOf(p.obj.apiVersion))?.resource ?? '' })), quotas));
 
   // May we create what we plan to? One access review per kind and namespace.
   const reviews = new Map<string, { group: string; resource: string; namespace?: string }>();
