@@ -199,7 +199,7 @@ metadata:
 "
   done
   printf '%s' "$nodes" | kctl --context "$c" apply -f - >/dev/null
-  kctl --context "$c" apply --server-side -f "$STACK_SCRIPTS_DIR/manifests/snapshot-crds.yaml" >/dev/null
+  kctl --context "$c" apply --server-side -f "$(snapshot_crds_file)" >/dev/null
   kctl --context "$c" wait --for condition=Established --timeout 60s crd/volumesnapshotclasses.snapshot.storage.k8s.io >/dev/null
   kctl --context "$c" apply -f "$STACK_SCRIPTS_DIR/manifests/storage.yaml" >/dev/null
 }

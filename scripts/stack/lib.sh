@@ -59,3 +59,18 @@ wait_for_tcp() { # host port seconds what
     sleep 0.2
   done
 }
+
+# snapshot_crds_file: prints the path of the CSI snapshot CRDs (snapshot.storage.k8s.io/v1) of the
+# pinned external-snapshotter release, taken from its Go module (config/crd) and cached.
+snapshot_crds_file() {
+  local out="$TDR_CACHE_DIR/snapshot-crds-$EXTERNAL_SNAPSHOTTER_VERSION.yaml"
+  if [ ! -s "$out" ]; then
+    require_go
+    local dir
+    dir="$(go mod download -json "github.com/kubernetes-csi/external-snapshotter/client/v8@$EXTERNAL_SNAPSHOTTER_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+    [ -n "$dir" ] && ls "$dir"/config/crd/snapshot.storage.k8s.io_*.yaml >/dev/null 2>&1 \
+      || die "could not get the CSI snapshot CRDs of external-snapshotter $EXTERNAL_SNAPSHOTTER_VERSION from the Go module proxy"
+    for f in "$dir"/config/crd/snapshot.storage.k8s.io_*.yaml; do cat "$f"; echo '---'; done > "$out.tmp" && mv "$out.tmp" "$out"
+  fi
+  echo "$out"
+}
