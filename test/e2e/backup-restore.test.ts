@@ -5,7 +5,9 @@
  * changes nothing, a fresh Temporal server restores from the store alone, and a corrupted chunk
  * fails the restore cleanly and leaves nothing behind with rollback.
  */
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { backup, restore } from '../../workflows';
@@ -85,6 +87,7 @@ describe('backup and restore of the sample application', () => {
     })();
     point = await handle.result().finally(() => (writing = false));
     await writer;
+    await recordHistory(handle, 'backup-v1');
 
     expect(point.resources).toBeGreaterThan(15);
     expect(point.volumes.map((v) => v.pvc).sort()).toEqual([`${ns.name}/data-db-0`, `${ns.name}/uploads`]);
@@ -128,7 +131,7 @@ describe('backup and restore of the sample application', () => {
     targetNamespaces.push(t);
     await coreApi('target').deleteNamespace({ name: t.name }).catch(() => undefined); // the restore creates it
     await waitGone(t.name);
-    const r: RestoreReport = await env.client.workflow.execute(restore, {
+    const restoreHandle = await env.client.workflow.start(restore, {
       taskQueue,
       workflowId: uniqueId('restore'),
       args: [
@@ -140,6 +143,8 @@ describe('backup and restore of the sample application', () => {
         }),
       ],
     });
+    const r: RestoreReport = await restoreHandle.result();
+    await recordHistory(restoreHandle, 'restore-v1');
     expect(r.rtoMs).toBeGreaterThan(0);
     expect(r.volumes).toHaveLength(2);
     expect(r.checks.map((c) => c.ok)).toEqual([true]);
@@ -226,3 +231,10 @@ describe('backup and restore of the sample application', () => {
     }
   }
 });
+
+/** With TDR_RECORD_HISTORIES=1, saves a run's history as a replay fixture (test/histories). */
+async function recordHistory(handle: { fetchHistory(): Promise<temporal.api.history.v1.IHistory> }, name: string): Promise<void> {
+  if (process.env.TDR_RECORD_HISTORIES !== '1') return;
+  const history = await handle.fetchHistory();
+  writeFileSync(path.join(__dirname, `../histories/${name}.bin`), temporal.api.history.v1.History.encode(history).finish());
+}
