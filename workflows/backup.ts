@@ -194,7 +194,9 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
                   heartbeatTimeout: input.hookHeartbeatTimeoutMs ?? 30_000,
                   retry: { maximumAttempts: 1 },
                 });
-                const done = hold.holdHookSession(context, hook, target, holdMs);
+                // Not cancellable: cancelling the run must not kill the session before its post step;
+                // the Release phase ends it through the query, whatever happened.
+                const done = CancellationScope.nonCancellable(() => hold.holdHookSession(context, hook, target, holdMs));
                 holds.push({ hook, target, done });
                 const key = hook.name + '/' + target.pod;
                 // The session signals when its pre step ran; if the activity ends first, it failed.

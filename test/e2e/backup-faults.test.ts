@@ -4,11 +4,12 @@
  * to a PostgreSQL that starts cleanly with every row committed before the backup.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
 import { backup, restore } from '../../workflows';
 import type { BackupReport } from '../../workflows/backup';
-import { planToStoreRef, type Plan } from '../../shared/plan';
-import { readCatalog } from '../../activities/catalog/points';
+import { planToStoreRef, validatePlan, type Plan } from '../../shared/plan';
+import { listPoints, readCatalog } from '../../activities/catalog/points';
 import { verifyPoint } from '../../activities/catalog/verify-point';
 import { openRepository } from '../../activities/store/open-repository';
 import { openStore } from '../../activities/store/open-store';
@@ -123,5 +124,33 @@ describe('a backup survives the crash of its worker and of its node agent', () =
     expect(rows).toMatchObject({ exitCode: 0 });
     expect(Number(rows.stdout.trim())).toBe(20);
     expect(hashTree(await pvcDir('target', target.name, 'uploads'))).toEqual(files);
+  });
+
+  it('a backup cancelled mid-copy still runs the post hook, cleans up and leaves a point marked failed', async () => {
+    const taskQueue = uniqueId('cancel');
+    procs.push(startWorkerProcess(taskQueue, procEnv()), startAgentProcess('source', NODES, procEnv()));
+    // Another plan over the same namespace, so nothing is reused from the first test's point.
+    const other = validatePlan({ ...plan, metadata: { name: uniqueId('cancel').toLowerCase() } });
+    const handle = await env.client.workflow.start(backup, { taskQueue, workflowId: uniqueId('backup-cancel'), args: [{ plan: other }] });
+    await copyRunning(handle, new Set());
+    await handle.cancel();
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+
+    // The held psql session ran its post step (pg_backup_stop) and completed; none is left open.
+    const history = await handle.fetchHistory();
+    const holds = new Set(
+      history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'holdHookSession').map((e) => String(e.eventId)),
+    );
+    const completed = history.events!.filter((e) => e.activityTaskCompletedEventAttributes && holds.has(String(e.activityTaskCompletedEventAttributes.scheduledEventId)));
+    expect(completed).toHaveLength(holds.size);
+    expect(holds.size).toBeGreaterThan(0);
+    const open = await execInPod('source', ns.name, 'db-0', 'postgres', psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'psql' AND pid <> pg_backend_pid();"));
+    expect(open.stdout.trim()).toBe('0');
+
+    // The point is visibly failed, never complete.
+    const points = await listPoints(openStore(planToStoreRef(other)), other.metadata.name);
+    expect(points.map((p) => p.status)).toEqual(['failed']);
   });
 });
