@@ -2,7 +2,7 @@
 # The whole test suite, from a fresh clone: installs npm packages, builds (or reuses) the local
 # stack's binaries, type-checks, then runs unit tests and the tests against the real Temporal
 # dev server, MinIO and the two kwok clusters, which jest's global setup starts and stops.
-# Extra arguments go to jest (e.g. `bash scripts/test.sh test/unit`).
+# Extra arguments go to jest (e.g. `npm test -- test/unit`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/stack/lib.sh
