@@ -1,6 +1,8 @@
 import { s3Settings } from '../config/environment';
 import { InvalidInputError } from '../shared/errors';
 import { parseStoreUrl, type StoreRef } from '../shared/store-ref';
+import { planKeyRef, planToStoreRef, type Plan } from '../shared/plan';
+import { loadPlanFile } from './commands/plan';
 
 /** Builds a StoreRef from `--store s3://bucket/prefix` (or S3_BUCKET/S3_PREFIX) and S3_ENDPOINT. */
 export function storeRefFromOptions(opts: { store?: string; endpoint?: string }, env = process.env): StoreRef {
@@ -13,4 +15,22 @@ export function storeRefFromOptions(opts: { store?: string; endpoint?: string },
     ({ bucket, prefix } = parsed);
   }
   return { endpoint: opts.endpoint ?? s3.endpoint, bucket, prefix, region: s3.region, forcePathStyle: s3.forcePathStyle };
+}
+
+export interface StoreAndKeyOptions {
+  store?: string;
+  endpoint?: string;
+  plan?: string;
+  keyEnv?: string;
+}
+
+/**
+ * The store and the key variable a command works on: `--store`/`--endpoint` when given, else the
+ * plan's (`--plan`), else the environment; the key variable from `--key-env`, else the plan's,
+ * else TDR_ENCRYPTION_KEY.
+ */
+export function storeAndKeyFromOptions(opts: StoreAndKeyOptions, env = process.env): { ref: StoreRef; keyEnv: string; plan?: Plan } {
+  const plan = opts.plan ? loadPlanFile(opts.plan) : undefined;
+  const ref = plan && !opts.store ? planToStoreRef(plan) : storeRefFromOptions(opts, env);
+  return { ref, keyEnv: opts.keyEnv ?? (plan ? planKeyRef(plan).env : 'TDR_ENCRYPTION_KEY'), ...(plan ? { plan } : {}) };
 }

@@ -5,7 +5,7 @@ import { durationSchema } from './duration';
 import { InvalidInputError } from './errors';
 import { matchesGlob } from './glob';
 import { labelSelectorSchema } from './label-selector';
-import { parseStoreUrl, type StoreRef } from './store-ref';
+import { parseStoreUrl, type KeyRef, type StoreRef } from './store-ref';
 import { dnsLabelSchema, kindPatternSchema, transformRulesSchema } from './transform-rules';
 import { validate } from './validation-issues';
 
@@ -269,6 +269,16 @@ export function planToStoreRef(plan: Plan): StoreRef {
   if (store.forcePathStyle !== undefined) ref.forcePathStyle = store.forcePathStyle;
   if (store.credentials?.fromEnv) ref.credentialsFromEnv = { ...store.credentials.fromEnv };
   return ref;
+}
+
+/**
+ * The plan's encryption key reference, as workers resolve it. Validation rejects keys from a
+ * Secret for now, so a valid plan always names an environment variable.
+ */
+export function planKeyRef(plan: Plan): KeyRef {
+  const env = plan.spec.store.encryption.keyFrom.env;
+  if (!env) throw new InvalidInputError('spec.store.encryption.keyFrom.env: required by this release (keys from a Secret are not supported yet)');
+  return { env };
 }
 
 /** The mode for one PVC: a byPvc glob wins over its StorageClass, which wins over the default. */

@@ -22,3 +22,9 @@ export function parseStoreUrl(url: string): { bucket: string; prefix: string } |
   if (!m) return undefined;
   return { bucket: m[1], prefix: (m[2] ?? '').replace(/^\/+|\/+$/g, '') };
 }
+
+/** Where workers find a repository's encryption key; the key itself never leaves the workers. */
+export interface KeyRef {
+  /** Name of the environment variable that holds the base64 32-byte key on every worker. */
+  env: string;
+}

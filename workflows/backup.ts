@@ -13,8 +13,9 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { AgentActivities } from '../activities/volumes/agent-activities';
+import type { VolumeToCopy } from '../activities/backup/backup-types';
 import type { Plan } from '../shared/plan';
-import { planToStoreRef } from '../shared/plan';
+import { planKeyRef, planToStoreRef } from '../shared/plan';
 import { resolveHooks, type ExecHook, type ResolvedHook, type SessionHook } from '../shared/hook-presets';
 import { planVolumeHooks } from '../shared/volume-hooks';
 import { HOOK_RELEASE_QUERY, HOOK_SESSION_STARTED_SIGNAL, type HookRunResult, type HookSessionStarted, type HookTarget } from '../shared/hooks';
@@ -110,7 +111,7 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
   const context = plan.spec.source.context;
   const cluster = plan.spec.source.clusterName ?? context;
   const store = planToStoreRef(plan);
-  const keyRef = { env: plan.spec.store.encryption.keyFrom.env ?? '' };
+  const keyRef = planKeyRef(plan);
   const agent = (node: string) =>
     proxyActivities<AgentActivities>({
       taskQueue: nodeAgentTaskQueue(cluster, node),
@@ -159,6 +160,26 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
     /** Highest activity attempt each volume's copy needed, over every retake. */
     const copyAttempts = new Map<string, number>();
     let retakes = 0;
+    /** One volume's copy by the agent of the node that holds `where` (the live PV or a snapshot's copy). */
+    const copyVolume = async (v: VolumeToCopy, where: { node: string; hostPath: string }, sessionId: string, source: Record<string, string>) => {
+      const pvcKey = v.namespace + '/' + v.pvc;
+      const vp = volumePlan.get(pvcKey);
+      const key = volumeSnapshotKey(plan.metadata.name, id, v.namespace, v.pvc);
+      const r = await agent(where.node).backupVolume({
+        store,
+        key: keyRef,
+        hostPath: where.hostPath,
+        manifestKey: vp?.needsFinalize ? key + '.pass1' : key,
+        sessionId,
+        parentManifestKey: captured.parents[pvcKey],
+        source: { cluster, namespace: v.namespace, pvc: v.pvc, node: where.node, ...source },
+        exclude: vp?.exclude,
+      });
+      copies.set(pvcKey, r);
+      copyAttempts.set(pvcKey, Math.max(copyAttempts.get(pvcKey) ?? 0, r.attempt));
+      progress.volumesDone++;
+      progress.bytesCopied += r.bytes;
+    };
     for (let attempt = 1; ; attempt++) {
       retakes = attempt - 1;
       sessionStarts.clear();
@@ -233,24 +254,9 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
         }
         await phase('CopyVolumes', () =>
           Promise.all(
-            liveCopies.map(async (v) => {
-              const vp = volumePlan.get(v.namespace + '/' + v.pvc);
-              const key = volumeSnapshotKey(plan.metadata.name, id, v.namespace, v.pvc);
-              const r = await agent(v.node!).backupVolume({
-                store,
-                key: keyRef,
-                hostPath: v.hostPath!,
-                manifestKey: vp?.needsFinalize ? key + '.pass1' : key,
-                sessionId: id + '-' + v.namespace + '-' + v.pvc + (attempt > 1 ? '-a' + attempt : ''),
-                parentManifestKey: captured.parents[v.namespace + '/' + v.pvc],
-                source: { cluster, namespace: v.namespace, pvc: v.pvc, node: v.node!, pv: v.pvName ?? '' },
-                exclude: vp?.exclude,
-              });
-              copies.set(v.namespace + '/' + v.pvc, r);
-              copyAttempts.set(v.namespace + '/' + v.pvc, Math.max(copyAttempts.get(v.namespace + '/' + v.pvc) ?? 0, r.attempt));
-              progress.volumesDone++;
-              progress.bytesCopied += r.bytes;
-            }),
+            liveCopies.map((v) =>
+              copyVolume(v, { node: v.node!, hostPath: v.hostPath! }, id + '-' + v.namespace + '-' + v.pvc + (attempt > 1 ? '-a' + attempt : ''), { pv: v.pvName ?? '' }),
+            ),
           ),
         );
       } finally {
@@ -281,22 +287,7 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
             snapshotCopies.map(async (v) => {
               const snap = snapshots.find((s) => s.namespace === v.namespace && s.pvc === v.pvc)!;
               const mounted = await snapshotOps.mountSnapshot(context, id, snap, v.storageClass, v.size);
-              const vp = volumePlan.get(v.namespace + '/' + v.pvc);
-              const key = volumeSnapshotKey(plan.metadata.name, id, v.namespace, v.pvc);
-              const r = await agent(mounted.node).backupVolume({
-                store,
-                key: keyRef,
-                hostPath: mounted.hostPath,
-                manifestKey: vp?.needsFinalize ? key + '.pass1' : key,
-                sessionId: id + '-' + v.namespace + '-' + v.pvc + '-snap',
-                parentManifestKey: captured.parents[v.namespace + '/' + v.pvc],
-                source: { cluster, namespace: v.namespace, pvc: v.pvc, node: mounted.node, snapshot: snap.snapshot },
-                exclude: vp?.exclude,
-              });
-              copies.set(v.namespace + '/' + v.pvc, r);
-              copyAttempts.set(v.namespace + '/' + v.pvc, r.attempt);
-              progress.volumesDone++;
-              progress.bytesCopied += r.bytes;
+              await copyVolume(v, mounted, id + '-' + v.namespace + '-' + v.pvc + '-snap', { snapshot: snap.snapshot });
             }),
           ),
         );

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Plan } from '../../shared/plan';
-import { planToStoreRef } from '../../shared/plan';
+import { planKeyRef, planToStoreRef } from '../../shared/plan';
 import { resourcesKey, pointPrefix, type CatalogResource } from '../../shared/catalog';
 import { groupOf, type KubeObject } from '../../shared/kube-object';
 import { podSpecReferences } from '../../shared/references';
@@ -8,7 +8,6 @@ import { chunkId } from '../datapath/crypto';
 import { connectCluster } from '../kube/cluster';
 import { discoverApplication } from '../discovery/discover-application';
 import { openRepository } from '../store/open-repository';
-import { keyRefOf } from './key-ref';
 import { volumesToCopy } from './volumes-of';
 import type { CapturedResources } from './backup-types';
 import type { ObjectStore } from '../store/object-store';
@@ -29,7 +28,7 @@ export interface StagedResources {
 export async function captureResources(plan: Plan, id: string): Promise<CapturedResources> {
   const cluster = connectCluster(plan.spec.source.context);
   const app = await discoverApplication(cluster, plan.spec.selector);
-  const repo = await openRepository(planToStoreRef(plan), keyRefOf(plan), { create: false });
+  const repo = await openRepository(planToStoreRef(plan), planKeyRef(plan), { create: false });
 
   const items: CatalogResource[] = app.objects.map((o) => {
     const json = Buffer.from(JSON.stringify(o));

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { Plan } from '../../shared/plan';
-import { planToStoreRef } from '../../shared/plan';
+import { planKeyRef, planToStoreRef } from '../../shared/plan';
 import {
   CATALOG_FORMAT_VERSION,
   catalogKey,
@@ -17,7 +17,6 @@ import { formatIssuePath } from '../../shared/validation-issues';
 import { connectCluster, classifyKubeError } from '../kube/cluster';
 import { openStore, ensureBucket } from '../store/open-store';
 import { openRepository } from '../store/open-repository';
-import { keyRefOf } from './key-ref';
 import { stagedResourcesKey, type StagedResources } from './capture-resources';
 
 export const failedMarkerKey = (plan: string, id: string) => `${pointPrefix(plan, id)}failed.json`;
@@ -36,7 +35,7 @@ export async function prepareBackup(plan: Plan, id: string, run: { workflowId: s
   }
   const ref = planToStoreRef(plan);
   await ensureBucket(openStore(ref));
-  await openRepository(ref, keyRefOf(plan), { create: true });
+  await openRepository(ref, planKeyRef(plan), { create: true });
   const marker: InProgressMarker = { formatVersion: CATALOG_FORMAT_VERSION, pointId: id, planName: plan.metadata.name, startedAt: run.startedAt, workflowId: run.workflowId, runId: run.runId };
   await openStore(ref).put(inProgressMarkerKey(plan.metadata.name, id), JSON.stringify(marker));
   return { kubernetesVersion };

@@ -24,10 +24,9 @@ import { openStore } from '../store/open-store';
 import { readMasterKey } from '../store/open-repository';
 import { Repository, SESSIONS_PREFIX } from '../datapath/repository';
 import { collectGarbage, type GcResult } from '../datapath/gc';
-import { keyRefOf } from './key-ref';
 import { catalogKey, parseCatalog, parsePointKey, pointIdTime, pointPrefix } from '../../shared/catalog';
 import { DrError, InvalidInputError, NotFoundError } from '../../shared/errors';
-import { planToStoreRef, type Plan, type RetentionSpec } from '../../shared/plan';
+import { planKeyRef, planToStoreRef, type Plan, type RetentionSpec } from '../../shared/plan';
 import { selectRetainedPoints, type RetentionReason } from '../../shared/retention';
 
 export const DEFAULT_ABANDONED_AFTER_MS = 24 * 3600_000;
@@ -294,7 +293,7 @@ async function liveManifestKeys(store: ObjectStore, removing: Set<string>): Prom
 
 /** The plan's repository (index not loaded: GC loads it), or undefined when the store has none yet. */
 async function openRepositoryForGc(store: ObjectStore, plan: Plan): Promise<Repository | undefined> {
-  const keyRef = keyRefOf(plan);
+  const keyRef = planKeyRef(plan);
   const key = readMasterKey(keyRef);
   try {
     return await Repository.open(store, key, { skipIndex: true, keyRef: `environment variable ${keyRef.env}` });

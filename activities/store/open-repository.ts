@@ -1,14 +1,11 @@
-import type { StoreRef } from '../../shared/store-ref';
+import type { KeyRef, StoreRef } from '../../shared/store-ref';
+
+export type { KeyRef };
 import { InvalidInputError } from '../../shared/errors';
 import { Repository } from '../datapath/repository';
 import { parseMasterKey } from '../datapath/crypto';
 import { openStore } from './open-store';
 
-/** Where a worker finds the repository's encryption key; the key itself never leaves the worker. */
-export interface KeyRef {
-  /** Name of the environment variable that holds the base64 32-byte key on every worker. */
-  env: string;
-}
 
 export function readMasterKey(keyRef: KeyRef, env: NodeJS.ProcessEnv = process.env): Buffer {
   const value = env[keyRef.env];

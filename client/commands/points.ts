@@ -3,29 +3,11 @@ import { listPoints, readCatalog, resolvePointRef } from '../../activities/catal
 import { verifyPoint } from '../../activities/catalog/verify-point';
 import { openStore } from '../../activities/store/open-store';
 import { openRepository } from '../../activities/store/open-repository';
-import { planToStoreRef } from '../../shared/plan';
 import { DataCorruptionError } from '../../shared/errors';
-import type { StoreRef } from '../../shared/store-ref';
-import { storeRefFromOptions } from '../store-options';
-import { loadPlanFile } from './plan';
+import { storeAndKeyFromOptions, type StoreAndKeyOptions } from '../store-options';
 import { formatBytes } from '../progress';
 import { registerPruneCommand } from './prune';
 
-interface StoreOpts {
-  store?: string;
-  endpoint?: string;
-  plan?: string;
-  keyEnv?: string;
-}
-
-/** The store (and key variable) from --plan, or from --store/--endpoint and the environment. */
-function storeFrom(opts: StoreOpts): { ref: StoreRef; keyEnv: string } {
-  if (opts.plan) {
-    const plan = loadPlanFile(opts.plan);
-    return { ref: planToStoreRef(plan), keyEnv: opts.keyEnv ?? plan.spec.store.encryption.keyFrom.env ?? 'TDR_ENCRYPTION_KEY' };
-  }
-  return { ref: storeRefFromOptions(opts), keyEnv: opts.keyEnv ?? 'TDR_ENCRYPTION_KEY' };
-}
 
 const storeOptions = (c: Command) =>
   c
@@ -37,8 +19,8 @@ const storeOptions = (c: Command) =>
 export function registerPointsCommands(program: Command): void {
   const points = program.command('points').description('recovery points, read straight from the object store (no Temporal needed)');
 
-  storeOptions(points.command('list [plan]').description('list recovery points, newest first')).action(async (planName: string | undefined, opts: StoreOpts) => {
-    const { ref } = storeFrom(opts);
+  storeOptions(points.command('list [plan]').description('list recovery points, newest first')).action(async (planName: string | undefined, opts: StoreAndKeyOptions) => {
+    const { ref } = storeAndKeyFromOptions(opts);
     const list = await listPoints(openStore(ref), planName);
     if (!list.length) return console.log(`no recovery points in s3://${ref.bucket}/${ref.prefix}`);
     for (const p of list) {
@@ -49,8 +31,8 @@ export function registerPointsCommands(program: Command): void {
 
   storeOptions(points.command('describe <point>').description('show a point\'s catalog (<plan>/<id> or <plan>/latest)'))
     .option('--json', 'print the whole catalog as JSON')
-    .action(async (pointRef: string, opts: StoreOpts & { json?: boolean }) => {
-      const store = openStore(storeFrom(opts).ref);
+    .action(async (pointRef: string, opts: StoreAndKeyOptions & { json?: boolean }) => {
+      const store = openStore(storeAndKeyFromOptions(opts).ref);
       const { planName, pointId } = await resolvePointRef(store, pointRef);
       const c = await readCatalog(store, planName, pointId);
       if (opts.json) return console.log(JSON.stringify(c, null, 2));
@@ -66,8 +48,8 @@ export function registerPointsCommands(program: Command): void {
 
   storeOptions(points.command('verify <point>').description('check every checksum of a point; --read-data also reads and authenticates every chunk'))
     .option('--read-data', 'read every chunk of every volume')
-    .action(async (pointRef: string, opts: StoreOpts & { readData?: boolean }) => {
-      const { ref, keyEnv } = storeFrom(opts);
+    .action(async (pointRef: string, opts: StoreAndKeyOptions & { readData?: boolean }) => {
+      const { ref, keyEnv } = storeAndKeyFromOptions(opts);
       const store = openStore(ref);
       const { planName, pointId } = await resolvePointRef(store, pointRef);
       const catalog = await readCatalog(store, planName, pointId);

@@ -8,11 +8,9 @@ import { newRestoreId, type RestoreRequest } from '../../shared/restore-request'
 import { parseTransformRules } from '../../shared/transform';
 import { InvalidInputError } from '../../shared/errors';
 import { DrOperation, DrPlan, DrTargetCluster } from '../../shared/search-attributes';
-import { planToStoreRef } from '../../shared/plan';
 import { openStore } from '../../activities/store/open-store';
 import { openClient } from '../temporal-client';
-import { storeRefFromOptions } from '../store-options';
-import { loadPlanFile } from './plan';
+import { storeAndKeyFromOptions } from '../store-options';
 import { followProgress, formatBytes } from '../progress';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -84,8 +82,7 @@ export function registerRestoreCommand(program: Command): void {
       if (!pointRef || !pointRef.includes('/')) throw new InvalidInputError('point: give it as <plan>/<point-id> or <plan>/latest (argument or --point)');
       if (!['skip', 'update', 'fail'].includes(opts.existing)) throw new InvalidInputError(`--existing: expected skip, update or fail, got "${opts.existing}"`);
       const [planName, pointId] = pointRef.split('/');
-      const plan = opts.plan ? loadPlanFile(opts.plan) : undefined;
-      const store = plan && !opts.store ? planToStoreRef(plan) : storeRefFromOptions(opts);
+      const { ref: store, keyEnv } = storeAndKeyFromOptions(opts);
       const readYaml = (file: string, what: string) => {
         try {
           return parseYaml(readFileSync(file, 'utf8'));
@@ -96,7 +93,7 @@ export function registerRestoreCommand(program: Command): void {
       const req: RestoreRequest = {
         restoreId: newRestoreId(new Date(), planName, randomBytes(3).toString('hex')),
         store,
-        keyEnv: opts.keyEnv ?? plan?.spec.store.encryption.keyFrom.env ?? 'TDR_ENCRYPTION_KEY',
+        keyEnv,
         planName,
         pointId,
         target: { context: opts.to, clusterName: opts.clusterName ?? opts.to },

@@ -3,7 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { validatePlan, type Plan } from '../../shared/plan';
+import { planToStoreRef, validatePlan, type Plan } from '../../shared/plan';
+import type { RestoreRequest } from '../../shared/restore-request';
 import type { StoreRef } from '../../shared/store-ref';
 import { applyObjects, applySampleApp, coreApi, execInPod, waitForWorkloadsReady, type ClusterName } from '../harness/clusters';
 
@@ -125,4 +126,21 @@ export async function waitForDatabase(cluster: ClusterName, ns: string, timeoutM
     await new Promise((res) => setTimeout(res, 500));
   }
   throw new Error(`PostgreSQL in ${cluster}/${ns}/db-0 did not accept queries within ${timeoutMs / 1000}s: ${last}`);
+}
+
+/** A restore of a point of `plan` to "target", with the tests' defaults; `over` sets the rest. */
+export function restoreRequest(plan: Plan, pointId: string, keyEnv: string, over: Partial<RestoreRequest> = {}): RestoreRequest {
+  return {
+    restoreId: `r-${randomBytes(4).toString('hex')}`,
+    store: planToStoreRef(plan),
+    keyEnv,
+    planName: plan.metadata.name,
+    pointId,
+    target: { context: 'target', clusterName: 'target' },
+    existingPolicy: 'fail',
+    dryRun: false,
+    rollbackOnFailure: false,
+    waitReadyTimeoutMs: 180_000,
+    ...over,
+  };
 }

@@ -18,7 +18,7 @@ import { attachTestEnv, uniqueId } from '../harness/temporal';
 import { freshStore } from '../harness/store';
 import { execInPod, freshNamespace, type TestNamespace } from '../harness/clusters';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
-import { deployShop, hashTree, NODES, psql, pvcDir, shopPlan } from './app-fixture';
+import { deployShop, hashTree, NODES, psql, pvcDir, restoreRequest, shopPlan } from './app-fixture';
 
 const KEY_ENV = 'TDR_FAULT_KEY';
 
@@ -104,21 +104,7 @@ describe('a backup survives the crash of its worker and of its node agent', () =
     await env.client.workflow.execute(restore, {
       taskQueue: restoreQueue,
       workflowId: uniqueId('restore-faults'),
-      args: [
-        {
-          restoreId: uniqueId('rf'),
-          store: planToStoreRef(plan),
-          keyEnv: KEY_ENV,
-          planName: plan.metadata.name,
-          pointId: report.pointId,
-          target: { context: 'target', clusterName: 'target' },
-          namespaceMapping: { [ns.name]: target.name },
-          existingPolicy: 'skip',
-          dryRun: false,
-          rollbackOnFailure: false,
-          waitReadyTimeoutMs: 180_000,
-        },
-      ],
+      args: [restoreRequest(plan, report.pointId, KEY_ENV, { namespaceMapping: { [ns.name]: target.name }, existingPolicy: 'skip' })],
     });
     const rows = await execInPod('target', target.name, 'db-0', 'postgres', psql("SELECT count(*) FROM orders WHERE item LIKE 'before-%';"));
     expect(rows).toMatchObject({ exitCode: 0 });

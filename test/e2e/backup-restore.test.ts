@@ -27,7 +27,7 @@ import { attachTestEnv, uniqueId } from '../harness/temporal';
 import { freshStore } from '../harness/store';
 import { appsApi, coreApi, execInPod, freshNamespace, objectApi, type TestNamespace } from '../harness/clusters';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
-import { deployShop, hashTree, NODES, psql, pvcDir, shopPlan } from './app-fixture';
+import { deployShop, hashTree, NODES, psql, pvcDir, restoreRequest, shopPlan } from './app-fixture';
 
 const KEY_ENV = 'TDR_E2E_KEY';
 
@@ -43,20 +43,8 @@ describe('backup and restore of the sample application', () => {
   const targetNamespaces: TestNamespace[] = [];
   const procEnv = () => ({ [KEY_ENV]: process.env[KEY_ENV]! });
 
-  const request = (over: Partial<RestoreRequest>): RestoreRequest => ({
-    restoreId: uniqueId('r'),
-    store: planToStoreRef(plan),
-    keyEnv: KEY_ENV,
-    planName: plan.metadata.name,
-    pointId: point.pointId,
-    target: { context: 'target', clusterName: 'target' },
-    existingPolicy: 'fail',
-    dryRun: false,
-    rollbackOnFailure: false,
-    waitReadyTimeoutMs: 180_000,
-    agentHeartbeatTimeoutMs: 10_000,
-    ...over,
-  });
+  const request = (over: Partial<RestoreRequest>): RestoreRequest =>
+    restoreRequest(plan, point.pointId, KEY_ENV, { agentHeartbeatTimeoutMs: 10_000, ...over });
 
   beforeAll(async () => {
     process.env[KEY_ENV] = generateMasterKey();

@@ -14,7 +14,7 @@ import { attachTestEnv, uniqueId } from '../harness/temporal';
 import { freshStore } from '../harness/store';
 import { coreApi, execInPod, freshNamespace, kubeConfigFor, type TestNamespace } from '../harness/clusters';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
-import { deployShop, hashTree, NODES, psql, pvcDir, shopPlan } from './app-fixture';
+import { deployShop, hashTree, NODES, psql, pvcDir, restoreRequest, shopPlan } from './app-fixture';
 import * as k8s from '@kubernetes/client-node';
 
 const KEY_ENV = 'TDR_SNAP_KEY';
@@ -71,21 +71,7 @@ describe('backup in CSI snapshot mode', () => {
     await env.client.workflow.execute(restore, {
       taskQueue,
       workflowId: uniqueId('restore-snap'),
-      args: [
-        {
-          restoreId: uniqueId('rs'),
-          store: planToStoreRef(plan),
-          keyEnv: KEY_ENV,
-          planName: plan.metadata.name,
-          pointId: report.pointId,
-          target: { context: 'target', clusterName: 'target' },
-          namespaceMapping: { [ns.name]: target.name },
-          existingPolicy: 'skip',
-          dryRun: false,
-          rollbackOnFailure: false,
-          waitReadyTimeoutMs: 180_000,
-        },
-      ],
+      args: [restoreRequest(plan, report.pointId, KEY_ENV, { namespaceMapping: { [ns.name]: target.name }, existingPolicy: 'skip' })],
     });
     const rows = await execInPod('target', target.name, 'db-0', 'postgres', psql("SELECT count(*) FROM orders WHERE item LIKE 'before-%';"));
     expect(rows).toMatchObject({ exitCode: 0 });
