@@ -308,6 +308,7 @@ export async function objects(ctx: BenchContext): Promise<void> {
       TEMPORAL_ADDRESS: temporal.address,
       TEMPORAL_NAMESPACE: 'default',
       TDR_KUBECONFIG: kubeconfig,
+      TDR_KUBELET_ROOT: path.join(path.dirname(kubeconfig), 'kubelet', '{cluster}', '{node}'),
       AWS_ACCESS_KEY_ID: minio.accessKeyId,
       AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
       S3_ENDPOINT: minio.endpoint,

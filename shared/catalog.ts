@@ -60,12 +60,14 @@ export const catalogVolumeSchema = z
     /** Key of the volume snapshot manifest (file tree and chunk list); absent when skipped. */
     snapshotKey: z.string().optional(),
     snapshotSha256: sha256Hex.optional(),
+    /** Why the point holds no data for this claim although its mode copies (e.g. it was not bound: no data existed yet). */
+    noData: z.string().optional(),
     files: count,
     bytes: count,
     hookArtifacts: z.array(hookArtifactRecordSchema).default([]),
   })
-  .refine((v) => v.mode === 'skip' || (v.snapshotKey !== undefined && v.snapshotSha256 !== undefined), {
-    error: 'snapshotKey and snapshotSha256 are required unless mode is skip',
+  .refine((v) => v.mode === 'skip' || v.noData !== undefined || (v.snapshotKey !== undefined && v.snapshotSha256 !== undefined), {
+    error: 'snapshotKey and snapshotSha256 are required unless mode is skip or noData says why there is no data',
   });
 export type CatalogVolume = z.output<typeof catalogVolumeSchema>;
 

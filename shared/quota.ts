@@ -1,4 +1,5 @@
 import type { KubeObject } from './kube-object';
+import { storageClassOf } from './storage-class';
 import { groupOf } from './kube-object';
 
 /** A ResourceQuota as preflight sees it: hard limits and, for one that exists, what is used. */
@@ -46,9 +47,10 @@ export function quotaProblems(newObjects: { obj: KubeObject; resource: string }[
         const spec = obj.spec as { storageClassName?: string; resources?: { requests?: { storage?: string } } } | undefined;
         const bytes = parseQuantity(spec?.resources?.requests?.storage);
         add('requests.storage', bytes);
-        if (spec?.storageClassName) {
-          add(`${spec.storageClassName}.storageclass.storage.k8s.io/requests.storage`, bytes);
-          add(`${spec.storageClassName}.storageclass.storage.k8s.io/persistentvolumeclaims`, 1);
+        const sc = storageClassOf(obj as never);
+        if (sc) {
+          add(`${sc}.storageclass.storage.k8s.io/requests.storage`, bytes);
+          add(`${sc}.storageclass.storage.k8s.io/persistentvolumeclaims`, 1);
         }
       }
     }

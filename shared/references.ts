@@ -1,4 +1,5 @@
 import { containersOf, groupOf, guessResource, isObject, podSpecOf, refKey, type KubeObject, type ObjectRef } from './kube-object';
+import { storageClassOf } from './storage-class';
 
 /** What a workload's pod template needs to exist before its pods can start. */
 export interface PodSpecReferences {
@@ -105,11 +106,14 @@ export function objectReferences(obj: KubeObject): ObjectRef[] {
       break;
     }
     case 'PersistentVolumeClaim':
-      add('storage.k8s.io/v1', 'StorageClass', spec.storageClassName);
+      add('storage.k8s.io/v1', 'StorageClass', storageClassOf(obj as never));
       add('v1', 'PersistentVolume', spec.volumeName);
       break;
     case 'PersistentVolume':
-      add('storage.k8s.io/v1', 'StorageClass', spec.storageClassName);
+      add('storage.k8s.io/v1', 'StorageClass', storageClassOf(obj as never));
+      break;
+    case 'StatefulSet':
+      for (const template of asList(spec.volumeClaimTemplates)) add('storage.k8s.io/v1', 'StorageClass', storageClassOf(template as never));
       break;
     case 'Ingress':
       if (!ns) break;

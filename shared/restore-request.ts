@@ -1,4 +1,5 @@
 import type { StoreRef } from './store-ref';
+import type { HelperPlacement } from './helper-placement';
 import type { TransformRule } from './transform-rules';
 
 /** Everything a restore run needs; small, and free of secrets (the key is named, never passed). */
@@ -41,6 +42,8 @@ export interface RestoreVolume {
   bytes: number;
   /** True when the PVC already existed on the target and the policy kept it. */
   existing: boolean;
+  /** Scheduling constraints of the workload that mounts it, for the helper pod that binds it. */
+  placement?: HelperPlacement;
 }
 
 export interface RestorePlanSummary {

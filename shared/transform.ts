@@ -1,4 +1,5 @@
 import { InvalidInputError } from './errors';
+import { mapStorageClassInPlace } from './storage-class';
 import { matchesAnyGlob } from './glob';
 import { applyJsonPatch, applyMergePatch, JsonPatchError, type JsonPatchOperation } from './json-patch';
 import { matchesAnyKindPattern } from './kind-pattern';
@@ -206,15 +207,10 @@ function mapNamespaces(input: KubeObject, mapping: Record<string, string>): Kube
 
 function mapStorageClasses(input: KubeObject, mapping: Record<string, string>): KubeObject {
   const obj = cloneJson(input);
+  if (obj.kind === 'PersistentVolumeClaim' || obj.kind === 'PersistentVolume') mapStorageClassInPlace(obj as never, mapping);
   const spec = obj.spec;
-  if (!isObject(spec)) return obj;
-  const mapClass = (holder: Json) => {
-    const current = holder.storageClassName;
-    if (typeof current === 'string' && mapping[current] !== undefined) holder.storageClassName = mapping[current];
-  };
-  if (obj.kind === 'PersistentVolumeClaim' || obj.kind === 'PersistentVolume') mapClass(spec);
-  if (obj.kind === 'StatefulSet' && Array.isArray(spec.volumeClaimTemplates)) {
-    for (const template of spec.volumeClaimTemplates) if (isObject(template) && isObject(template.spec)) mapClass(template.spec);
+  if (obj.kind === 'StatefulSet' && isObject(spec) && Array.isArray(spec.volumeClaimTemplates)) {
+    for (const template of spec.volumeClaimTemplates) if (isObject(template)) mapStorageClassInPlace(template as never, mapping);
   }
   return obj;
 }

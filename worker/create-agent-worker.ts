@@ -4,7 +4,7 @@ import { createAgentActivities } from '../activities/volumes/agent-activities';
 
 /**
  * Node-agent workers: activities only, one Worker per node served. In production each node runs
- * its own agent (a DaemonSet with the host filesystem mounted at TDR_HOST_ROOT); the local stack
+ * its own agent (a DaemonSet with the kubelet root mounted at TDR_KUBELET_ROOT); the local stack
  * serves all simulated nodes of a cluster from one process.
  */
 export async function createAgentWorkers(opts: {
@@ -21,7 +21,7 @@ export async function createAgentWorkers(opts: {
         connection: opts.connection,
         namespace: opts.namespace,
         taskQueue: nodeAgentTaskQueue(opts.cluster, node),
-        activities: createAgentActivities(),
+        activities: createAgentActivities({ cluster: opts.cluster }),
         maxConcurrentActivityTaskExecutions: opts.concurrency ?? 2,
         shutdownGraceTime: '5s',
         // Checkpoints must reach the server well inside the 30 s heartbeat timeout.

@@ -1,5 +1,6 @@
 /** Small values the backup workflow and its activities exchange (keys, counts, short lists). */
 import type { VolumeMode } from '../../shared/plan';
+import type { VolumeLocation } from '../../shared/volume-location';
 
 /** One PVC whose data must be copied, and where its agent finds it. */
 export interface VolumeToCopy {
@@ -9,10 +10,14 @@ export interface VolumeToCopy {
   storageClass?: string;
   size: string;
   mode: VolumeMode;
-  /** Node whose agent serves the PV (from the PV's node affinity or the pod using it). */
+  /** Node whose agent serves the PV (the running pod that mounts it, or the PV's node affinity). */
   node?: string;
-  /** The PV's directory on that node (hostPath or local volumes). */
+  /** Where the agent reads the live volume: the kubelet directory of a running pod that mounts it. */
+  location?: VolumeLocation;
+  /** @deprecated a PV host path, in results recorded by runs of an older release. */
   hostPath?: string;
+  /** Why the point holds no data for it although its mode copies (an unbound claim): a warning, not a failure. */
+  noData?: string;
   /** Why the volume cannot be copied, when it cannot. */
   problem?: string;
 }

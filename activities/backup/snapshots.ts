@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { PreflightFailedError } from '../../shared/errors';
 import { connectCluster, classifyKubeError, statusOf, type Cluster } from '../kube/cluster';
-import { bindClaim, ownerLabel, removeHelpers, type BoundClaim } from '../kube/claim-binding';
+import { bindClaim, ownerLabel, removeHelpers } from '../kube/claim-binding';
+import type { VolumeLocation } from '../../shared/volume-location';
 
 const SNAPSHOT_API = 'snapshot.storage.k8s.io/v1';
 /** Label on every VolumeSnapshot and temporary PVC a backup creates; its value names the point. */
@@ -73,8 +74,9 @@ export async function snapshotVolumes(
 }
 
 /**
- * Restores a snapshot into a temporary PVC and binds it, so a node agent can copy the snapshot's
- * files while the application runs on.
+ * Restores a snapshot into a temporary PVC and mounts it in a helper pod, so a node agent can copy
+ * the snapshot's files through that pod's volume directory while the application runs on. Works
+ * with any CSI driver that snapshots.
  */
 export async function mountSnapshot(
   context: string,
@@ -82,7 +84,7 @@ export async function mountSnapshot(
   snap: { namespace: string; pvc: string; snapshot: string; restoreSize?: string },
   storageClass: string | undefined,
   size: string,
-): Promise<BoundClaim & { claim: string }> {
+): Promise<VolumeLocation> {
   const cluster = connectCluster(context);
   const owner = ownerLabel('backup', pointId);
   const claim = `${snap.snapshot}-copy`;
@@ -102,7 +104,15 @@ export async function mountSnapshot(
   } catch (err) {
     if (statusOf(err) !== 409) throw classifyKubeError(err, context, 'create', `persistentvolumeclaims in namespace ${snap.namespace}`);
   }
-  return { ...(await bindClaim(cluster, snap.namespace, claim, owner)), claim };
+  return bindClaim(cluster, snap.namespace, claim, owner);
+}
+
+/**
+ * Mounts a claim that no running pod mounts (a workload scaled to zero) in a helper pod, so the
+ * node agent can read it through the kubelet. The helper goes with the backup's other temporary objects.
+ */
+export async function mountClaimForCopy(context: string, pointId: string, namespace: string, pvc: string): Promise<VolumeLocation> {
+  return bindClaim(connectCluster(context), namespace, pvc, ownerLabel('backup', pointId));
 }
 
 /** Deletes every helper pod, temporary PVC and VolumeSnapshot a backup created, whatever the outcome. */

@@ -1,5 +1,7 @@
 import type { KubeObject } from '../../shared/kube-object';
 import { volumeModeFor, type VolumesSpec } from '../../shared/plan';
+import { storageClassOf } from '../../shared/storage-class';
+import type { VolumeLocation } from '../../shared/volume-location';
 import type { VolumeToCopy } from './backup-types';
 
 const HOSTNAME_LABELS = ['kubernetes.io/hostname'];
@@ -8,8 +10,13 @@ interface PvSpec {
   hostPath?: { path: string };
   local?: { path: string };
   csi?: { driver: string };
-  storageClassName?: string;
   nodeAffinity?: { required?: { nodeSelectorTerms?: { matchExpressions?: { key: string; operator: string; values?: string[] }[] }[] } };
+}
+
+interface PodShape {
+  metadata: { uid?: string; namespace?: string; deletionTimestamp?: unknown };
+  spec?: { nodeName?: string; volumes?: { persistentVolumeClaim?: { claimName: string } }[] };
+  status?: { phase?: string };
 }
 
 /** The node a PV is pinned to by its required node affinity, if any. */
@@ -22,43 +29,64 @@ function pinnedNode(pv: PvSpec): string | undefined {
   return undefined;
 }
 
+/** `namespace/claim` -> a running pod that mounts it: its kubelet volume directory is where the agent reads. */
+function runningMounters(pods: KubeObject[]): Map<string, { node: string; uid: string }> {
+  const out = new Map<string, { node: string; uid: string }>();
+  for (const pod of pods as unknown as PodShape[]) {
+    const node = pod.spec?.nodeName;
+    if (!node || !pod.metadata.uid || pod.status?.phase !== 'Running' || pod.metadata.deletionTimestamp) continue;
+    for (const v of pod.spec?.volumes ?? []) {
+      if (v.persistentVolumeClaim) out.set(`${pod.metadata.namespace}/${v.persistentVolumeClaim.claimName}`, { node, uid: pod.metadata.uid });
+    }
+  }
+  return out;
+}
+
 /**
- * Every bound PVC among the captured objects, with its PV, node and mode. Pure: derives all of it
- * from the manifests discovery captured (PVCs, PVs and the pods' node assignments).
+ * Every PVC among the captured objects, with its PV, mode and where a node agent reads it: the
+ * kubelet volume directory of a running pod that mounts it (any storage the kubelet can mount).
+ * A claim no running pod mounts gets a helper pod at copy time. Pure: derives all of it from the
+ * manifests discovery captured (PVCs, PVs and pods).
  */
 export function volumesToCopy(objects: KubeObject[], pods: KubeObject[], volumes: VolumesSpec): VolumeToCopy[] {
   const pvs = new Map(objects.filter((o) => o.kind === 'PersistentVolume').map((o) => [o.metadata.name, o]));
-  const podNodeOfClaim = new Map<string, string>();
-  for (const pod of pods) {
-    const spec = pod.spec as { nodeName?: string; volumes?: { persistentVolumeClaim?: { claimName: string } }[] } | undefined;
-    for (const v of spec?.volumes ?? []) {
-      if (v.persistentVolumeClaim && spec?.nodeName) podNodeOfClaim.set(`${pod.metadata.namespace}/${v.persistentVolumeClaim.claimName}`, spec.nodeName);
-    }
-  }
+  const mounters = runningMounters(pods);
   return objects
     .filter((o) => o.kind === 'PersistentVolumeClaim')
     .map((pvc): VolumeToCopy => {
-      const spec = pvc.spec as { volumeName?: string; storageClassName?: string; resources?: { requests?: { storage?: string } } };
+      const spec = pvc.spec as { volumeName?: string; volumeMode?: string; resources?: { requests?: { storage?: string } } };
+      const status = pvc.status as { phase?: string } | undefined;
       const namespace = pvc.metadata.namespace!;
+      const claim = `${namespace}/${pvc.metadata.name}`;
+      const storageClass = storageClassOf(pvc as never);
       const base = {
         namespace,
         pvc: pvc.metadata.name,
-        pvName: spec.volumeName,
-        storageClass: spec.storageClassName,
+        ...(spec.volumeName ? { pvName: spec.volumeName } : {}),
+        ...(storageClass ? { storageClass } : {}),
         size: spec.resources?.requests?.storage ?? '0',
       };
-      const mode = volumeModeFor(volumes, { namespace, name: pvc.metadata.name, storageClass: spec.storageClassName });
+      const mode = volumeModeFor(volumes, { namespace, name: pvc.metadata.name, storageClass });
       if (mode === 'skip') return { ...base, mode };
-      const pv = spec.volumeName ? (pvs.get(spec.volumeName)?.spec as PvSpec | undefined) : undefined;
-      if (!pv) return { ...base, mode, problem: `PVC ${namespace}/${pvc.metadata.name} is not bound to a PersistentVolume yet` };
-      const hostPath = pv.hostPath?.path ?? pv.local?.path;
-      const node = pinnedNode(pv) ?? podNodeOfClaim.get(`${namespace}/${pvc.metadata.name}`);
-      // Snapshot copies read a temporary PVC restored from the snapshot, not the live PV.
-      if (mode === 'snapshot-then-copy') return { ...base, mode, ...(node ? { node } : {}), ...(hostPath ? { hostPath } : {}) };
-      if (!hostPath) {
-        return { ...base, mode, problem: `volume ${namespace}/${pvc.metadata.name}: PV ${spec.volumeName} is not a hostPath/local volume, so node agents cannot read it; set spec.volumes.byPvc["${namespace}/${pvc.metadata.name}"]: skip` };
+      const pvObject = spec.volumeName ? pvs.get(spec.volumeName) : undefined;
+      if (!pvObject || (status?.phase !== undefined && status.phase !== 'Bound')) {
+        // Nothing was ever written to a claim that was never bound: capture the object, note it, go on.
+        return { ...base, mode, noData: `PVC ${claim} was not bound (${status?.phase ?? 'no volume'}) when the point was taken: it had no data to copy` };
       }
-      if (!node) return { ...base, mode, hostPath, problem: `volume ${namespace}/${pvc.metadata.name}: no node found for PV ${spec.volumeName} (no node affinity and no running pod mounts it)` };
-      return { ...base, mode, node, hostPath };
+      if (spec.volumeMode === 'Block') {
+        return {
+          ...base,
+          mode,
+          problem: `volume ${claim} has volumeMode Block: raw block volumes are not copied by this release; set spec.volumes.byPvc["${claim}"]: skip and protect it with your storage's own replication`,
+        };
+      }
+      const pv = pvObject.spec as PvSpec;
+      const hostPath = pv.hostPath?.path ?? pv.local?.path;
+      const pod = mounters.get(claim);
+      const location: VolumeLocation | undefined = pod
+        ? { node: pod.node, podUid: pod.uid, pvName: spec.volumeName!, claim, ...(hostPath ? { hostPath } : {}) }
+        : undefined;
+      const node = pod?.node ?? pinnedNode(pv);
+      return { ...base, mode, ...(node ? { node } : {}), ...(location ? { location } : {}) };
     });
 }

@@ -5,7 +5,8 @@ import { backupTree, type BackupCheckpoint } from '../datapath/tree-backup';
 import { restoreTree } from '../datapath/tree-restore';
 import { readVolumeManifest } from '../datapath/manifest';
 import { openRepository, type KeyRef } from '../store/open-repository';
-import { volumeDirOnNode } from './resolve-path';
+import type { VolumeLocation } from '../../shared/volume-location';
+import { resolveVolumeDir, volumeDirOnNode } from './resolve-path';
 import { mergeVolumeManifests } from './merge-manifests';
 
 interface Heartbeat {
@@ -15,17 +16,26 @@ interface Heartbeat {
   bytesTotal: number;
 }
 
+/** Where a task's volume is: a kubelet pod volume directory (`volume`), or a PV host path from a workflow started before volume locations existed. */
+interface VolumeRef {
+  volume?: VolumeLocation;
+  /** @deprecated sent by runs started by an older release; hostPath/local PVs only. */
+  hostPath?: string;
+}
+
 /**
  * Activities of the node agent: the only code that touches volume data. Each runs on the task
- * queue of the node that holds the volume, reads the PV's directory there, and talks to the store
- * directly. Progress is heartbeated with a tiny checkpoint; a retry after a crash resumes from it.
+ * queue of the node that holds the volume, finds the volume through the kubelet's directory of a
+ * pod that mounts it there, and talks to the store directly. Progress is heartbeated with a tiny
+ * checkpoint; a retry after a crash resumes from it.
  */
-export function createAgentActivities() {
+export function createAgentActivities(opts: { cluster: string }) {
+  const dirOf = (ref: VolumeRef): Promise<string> =>
+    ref.volume ? resolveVolumeDir(ref.volume, opts.cluster) : Promise.resolve(volumeDirOnNode(ref.hostPath ?? ''));
   return {
-    async backupVolume(input: {
+    async backupVolume(input: VolumeRef & {
       store: StoreRef;
       key: KeyRef;
-      hostPath: string;
       manifestKey: string;
       sessionId: string;
       source: Record<string, string>;
@@ -38,7 +48,7 @@ export function createAgentActivities() {
       const last = ctx.info.heartbeatDetails as Heartbeat | undefined;
       const repo = await openRepository(input.store, input.key, { create: false });
       const result = await backupTree(repo, {
-        root: volumeDirOnNode(input.hostPath),
+        root: await dirOf(input),
         manifestKey: input.manifestKey,
         sessionId: input.sessionId,
         checkpoint: last?.checkpoint,
@@ -65,10 +75,9 @@ export function createAgentActivities() {
     },
 
     /** Second pass of a two-pass copy: re-copies `replacePaths`, adds hook-produced files, stores the final manifest. */
-    async finalizeVolume(input: {
+    async finalizeVolume(input: VolumeRef & {
       store: StoreRef;
       key: KeyRef;
-      hostPath: string;
       baseManifestKey: string;
       overlayManifestKey: string;
       finalManifestKey: string;
@@ -80,7 +89,7 @@ export function createAgentActivities() {
       const ctx = Context.current();
       const repo = await openRepository(input.store, input.key, { create: false });
       const overlay = await backupTree(repo, {
-        root: volumeDirOnNode(input.hostPath),
+        root: await dirOf(input),
         manifestKey: input.overlayManifestKey,
         sessionId: input.sessionId,
         source: input.source,
@@ -103,12 +112,12 @@ export function createAgentActivities() {
       };
     },
 
-    async restoreVolume(input: { store: StoreRef; key: KeyRef; hostPath: string; manifestKey: string; paths?: string[] }): Promise<VolumeRestoreResult> {
+    async restoreVolume(input: VolumeRef & { store: StoreRef; key: KeyRef; manifestKey: string; paths?: string[] }): Promise<VolumeRestoreResult> {
       const ctx = Context.current();
       const repo = await openRepository(input.store, input.key, { create: false });
       const r = await restoreTree(repo, {
         manifestKey: input.manifestKey,
-        target: volumeDirOnNode(input.hostPath),
+        target: await dirOf(input),
         paths: input.paths,
         signal: ctx.cancellationSignal,
         progressEveryMs: 2000,

@@ -327,7 +327,7 @@ cmd_down_purge_quiet() {
     if [ -d "$(cluster_dir "$c")" ] && [ -x "$KWOKCTL" ]; then
       kwokctl delete cluster --name "$(kwok_name "$c")" --kubeconfig "$KWOK_KUBECONFIG" >>"$LOGS/kwokctl-$c.log" 2>&1 || true
     fi
-    rm -rf "$(cluster_dir "$c")" "$WORKDIR/pods/$c" "$WORKDIR/volumes/$c" "$WORKDIR/snapshots/$c"
+    rm -rf "$(cluster_dir "$c")" "$WORKDIR/pods/$c" "$WORKDIR/kubelet/$c" "$WORKDIR/volumes/$c" "$WORKDIR/snapshots/$c"
   done
   rm -f "$WORKDIR/kubeconfig"
 }

@@ -72,7 +72,13 @@ async function main(): Promise<void> {
     const name = `agent-${cluster}`;
     if (runningPid(dir, name)) continue;
     const nodes = kubectl(env, cluster, ['get', 'nodes', '-o', 'jsonpath={.items[*].metadata.name}']).trim().split(/\s+/);
-    spawnServer(dir, name, process.execPath, [path.join(REPO_ROOT, 'dist/worker/node-agent.js')], { ...env, TDR_CLUSTER: cluster, TDR_NODES: nodes.join(',') });
+    spawnServer(dir, name, process.execPath, [path.join(REPO_ROOT, 'dist/worker/node-agent.js')], {
+      ...env,
+      TDR_CLUSTER: cluster,
+      TDR_NODES: nodes.join(','),
+      // the kubelet simulator's per-node kubelet roots (a DaemonSet mounts /var/lib/kubelet instead)
+      TDR_KUBELET_ROOT: path.join(path.dirname(env.TDR_KUBECONFIG!), 'kubelet', '{cluster}', '{node}'),
+    });
   }
   const probe = await checkStoreRoundTrip(ref, 'up', 4096);
   note(`object store ok: ${probe.location} (round trip of ${probe.bytes} bytes)`);

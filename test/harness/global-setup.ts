@@ -31,6 +31,8 @@ export default async function globalSetup(): Promise<void> {
     startClusters(process.env.TDR_CLUSTERS_WORKDIR),
   ]);
   process.env.TDR_KUBECONFIG = clusters.kubeconfig;
+  // Node agents (in-process and spawned) read volumes through the kubelet simulator's pod volume directories.
+  process.env.TDR_KUBELET_ROOT = path.join(process.env.TDR_CLUSTERS_WORKDIR, 'kubelet', '{cluster}', '{node}');
   process.env.TEMPORAL_ADDRESS = temporal.address;
   process.env.TEMPORAL_NAMESPACE = 'default';
   process.env.S3_ENDPOINT = minio.endpoint;

@@ -11,7 +11,11 @@
 //     volumes/<volumeName>   -> the PV's hostPath directory (PVC volumes), or a directory (emptyDir)
 //     containers/<c>/root/<mountPath> -> the volume (subPath honoured), a tiny container "rootfs"
 //     run/, logs/            runtime files (postgres port and pid) and process logs
-//   and registers a kwok ClusterExec for that pod, so `kubectl exec` / the exec API runs the
+// - and, as a real kubelet does, DIR/kubelet/<cluster>/<node>/pods/<pod uid>/volumes/<plugin>/<dir>
+//   for each mounted volume (kubernetes.io~csi/<pv>/mount for CSI PVs, kubernetes.io~local-volume/<pv>
+//   for local PVs, kubernetes.io~empty-dir/<name>; hostPath PVs get none, like the kubelet): the
+//   directory node agents read through (TDR_KUBELET_ROOT=DIR/kubelet/{cluster}/{node});
+//   registers a kwok ClusterExec for that pod, so `kubectl exec` / the exec API runs the
 //   command here, in that directory, with these env vars (plus the container's own env):
 //     TDR_CLUSTER TDR_NODE_NAME TDR_POD_NAMESPACE TDR_POD_NAME TDR_POD_UID TDR_POD_DIR
 //     TDR_CONTAINER TDR_ROOT (the container rootfs above) TDR_VOLUMES_DIR
@@ -24,7 +28,7 @@
 import * as k8s from '@kubernetes/client-node';
 import fs from 'node:fs';
 import path from 'node:path';
-import { LocalPathProvisioner, errText } from './local-path-provisioner';
+import { LocalPathProvisioner, backingDirOf, errText } from './local-path-provisioner';
 import { LocalPathSnapshotter } from './local-path-snapshotter';
 import { PostgresProcess, freePort, sleep } from './postgres';
 
@@ -47,6 +51,8 @@ function parseArgs(argv: string[]): Args {
 interface PodState {
   uid: string;
   dir: string;
+  /** DIR/kubelet/<cluster>/<node>/pods/<uid> */
+  kubeletDir?: string;
   execApplied: boolean;
   process?: PostgresProcess;
   starting?: Promise<void>;
@@ -61,6 +67,7 @@ class KubeletSim {
   private readonly snapshotter: LocalPathSnapshotter;
   private readonly pods = new Map<string, PodState>(); // by uid
   private readonly podsDir: string;
+  private readonly volumesDir: string;
   private wake?: () => void;
   private changed = false; // an event arrived while a pass was running: run another one at once
   private shuttingDown = false;
@@ -70,6 +77,7 @@ class KubeletSim {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.objects = k8s.KubernetesObjectApi.makeApiClient(kc);
     this.podsDir = path.join(args.workdir, 'pods', args.cluster);
+    this.volumesDir = path.join(args.workdir, 'volumes', args.cluster);
     this.snapshotter = new LocalPathSnapshotter({
       core: this.core,
       custom: kc.makeApiClient(k8s.CustomObjectsApi),
@@ -178,9 +186,11 @@ class KubeletSim {
     }
     if (st.failed) return true;
     if (st.starting) return false; // process start in flight
-    const volumes = await this.resolveVolumes(pod);
+    const kubelet = new Map<string, string>();
+    const volumes = await this.resolveVolumes(pod, kubelet);
     if (!volumes) return false; // a claim is not bound yet
     this.layoutPodDir(pod, st, volumes);
+    this.layoutKubeletDir(pod, st, kubelet);
 
     const runKind = pod.metadata?.annotations?.[A_RUN];
     let extraEnv: Record<string, string> = {};
@@ -204,8 +214,8 @@ class KubeletSim {
     return true;
   }
 
-  /** volume name -> host directory; undefined while a claim is unbound. */
-  private async resolveVolumes(pod: k8s.V1Pod): Promise<Map<string, string> | undefined> {
+  /** volume name -> host directory; undefined while a claim is unbound. `kubelet` collects each volume's kubelet directory. */
+  private async resolveVolumes(pod: k8s.V1Pod, kubelet = new Map<string, string>()): Promise<Map<string, string> | undefined> {
     const out = new Map<string, string>();
     const ns = pod.metadata!.namespace!;
     for (const v of pod.spec?.volumes ?? []) {
@@ -216,17 +226,33 @@ class KubeletSim {
         } catch { return undefined; }
         if (pvc.status?.phase !== 'Bound' || !pvc.spec?.volumeName) return undefined;
         const pv = await this.core.readPersistentVolume({ name: pvc.spec.volumeName });
-        const hostPath = pv.spec?.hostPath?.path ?? pv.spec?.local?.path;
-        if (!hostPath) continue; // not a local volume: nothing to link
-        fs.mkdirSync(hostPath, { recursive: true });
-        out.set(v.name, hostPath);
+        const host = backingDirOf(pv, this.volumesDir) ?? pv.spec?.hostPath?.path ?? pv.spec?.local?.path;
+        if (!host) continue; // not a volume this machine can serve: nothing to link
+        fs.mkdirSync(host, { recursive: true });
+        out.set(v.name, host);
+        const pvName = pv.metadata!.name!;
+        if (pv.spec?.csi) kubelet.set(`kubernetes.io~csi/${pvName}/mount`, host);
+        else if (pv.spec?.local) kubelet.set(`kubernetes.io~local-volume/${pvName}`, host);
+        // hostPath PVs: the kubelet uses the host path itself, there is no pod directory for them
       } else if (v.emptyDir) {
-        out.set(v.name, path.join(this.podDir(pod), 'empty-dirs', v.name));
+        const dir = path.join(this.podDir(pod), 'empty-dirs', v.name);
+        out.set(v.name, dir);
+        kubelet.set(`kubernetes.io~empty-dir/${v.name}`, dir);
       } else if (v.hostPath) {
         out.set(v.name, v.hostPath.path);
       }
     }
     return out;
+  }
+
+  /** The kubelet's own layout: <kubelet root>/pods/<uid>/volumes/<plugin>/<dir>, each a mount of the volume. */
+  private layoutKubeletDir(pod: k8s.V1Pod, st: PodState, kubelet: Map<string, string>) {
+    st.kubeletDir = path.join(this.args.workdir, 'kubelet', this.args.cluster, pod.spec!.nodeName!, 'pods', st.uid);
+    fs.mkdirSync(path.join(st.kubeletDir, 'volumes'), { recursive: true });
+    for (const [sub, host] of kubelet) {
+      fs.mkdirSync(host, { recursive: true });
+      symlink(host, path.join(st.kubeletDir, 'volumes', sub));
+    }
   }
 
   private layoutPodDir(pod: k8s.V1Pod, st: PodState, volumes: Map<string, string>) {
@@ -402,6 +428,8 @@ class KubeletSim {
   }
 
   private removePodDir(st: PodState) {
+    // Symlinks only ("mounts"): removing them never touches the volumes' data.
+    if (st.kubeletDir) fs.rmSync(st.kubeletDir, { recursive: true, force: true });
     const uidFile = path.join(st.dir, 'uid');
     try {
       if (fs.readFileSync(uidFile, 'utf8') === st.uid) fs.rmSync(st.dir, { recursive: true, force: true }); // symlinks are not followed

@@ -16,6 +16,21 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 export const PROVISIONER = 'temporal-dr.local/local-path';
+/**
+ * A CSI-style driver: its PVs carry only `spec.csi` (driver, volumeHandle), never a host path, as
+ * on a cluster with cloud disks, Ceph or Longhorn. The "disk" behind a handle is a directory under
+ * volumesDir that only the kubelet simulator knows; it mounts it into the pods' kubelet volume
+ * directories (`<kubelet root>/pods/<uid>/volumes/kubernetes.io~csi/<pv>/mount`).
+ */
+export const CSI_DRIVER = 'csi.temporal-dr.local';
+export const OUR_DRIVERS = new Set([PROVISIONER, CSI_DRIVER]);
+
+/** The directory behind one of our volumes, whichever driver made it (undefined for others'). */
+export function backingDirOf(pv: k8s.V1PersistentVolume, volumesDir: string): string | undefined {
+  if (pv.spec?.csi?.driver === CSI_DRIVER) return path.join(volumesDir, pv.spec.csi.volumeHandle);
+  if (pv.metadata?.annotations?.[PROVISIONED_BY] === PROVISIONER) return pv.spec?.hostPath?.path;
+  return undefined;
+}
 const SELECTED_NODE = 'volume.kubernetes.io/selected-node';
 const PROVISIONED_BY = 'pv.kubernetes.io/provisioned-by';
 
@@ -45,7 +60,7 @@ export class LocalPathProvisioner {
     const ours = new Map<string, k8s.V1StorageClass>();
     let defaultClass: string | undefined;
     for (const sc of classes.items) {
-      if (sc.provisioner !== PROVISIONER) continue;
+      if (!OUR_DRIVERS.has(sc.provisioner)) continue;
       ours.set(sc.metadata!.name!, sc);
       if (sc.metadata?.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true') defaultClass = sc.metadata!.name;
     }
@@ -80,7 +95,7 @@ export class LocalPathProvisioner {
       await this.provision(pvc, sc, name, node, from).catch((e) => this.o.log(`provision ${name}: ${errText(e)}`));
     }
     for (const pv of volumes.items) {
-      if (pv.metadata?.annotations?.[PROVISIONED_BY] !== PROVISIONER) continue;
+      if (!OUR_DRIVERS.has(pv.metadata?.annotations?.[PROVISIONED_BY] ?? '')) continue;
       if (pv.status?.phase !== 'Released' || pv.spec?.persistentVolumeReclaimPolicy !== 'Delete') continue;
       await this.remove(pv).catch((e) => this.o.log(`delete ${pv.metadata!.name}: ${errText(e)}`));
     }
@@ -99,10 +114,11 @@ export class LocalPathProvisioner {
       fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
       fs.chmodSync(dir, 0o777);
     }
+    const csi = sc.provisioner === CSI_DRIVER;
     const body: k8s.V1PersistentVolume = {
       apiVersion: 'v1',
       kind: 'PersistentVolume',
-      metadata: { name, annotations: { [PROVISIONED_BY]: PROVISIONER }, labels: { 'stack.temporal-dr.local/node': node } },
+      metadata: { name, annotations: { [PROVISIONED_BY]: sc.provisioner }, labels: { 'stack.temporal-dr.local/node': node } },
       spec: {
         capacity: { storage: pvc.spec?.resources?.requests?.storage ?? '1Gi' },
         accessModes: pvc.spec?.accessModes?.length ? pvc.spec.accessModes : ['ReadWriteOnce'],
@@ -116,7 +132,9 @@ export class LocalPathProvisioner {
           name: pvc.metadata!.name,
           uid: pvc.metadata!.uid,
         },
-        hostPath: { path: dir, type: 'DirectoryOrCreate' },
+        ...(csi
+          ? { csi: { driver: CSI_DRIVER, volumeHandle: name, fsType: 'ext4', volumeAttributes: { 'storage.kubernetes.io/csiProvisionerIdentity': 'tdr-local' } } }
+          : { hostPath: { path: dir, type: 'DirectoryOrCreate' } }),
         nodeAffinity: {
           required: {
             nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [node] }] }],
@@ -126,11 +144,11 @@ export class LocalPathProvisioner {
     };
     await this.o.core.createPersistentVolume({ body });
     this.waitingLogged.delete(pvc.metadata!.uid!);
-    this.o.log(`provisioned ${name} for ${pvc.metadata!.namespace}/${pvc.metadata!.name} on ${node} at ${dir}${from ? ` from snapshot ${from}` : ''}`);
+    this.o.log(`provisioned ${csi ? 'CSI volume' : 'hostPath volume'} ${name} for ${pvc.metadata!.namespace}/${pvc.metadata!.name} on ${node} at ${dir}${from ? ` from snapshot ${from}` : ''}`);
   }
 
   private async remove(pv: k8s.V1PersistentVolume) {
-    const dir = pv.spec?.hostPath?.path;
+    const dir = backingDirOf(pv, this.o.volumesDir);
     // Only ever delete inside our own volumes folder.
     if (dir && path.dirname(path.resolve(dir)) === path.resolve(this.o.volumesDir)) {
       fs.rmSync(dir, { recursive: true, force: true });

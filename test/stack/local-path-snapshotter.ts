@@ -28,11 +28,10 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { PROVISIONER, errText } from './local-path-provisioner';
+import { OUR_DRIVERS, backingDirOf, errText } from './local-path-provisioner';
 
 const run = promisify(execFile);
 
-export const DRIVER = PROVISIONER; // temporal-dr.local/local-path
 const GROUP = 'snapshot.storage.k8s.io';
 const VERSION = 'v1';
 const CONTENT_FINALIZER = 'snapshot.storage.kubernetes.io/volumesnapshotcontent-bound-protection';
@@ -82,7 +81,7 @@ export class LocalPathSnapshotter {
       await this.syncSnapshot(vs, classes, contentByName).catch((e) => this.o.log(`snapshot ${ref(vs)}: ${errText(e)}`));
     }
     for (const c of contents) {
-      if (c.spec?.driver !== DRIVER) continue;
+      if (!OUR_DRIVERS.has(c.spec?.driver)) continue;
       await this.syncContent(c, snapshotUids).catch((e) => this.o.log(`content ${c.metadata.name}: ${errText(e)}`));
     }
   }
@@ -96,7 +95,7 @@ export class LocalPathSnapshotter {
     const contentName = vs.status?.boundVolumeSnapshotContentName;
     if (!vs.status?.readyToUse || !contentName) return undefined;
     const c = (await this.o.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'volumesnapshotcontents', name: contentName })) as Obj;
-    if (c.spec?.driver !== DRIVER || !c.status?.readyToUse || !c.status?.snapshotHandle) return undefined;
+    if (!OUR_DRIVERS.has(c.spec?.driver) || !c.status?.readyToUse || !c.status?.snapshotHandle) return undefined;
     const dir = this.dirOf(c.status.snapshotHandle);
     if (!dir || !fs.existsSync(dir)) return undefined;
     return { dir, restoreSize: vs.status?.restoreSize };
@@ -131,7 +130,7 @@ export class LocalPathSnapshotter {
         }
         return;
       }
-      if (c.spec?.driver !== DRIVER) return;
+      if (!OUR_DRIVERS.has(c.spec?.driver)) return;
       const want: Record<string, unknown> = { boundVolumeSnapshotContentName: boundName, readyToUse: !!c.status?.readyToUse };
       if (c.status?.creationTime) want.creationTime = new Date(Math.floor(Number(c.status.creationTime) / 1e6)).toISOString().replace(/\.\d+Z$/, 'Z');
       if (c.status?.restoreSize !== undefined) want.restoreSize = quantity(Number(c.status.restoreSize));
@@ -144,7 +143,7 @@ export class LocalPathSnapshotter {
     const staticName: string | undefined = vs.spec?.source?.volumeSnapshotContentName;
     if (staticName) {
       const c = contents.get(staticName);
-      if (!c || c.spec?.driver !== DRIVER) return;
+      if (!c || !OUR_DRIVERS.has(c.spec?.driver)) return;
       const r = c.spec.volumeSnapshotRef ?? {};
       if (r.name !== vs.metadata.name || r.namespace !== ns || (r.uid && r.uid !== vs.metadata.uid)) {
         await this.patchStatus('volumesnapshots', vs, { readyToUse: false, error: errorOf(`VolumeSnapshotContent ${staticName} is bound to another snapshot`) });
@@ -162,10 +161,10 @@ export class LocalPathSnapshotter {
     if (!pvcName) return;
     let cls = vs.spec?.volumeSnapshotClassName ? classes.find((x) => x.metadata.name === vs.spec.volumeSnapshotClassName) : undefined;
     if (!vs.spec?.volumeSnapshotClassName) {
-      const defaults = classes.filter((x) => x.driver === DRIVER && x.metadata.annotations?.[DEFAULT_CLASS] === 'true');
+      const defaults = classes.filter((x) => OUR_DRIVERS.has(x.driver ?? '') && x.metadata.annotations?.[DEFAULT_CLASS] === 'true');
       if (defaults.length === 1) cls = defaults[0];
     }
-    if (!cls || cls.driver !== DRIVER) return; // another driver's (or no) class: not ours
+    if (!cls || !OUR_DRIVERS.has(cls.driver ?? '')) return; // another driver's (or no) class: not ours
     let pv: k8s.V1PersistentVolume;
     try {
       const pvc = await this.o.core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: pvcName });
@@ -176,8 +175,8 @@ export class LocalPathSnapshotter {
       if (vs.status?.error?.message !== msg) await this.patchStatus('volumesnapshots', vs, { readyToUse: false, error: errorOf(msg) });
       return;
     }
-    if (pv.metadata?.annotations?.[PROVISIONED_BY] !== PROVISIONER || !pv.spec?.hostPath?.path) {
-      const msg = `PersistentVolume ${pv.metadata?.name} was not provisioned by ${PROVISIONER}`;
+    if (pv.metadata?.annotations?.[PROVISIONED_BY] !== cls.driver || !backingDirOf(pv, this.o.volumesDir)) {
+      const msg = `PersistentVolume ${pv.metadata?.name} was not provisioned by ${cls.driver}`;
       if (vs.status?.error?.message !== msg) await this.patchStatus('volumesnapshots', vs, { readyToUse: false, error: errorOf(msg) });
       return;
     }
@@ -189,10 +188,10 @@ export class LocalPathSnapshotter {
         kind: 'VolumeSnapshotContent',
         metadata: { name: contentName, finalizers: [CONTENT_FINALIZER] },
         spec: {
-          driver: DRIVER,
+          driver: cls.driver,
           deletionPolicy: cls.deletionPolicy ?? 'Delete',
           source: { volumeHandle: pv.metadata!.name },
-          sourceVolumeMode: pv.spec.volumeMode ?? 'Filesystem',
+          sourceVolumeMode: pv.spec?.volumeMode ?? 'Filesystem',
           volumeSnapshotClassName: cls.metadata.name,
           volumeSnapshotRef: {
             apiVersion: `${GROUP}/${VERSION}`, kind: 'VolumeSnapshot', namespace: ns, name: vs.metadata.name, uid: vs.metadata.uid,

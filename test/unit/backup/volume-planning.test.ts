@@ -83,20 +83,56 @@ describe('volumesToCopy', () => {
   });
   const pv = (name: string, spec: Record<string, unknown>): KubeObject => ({ apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name }, spec });
 
-  it('finds the node and directory of hostPath PVs, skips by plan, and explains what cannot be copied', () => {
+  const runningPod = (name: string, uid: string, node: string, claims: string[], phase = 'Running'): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'shop', uid },
+    spec: { nodeName: node, volumes: claims.map((c) => ({ name: c, persistentVolumeClaim: { claimName: c } })) },
+    status: { phase },
+  });
+  const UID = '0d6c3a1e-1111-4222-8333-444455556666';
+
+  it('reads each claim through the kubelet directory of a running pod that mounts it, for any storage', () => {
     const objects = [
       pvc('data', 'pv-1'),
       pv('pv-1', { hostPath: { path: '/vol/pv-1' }, nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['node-2'] }] }] } } }),
+      pvc('disk', 'pv-csi'),
+      pv('pv-csi', { csi: { driver: 'ebs.csi.aws.com', volumeHandle: 'vol-0abc' } }),
       pvc('cache-1', 'pv-2'),
-      pvc('nfs', 'pv-3'),
-      pv('pv-3', { nfs: { server: 'x', path: '/' } }),
-      pvc('pending'),
+      pvc('idle', 'pv-4'),
+      pv('pv-4', { csi: { driver: 'rbd.csi.ceph.com', volumeHandle: 'x' } }),
     ];
-    const out = volumesToCopy(objects, [], volumes);
-    expect(out.find((v) => v.pvc === 'data')).toMatchObject({ mode: 'copy', node: 'node-2', hostPath: '/vol/pv-1' });
-    expect(out.find((v) => v.pvc === 'data')?.problem).toBeUndefined();
+    const pods = [runningPod('db-0', UID, 'node-2', ['data', 'disk']), runningPod('old', '9d6c3a1e-1111-4222-8333-444455556666', 'node-1', ['idle'], 'Succeeded')];
+    const out = volumesToCopy(objects, pods, volumes);
+    expect(out.find((v) => v.pvc === 'data')).toMatchObject({ mode: 'copy', node: 'node-2', location: { node: 'node-2', podUid: UID, pvName: 'pv-1', claim: 'shop/data', hostPath: '/vol/pv-1' } });
+    // A CSI volume has no host path: only the pod's kubelet directory leads to it.
+    const disk = out.find((v) => v.pvc === 'disk')!;
+    expect(disk.location).toEqual({ node: 'node-2', podUid: UID, pvName: 'pv-csi', claim: 'shop/disk' });
+    expect(disk.problem).toBeUndefined();
     expect(out.find((v) => v.pvc === 'cache-1')).toMatchObject({ mode: 'skip' });
-    expect(out.find((v) => v.pvc === 'nfs')?.problem).toMatch(/not a hostPath\/local volume.*byPvc\["shop\/nfs"\]: skip/);
-    expect(out.find((v) => v.pvc === 'pending')?.problem).toMatch(/not bound/);
+    // No running pod mounts it: no location (the workflow mounts it in a helper pod), and no problem.
+    const idle = out.find((v) => v.pvc === 'idle')!;
+    expect(idle.location).toBeUndefined();
+    expect(idle.problem).toBeUndefined();
+  });
+
+  it('records an unbound claim as holding no data instead of failing, and refuses Block volumes with the fix', () => {
+    const block: KubeObject = { ...pvc('raw', 'pv-5'), spec: { volumeName: 'pv-5', volumeMode: 'Block', resources: { requests: { storage: '1Gi' } } } };
+    const pending: KubeObject = { ...pvc('pending'), status: { phase: 'Pending' } };
+    const out = volumesToCopy([pending, block, pv('pv-5', { csi: { driver: 'd', volumeHandle: 'h' } })], [], volumes);
+    expect(out.find((v) => v.pvc === 'pending')).toMatchObject({ mode: 'copy', noData: expect.stringMatching(/shop\/pending was not bound \(Pending\).*no data/) });
+    expect(out.find((v) => v.pvc === 'pending')?.problem).toBeUndefined();
+    expect(out.find((v) => v.pvc === 'raw')?.problem).toMatch(/volumeMode Block.*byPvc\["shop\/raw"\]: skip/);
+  });
+
+  it('takes the class from the beta annotation when a claim uses it', () => {
+    const beta: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'cache-beta', namespace: 'shop', annotations: { 'volume.beta.kubernetes.io/storage-class': 'fast' } },
+      spec: { volumeName: 'pv-9', resources: { requests: { storage: '1Gi' } } },
+    };
+    const out = volumesToCopy([beta, pv('pv-9', { csi: { driver: 'd', volumeHandle: 'h' } })], [], volumes);
+    expect(out[0]).toMatchObject({ storageClass: 'fast' });
   });
 });
