@@ -2,11 +2,11 @@ import { Context } from '@temporalio/activity';
 import type { StoreRef } from '../shared/store-ref';
 import type { Plan } from '../shared/plan';
 import type { ExecHook, ResolvedHook, SessionHook } from '../shared/hook-presets';
-import type { HookTarget } from '../shared/hooks';
+import type { HoldSettings, HookTarget } from '../shared/hooks';
 import { checkStoreRoundTrip } from './store/check-store';
 import { captureResources } from './backup/capture-resources';
 import { prepareBackup, writeCatalog, markPointFailed, type CatalogInputs } from './backup/point-lifecycle';
-import { resolveHookTargets, runHookStep, holdHookSession } from './hooks/run-hooks';
+import { resolveHookTargets, runHookStep, runSessionHookStep, holdHookSession } from './hooks/run-hooks';
 import type { RestoreRequest } from '../shared/restore-request';
 import { planRestore } from './restore/build-plan';
 import { applyRestoreWave, rollbackRestore } from './restore/apply-wave';
@@ -43,7 +43,9 @@ export function createActivities() {
     cleanupSnapshots: (context: string, pointId: string, namespaces: string[]) => cleanupSnapshots(context, pointId, namespaces),
     resolveHookTargets: (context: string, hook: ResolvedHook) => resolveHookTargets(context, hook),
     runHookStep: (context: string, hook: ExecHook, phase: 'pre' | 'post', target: HookTarget) => runHookStep(context, hook, phase, target),
-    holdHookSession: (context: string, hook: SessionHook, target: HookTarget, defaultMaxHoldMs: number) => holdHookSession(context, hook, target, defaultMaxHoldMs),
+    runSessionHookStep: (context: string, hook: SessionHook, phase: 'pre' | 'post', target: HookTarget) => runSessionHookStep(context, hook, phase, target),
+    /** `settings` is a number (the default maxHold) in runs started by older releases. */
+    holdHookSession: (context: string, hook: SessionHook, target: HookTarget, settings: HoldSettings | number) => holdHookSession(context, hook, target, settings),
     planRestore: (req: RestoreRequest) => planRestore(req),
     applyRestoreWave: (req: RestoreRequest, wave: number) => applyRestoreWave(req, wave),
     rollbackRestore: (req: RestoreRequest) => rollbackRestore(req),

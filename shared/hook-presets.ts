@@ -78,7 +78,9 @@ function presetHook(hook: HookSpec, preset: HookPresetName): PresetPart<Resolved
         // fast=true: an immediate checkpoint, so the hold starts now rather than at the next checkpoint.
         pre: step({ stdin: "SELECT pg_backup_start('temporal-dr', true);" }, '5m'),
         // The backup is aborted if this session ends before pg_backup_stop, hence the session hook.
-        post: step({ stdin: 'SELECT labelfile FROM pg_backup_stop(true);' }, '5m'),
+        // psql ends the row with a newline of its own: without the label's own final newline, the
+        // step's stdout is byte for byte the label pg_backup_stop returned, and is stored as is.
+        post: step({ stdin: "SELECT rtrim(labelfile, E'\\n') FROM pg_backup_stop(true);" }, '5m'),
         artifacts: [{ from: 'post.stdout', path: `${dataDirectory}/backup_label` }],
         recopyAfterPost: [`${dataDirectory}/pg_wal`],
         excludePaths: [`${dataDirectory}/postmaster.pid`, `${dataDirectory}/postmaster.opts`],
@@ -100,10 +102,12 @@ function presetHook(hook: HookSpec, preset: HookPresetName): PresetPart<Resolved
       };
     case 'fsfreeze': {
       const mount = options.mountPath!;
+      // presetOptions.command: the fsfreeze program when it is not `fsfreeze` (e.g. [busybox, fsfreeze]).
+      const fsfreeze = options.command ?? ['fsfreeze'];
       return {
         session: false,
-        pre: step({ command: ['fsfreeze', '-f', mount] }, '30s'),
-        post: step({ command: ['fsfreeze', '-u', mount] }, '30s'),
+        pre: step({ command: [...fsfreeze, '-f', mount] }, '30s'),
+        post: step({ command: [...fsfreeze, '-u', mount] }, '30s'),
         artifacts: [],
         recopyAfterPost: [],
         excludePaths: [],

@@ -51,7 +51,7 @@ const hookStepSchema = z.strictObject({
 export type HookStep = z.output<typeof hookStepSchema>;
 
 const presetOptionsSchema = z.strictObject({
-  /** postgresql/mysql: the client program and its flags, replacing the preset's. */
+  /** postgresql/mysql: the client program and its flags, replacing the preset's; fsfreeze: the fsfreeze program (e.g. [busybox, fsfreeze]). */
   command: z.array(z.string()).min(1).optional(),
   /** postgresql/mysql: database user (default postgres / root). */
   user: nonEmpty.optional(),

@@ -8,15 +8,22 @@ export interface ExecResult {
   stderr: string;
   exitCode: number;
   timedOut: boolean;
+  /** True when the program wrote more than OUTPUT_LIMIT and the rest was dropped. */
+  outputCut?: boolean;
 }
 
-const OUTPUT_LIMIT = 64 * 1024;
+/** Output kept per stream (per session). Hook artifacts must fit whole; more is never silently cut. */
+export const OUTPUT_LIMIT = 4 * 1024 * 1024;
 
 class Collector extends Writable {
   text = '';
+  cut = false;
   onData?: () => void;
+  private readonly decoder = new TextDecoder('utf-8');
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    if (this.text.length < OUTPUT_LIMIT * 4) this.text += chunk.toString('utf8');
+    // One decoder for the stream, so a multi-byte character split across chunks stays whole.
+    if (this.text.length < OUTPUT_LIMIT) this.text += this.decoder.decode(chunk, { stream: true });
+    else this.cut = true;
     this.onData?.();
     cb();
   }
@@ -46,12 +53,12 @@ export async function execOnce(
   const done = new Promise<ExecResult>((resolve, reject) => {
     const timer = setTimeout(() => {
       ws?.close();
-      resolve({ stdout: stdout.text, stderr: stderr.text, exitCode: -1, timedOut: true });
+      resolve({ stdout: stdout.text, stderr: stderr.text, exitCode: -1, timedOut: true, outputCut: stdout.cut || stderr.cut });
     }, opts.timeoutMs);
     new k8s.Exec(cluster.kc)
       .exec(target.namespace, target.pod, target.container, command, stdout, stderr, stdin, false, (status) => {
         clearTimeout(timer);
-        resolve({ stdout: stdout.text, stderr: stderr.text, exitCode: exitCodeOf(status), timedOut: false });
+        resolve({ stdout: stdout.text, stderr: stderr.text, exitCode: exitCodeOf(status), timedOut: false, outputCut: stdout.cut || stderr.cut });
       })
       .then((socket) => {
         ws = socket;
@@ -109,6 +116,11 @@ export class ExecSession {
     return this.exit !== undefined;
   }
 
+  /** The program's exit code once it exited. */
+  get exitCode(): number | undefined {
+    return this.exit;
+  }
+
   /** Writes `text`, waits until the program has processed it, and returns what it printed. */
   async step(text: string, timeoutMs: number): Promise<ExecResult> {
     const marker = `__TDR_STEP_${++this.steps}_${Date.now()}__`;
@@ -118,7 +130,7 @@ export class ExecSession {
     const result = (timedOut: boolean, exitCode: number): ExecResult => {
       const out = this.stdout.text.slice(outStart);
       const at = out.indexOf(marker);
-      return { stdout: at >= 0 ? out.slice(0, at) : out, stderr: this.stderr.text.slice(errStart), exitCode, timedOut };
+      return { stdout: at >= 0 ? out.slice(0, at) : out, stderr: this.stderr.text.slice(errStart), exitCode, timedOut, outputCut: this.stdout.cut || this.stderr.cut };
     };
     return new Promise<ExecResult>((resolve) => {
       const finish = (r: ExecResult) => {

@@ -26,7 +26,7 @@ describe('hook presets', () => {
       command: ['psql', '-X', '-A', '-t', '-U', 'postgres', '-v', 'ON_ERROR_STOP=1'],
       markerStatement: '\\echo {marker}',
       pre: { stdin: "SELECT pg_backup_start('temporal-dr', true);", timeout: '5m', onError: 'fail' },
-      post: { stdin: 'SELECT labelfile FROM pg_backup_stop(true);', timeout: '5m', onError: 'fail' },
+      post: { stdin: "SELECT rtrim(labelfile, E'\\n') FROM pg_backup_stop(true);", timeout: '5m', onError: 'fail' },
       artifacts: [{ from: 'post.stdout', path: '/var/lib/postgresql/data/backup_label' }],
       recopyAfterPost: ['/var/lib/postgresql/data/pg_wal'],
       excludePaths: ['/var/lib/postgresql/data/postmaster.pid', '/var/lib/postgresql/data/postmaster.opts'],
