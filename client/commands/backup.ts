@@ -51,6 +51,7 @@ export function registerBackupCommand(program: Command): void {
         );
         for (const v of r.volumes) console.log(`  volume ${v.pvc} on ${v.node}: ${v.files} files, ${formatBytes(v.bytes)}, uploaded ${formatBytes(v.uploadedBytes)}${v.resumed ? ' (resumed)' : ''}`);
         for (const h of r.hooks) console.log(`  hook ${h.hook} ${h.phase} in ${h.pod}: ${h.ok ? 'ok' : 'FAILED'} (${h.durationMs} ms)`);
+        for (const w of r.warnings ?? []) console.log(`  warning: ${w}`);
         if (r.danglingReferences.length) console.log(`  note: ${r.danglingReferences.length} referenced object(s) do not exist on the source: ${r.danglingReferences.slice(0, 5).join('; ')}`);
       } finally {
         await dr.close();

@@ -41,7 +41,7 @@ export function registerPointsCommands(program: Command): void {
       const kinds = new Map<string, number>();
       for (const r of c.resources.items) kinds.set(r.kind, (kinds.get(r.kind) ?? 0) + 1);
       console.log(`  ${c.totals.resources} objects: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}`);
-      for (const v of c.volumes) console.log(`  volume ${v.pvc.namespace}/${v.pvc.name} (${v.size}, ${v.storageClass ?? 'no class'}, ${v.mode}): ${v.files} files, ${formatBytes(v.bytes)}`);
+      for (const v of c.volumes) console.log(`  volume ${v.pvc.namespace}/${v.pvc.name} (${v.size}, ${v.storageClass ?? 'no class'}, ${v.mode}): ${v.noData ? `no data (${v.noData})` : `${v.files} files, ${formatBytes(v.bytes)}`}`);
       for (const h of c.hooks) console.log(`  hook ${h.hook} ${h.step} in ${h.pod.namespace}/${h.pod.name}: ${h.result} (${h.durationMs} ms)`);
       for (const t of c.timings) console.log(`  ${t.phase.padEnd(16)} ${t.durationMs} ms`);
     });

@@ -6,19 +6,19 @@ import * as k8s from '@kubernetes/client-node';
 import { planToStoreRef, validatePlan, type Plan } from '../../shared/plan';
 import type { RestoreRequest } from '../../shared/restore-request';
 import type { StoreRef } from '../../shared/store-ref';
-import { applyObjects, applySampleApp, coreApi, execInPod, waitForWorkloadsReady, type ClusterName } from '../harness/clusters';
+import { applyObjects, applySampleApp, coreApi, execInPod, volumeDataDir, waitForWorkloadsReady, type ClusterName } from '../harness/clusters';
 
 export const psql = (sql: string) => ['psql', '-X', '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql];
 export const NODES = ['node-0', 'node-1', 'node-2'];
 
 /** A second volume with plain files (nothing rewrites them), to compare byte for byte after a restore. */
-export function uploadsManifests(): k8s.KubernetesObject[] {
+export function uploadsManifests(storageClass = 'local-path'): k8s.KubernetesObject[] {
   return [
     {
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
       metadata: { name: 'uploads', labels: { 'app.kubernetes.io/part-of': 'shop' } },
-      spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'local-path', resources: { requests: { storage: '1Gi' } } },
+      spec: { accessModes: ['ReadWriteOnce'], storageClassName: storageClass, resources: { requests: { storage: '1Gi' } } },
     } as k8s.KubernetesObject,
     {
       apiVersion: 'apps/v1',
@@ -36,12 +36,17 @@ export function uploadsManifests(): k8s.KubernetesObject[] {
   ];
 }
 
-/** The directory on this machine that holds a PVC's data (local-path PV). */
+/** The directory on this machine that holds a PVC's data (a local-path PV, or the simulated CSI disk). */
 export async function pvcDir(cluster: ClusterName, namespace: string, pvc: string): Promise<string> {
   const claim = await coreApi(cluster).readNamespacedPersistentVolumeClaim({ namespace, name: pvc });
-  const pv = await coreApi(cluster).readPersistentVolume({ name: claim.spec!.volumeName! });
-  return pv.spec!.hostPath!.path;
+  return volumeDataDir(cluster, await coreApi(cluster).readPersistentVolume({ name: claim.spec!.volumeName! }));
 }
+
+/** The storage classes every end-to-end data test runs on, with the class a restore maps each to. */
+export const STORAGE_CLASSES = [
+  { storageClass: 'local-path', mappedTo: 'local-path-b', snapshotClass: 'local-path-snapshots' },
+  { storageClass: 'csi-disk', mappedTo: 'csi-disk-b', snapshotClass: 'csi-disk-snapshots' },
+] as const;
 
 /** Writes a deterministic tree of files (some random, some compressible) and returns their hashes. */
 export function writeFiles(dir: string, totalBytes: number, seed = 'files'): Record<string, string> {
@@ -77,9 +82,9 @@ export function hashTree(dir: string, only?: string[]): Record<string, string> {
 }
 
 /** Deploys the sample app plus the uploads volume into `ns` on the source and waits until ready. */
-export async function deployShop(ns: string, uploadBytes: number): Promise<Record<string, string>> {
-  await applySampleApp('source', ns);
-  await applyObjects('source', uploadsManifests(), ns);
+export async function deployShop(ns: string, uploadBytes: number, storageClass = 'local-path'): Promise<Record<string, string>> {
+  await applySampleApp('source', ns, { storageClass });
+  await applyObjects('source', uploadsManifests(storageClass), ns);
   await waitForWorkloadsReady('source', ns, 120_000);
   await waitForDatabase('source', ns);
   const r = await execInPod('source', ns, 'db-0', 'postgres', psql('CREATE TABLE orders (id int PRIMARY KEY, item text, at timestamptz DEFAULT now());'));

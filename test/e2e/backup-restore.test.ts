@@ -27,11 +27,11 @@ import { attachTestEnv, uniqueId } from '../harness/temporal';
 import { freshStore } from '../harness/store';
 import { appsApi, coreApi, execInPod, freshNamespace, objectApi, type TestNamespace } from '../harness/clusters';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
-import { deployShop, hashTree, NODES, psql, pvcDir, restoreRequest, shopPlan } from './app-fixture';
+import { deployShop, hashTree, NODES, psql, pvcDir, restoreRequest, shopPlan, STORAGE_CLASSES } from './app-fixture';
 
 const KEY_ENV = 'TDR_E2E_KEY';
 
-describe('backup and restore of the sample application', () => {
+describe.each(STORAGE_CLASSES)('backup and restore of the sample application on storage class $storageClass', ({ storageClass, mappedTo }) => {
   let env: TestWorkflowEnvironment;
   let ns: TestNamespace;
   let plan: Plan;
@@ -50,7 +50,7 @@ describe('backup and restore of the sample application', () => {
     process.env[KEY_ENV] = generateMasterKey();
     env = await attachTestEnv();
     ns = await freshNamespace('source', 'shop');
-    files = await deployShop(ns.name, 24 * 1024 * 1024);
+    files = await deployShop(ns.name, 24 * 1024 * 1024, storageClass);
     const { ref } = await freshStore('dr');
     plan = shopPlan(uniqueId('shop').toLowerCase(), ns.name, ref, KEY_ENV);
     taskQueue = uniqueId('e2e');
@@ -75,7 +75,7 @@ describe('backup and restore of the sample application', () => {
     })();
     point = await handle.result().finally(() => (writing = false));
     await writer;
-    await recordHistory(handle, 'backup-v1');
+    if (storageClass === 'local-path') await recordHistory(handle, 'backup-v1');
 
     expect(point.resources).toBeGreaterThan(15);
     expect(point.volumes.map((v) => v.pvc).sort()).toEqual([`${ns.name}/data-db-0`, `${ns.name}/uploads`]);
@@ -105,7 +105,7 @@ describe('backup and restore of the sample application', () => {
     const r: RestoreReport = await env.client.workflow.execute(restore, {
       taskQueue,
       workflowId: uniqueId('restore-dry'),
-      args: [request({ dryRun: true, namespaceMapping: { [ns.name]: targetNs }, storageClassMapping: { 'local-path': 'local-path-b' } })],
+      args: [request({ dryRun: true, namespaceMapping: { [ns.name]: targetNs }, storageClassMapping: { [storageClass]: mappedTo } })],
     });
     expect(r.dryRun).toBe(true);
     expect(r.plan.problems).toEqual([]);
@@ -125,25 +125,25 @@ describe('backup and restore of the sample application', () => {
       args: [
         request({
           namespaceMapping: { [ns.name]: t.name },
-          storageClassMapping: { 'local-path': 'local-path-b' },
+          storageClassMapping: { [storageClass]: mappedTo },
           imageRegistry: [{ from: 'registry.example.com/', to: 'mirror.local/' }],
           postRestoreChecks: [{ name: 'orders', namespace: t.name, matchLabels: { 'app.kubernetes.io/name': 'db' }, container: 'postgres', command: psql('SELECT count(*) FROM orders;') }],
         }),
       ],
     });
     const r: RestoreReport = await restoreHandle.result();
-    await recordHistory(restoreHandle, 'restore-v1');
+    if (storageClass === 'local-path') await recordHistory(restoreHandle, 'restore-v1');
     expect(r.rtoMs).toBeGreaterThan(0);
     expect(r.volumes).toHaveLength(2);
     expect(r.checks.map((c) => c.ok)).toEqual([true]);
 
     const sts = await appsApi('target').readNamespacedStatefulSet({ namespace: t.name, name: 'db' });
     expect(sts.status?.readyReplicas).toBe(1);
-    expect(sts.spec?.volumeClaimTemplates?.[0].spec?.storageClassName).toBe('local-path-b');
+    expect(sts.spec?.volumeClaimTemplates?.[0].spec?.storageClassName).toBe(mappedTo);
     const uploads = await appsApi('target').readNamespacedDeployment({ namespace: t.name, name: 'uploads' });
     expect(uploads.spec?.template.spec?.containers[0].image).toBe('mirror.local/shop/files:1.0');
     const pvc = await coreApi('target').readNamespacedPersistentVolumeClaim({ namespace: t.name, name: 'data-db-0' });
-    expect(pvc.spec?.storageClassName).toBe('local-path-b');
+    expect(pvc.spec?.storageClassName).toBe(mappedTo);
 
     // Every row committed before the backup started is there, and PostgreSQL came up on the copy.
     const rows = await execInPod('target', t.name, 'db-0', 'postgres', psql("SELECT count(*) FILTER (WHERE item LIKE 'before-%'), count(*) FROM orders;"));

@@ -14,12 +14,12 @@ import { attachTestEnv, uniqueId } from '../harness/temporal';
 import { freshStore } from '../harness/store';
 import { coreApi, execInPod, freshNamespace, kubeConfigFor, type TestNamespace } from '../harness/clusters';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
-import { deployShop, hashTree, NODES, psql, pvcDir, restoreRequest, shopPlan } from './app-fixture';
+import { deployShop, hashTree, NODES, psql, pvcDir, restoreRequest, shopPlan, STORAGE_CLASSES } from './app-fixture';
 import * as k8s from '@kubernetes/client-node';
 
 const KEY_ENV = 'TDR_SNAP_KEY';
 
-describe('backup in CSI snapshot mode', () => {
+describe.each(STORAGE_CLASSES)('backup in CSI snapshot mode on storage class $storageClass', ({ storageClass, snapshotClass }) => {
   let env: TestWorkflowEnvironment;
   let ns: TestNamespace;
   let target: TestNamespace | undefined;
@@ -31,11 +31,11 @@ describe('backup in CSI snapshot mode', () => {
     process.env[KEY_ENV] = generateMasterKey();
     env = await attachTestEnv();
     ns = await freshNamespace('source', 'snap');
-    files = await deployShop(ns.name, 16 * 1024 * 1024);
+    files = await deployShop(ns.name, 16 * 1024 * 1024, storageClass);
     for (let i = 1; i <= 10; i++) await execInPod('source', ns.name, 'db-0', 'postgres', psql(`INSERT INTO orders (id, item) VALUES (${i}, 'before-${i}');`));
     const { ref } = await freshStore('snap');
     const base = shopPlan(uniqueId('snap').toLowerCase(), ns.name, ref, KEY_ENV);
-    plan = validatePlan({ ...base, spec: { ...base.spec, volumes: { defaultMode: 'snapshot-then-copy', snapshotClass: 'local-path-snapshots' } } });
+    plan = validatePlan({ ...base, spec: { ...base.spec, volumes: { defaultMode: 'snapshot-then-copy', snapshotClass } } });
   });
 
   afterAll(async () => {

@@ -30,6 +30,16 @@ export function stackWorkdir(): string {
   return path.dirname(kubeconfigPath());
 }
 
+/**
+ * The directory behind a PV of the local stack, for tests to write and compare data: a hostPath
+ * PV's own path, or the simulated CSI driver's disk (never visible to product code).
+ */
+export function volumeDataDir(cluster: ClusterName, pv: k8s.V1PersistentVolume): string {
+  if (pv.spec?.hostPath?.path) return pv.spec.hostPath.path;
+  if (pv.spec?.csi?.volumeHandle) return path.join(stackWorkdir(), 'volumes', cluster, pv.spec.csi.volumeHandle);
+  throw new Error(`PV ${pv.metadata?.name} is neither a hostPath nor a local-stack CSI volume`);
+}
+
 /** Host folder the kubelet simulator prepares for a pod (volumes/, containers/, run/, logs/). */
 export function podDir(cluster: ClusterName, namespace: string, pod: string): string {
   return path.join(stackWorkdir(), 'pods', cluster, namespace, pod);
@@ -98,8 +108,13 @@ export async function applyObjects(cluster: ClusterName, objects: k8s.Kubernetes
 }
 
 /** Applies the sample app (PostgreSQL StatefulSet, web Deployment, services, ingress, ...) into ns. */
-export async function applySampleApp(cluster: ClusterName, namespace: string): Promise<void> {
+export async function applySampleApp(cluster: ClusterName, namespace: string, opts: { storageClass?: string } = {}): Promise<void> {
   const { crds, objects } = sampleAppManifests();
+  if (opts.storageClass) {
+    for (const o of objects as { kind?: string; spec?: { volumeClaimTemplates?: { spec?: { storageClassName?: string } }[] } }[]) {
+      for (const t of o.kind === 'StatefulSet' ? o.spec?.volumeClaimTemplates ?? [] : []) if (t.spec) t.spec.storageClassName = opts.storageClass;
+    }
+  }
   await applyObjects(cluster, crds);
   const ext = kubeConfigFor(cluster).makeApiClient(k8s.ApiextensionsV1Api);
   for (const crd of crds) {

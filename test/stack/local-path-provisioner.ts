@@ -67,7 +67,8 @@ export class LocalPathProvisioner {
     const pvNames = new Set(volumes.items.map((v) => v.metadata!.name!));
     for (const pvc of claims.items) {
       if (pvc.metadata?.deletionTimestamp || pvc.spec?.volumeName || pvc.status?.phase !== 'Pending') continue;
-      const className = pvc.spec?.storageClassName ?? defaultClass;
+      // As external-provisioner: the legacy beta annotation names the class first.
+      const className = pvc.metadata?.annotations?.['volume.beta.kubernetes.io/storage-class'] ?? pvc.spec?.storageClassName ?? defaultClass;
       const sc = className ? ours.get(className) : undefined;
       if (!sc) continue;
       const name = `pvc-${pvc.metadata!.uid}`;
