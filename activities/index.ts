@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { StoreRef } from '../shared/store-ref';
 import type { Plan } from '../shared/plan';
@@ -12,7 +13,8 @@ import { planRestore } from './restore/build-plan';
 import { applyRestoreWave, rollbackRestore } from './restore/apply-wave';
 import { bindVolumeForRestore, removeRestoreHelpers } from './restore/volumes';
 import { waitForWorkloadsReady } from './restore/wait-ready';
-import { applyRetention } from './backup/retention';
+import { applyRetention, type RetentionResult } from './backup/retention';
+import { beat } from './util/heartbeat';
 import { snapshotVolumes, mountSnapshot, cleanupSnapshots } from './backup/snapshots';
 
 /**
@@ -31,10 +33,15 @@ export function createActivities() {
     captureResources: (plan: Plan, pointId: string) => captureResources(plan, pointId),
     writeCatalog: (input: CatalogInputs) => writeCatalog(input),
     markPointFailed: (plan: Plan, pointId: string, reason: string) => markPointFailed(plan, pointId, reason),
+    /** Backups started before retention ran under the store's GC lock (workflows/prune.ts) still call this. */
     async applyRetention(plan: Plan) {
-      const r = await applyRetention(plan, { onProgress: () => Context.current().heartbeat() });
+      const r = await applyRetention(plan, { onProgress: (p) => beat(p), gcLockId: runLockId() });
       // Only counts go back to the workflow; the ids can be many.
       return { kept: r.kept.length, expired: r.expired.length, abandonedRemoved: r.abandonedRemoved.length, gc: r.gc };
+    },
+    /** Retention and GC for the `storeGc` workflow; heartbeats every loop, stops when cancelled. */
+    async pruneStore(plan: Plan, opts: { dryRun: boolean; abandonedAfterMs?: number; gcGraceMs?: number }): Promise<RetentionResult> {
+      return applyRetention(plan, { ...opts, onProgress: (p) => beat(p), gcLockId: runLockId() });
     },
     snapshotVolumes: (context: string, pointId: string, attempt: number, volumes: { namespace: string; pvc: string }[], snapshotClass?: string) =>
       snapshotVolumes(context, pointId, attempt, volumes, snapshotClass),
@@ -56,3 +63,10 @@ export function createActivities() {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** The same for every attempt of the current workflow run's activities: a retry reuses its lock object. */
+function runLockId(): string {
+  const info = Context.current().info;
+  const run = info.workflowExecution ? `${info.workflowExecution.workflowId}/${info.workflowExecution.runId}/${info.activityType}` : info.activityId;
+  return createHash('sha256').update(run).digest('hex').slice(0, 16);
+}

@@ -29,6 +29,8 @@ export interface RestoreRequest {
   /** Commands run in restored pods once they are ready (e.g. a SQL check); any failure fails the run. */
   postRestoreChecks?: { name: string; namespace: string; matchLabels: Record<string, string>; container?: string; command: string[]; timeout?: string }[];
   waitReadyTimeoutMs?: number;
+  /** Heartbeat timeout of planning, apply waves, rollback, helper removal and wait-ready: how fast a dead worker is noticed (default 2 min). */
+  heartbeatTimeoutMs?: number;
   agentHeartbeatTimeoutMs?: number;
 }
 

@@ -11,7 +11,9 @@ import {
   log,
   setCurrentDetails,
 } from '@temporalio/workflow';
+import { patched } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { runRetentionUnderLock } from './prune';
 import type { AgentActivities } from '../activities/volumes/agent-activities';
 import type { VolumeToCopy } from '../activities/backup/backup-types';
 import type { Plan } from '../shared/plan';
@@ -37,6 +39,8 @@ export interface BackupInput {
   hookHeartbeatTimeoutMs?: number;
   /** Times the quiesce and copy are taken again when a held session is lost (default 3). */
   consistentCopyAttempts?: number;
+  /** How long retention waits for another run's GC of the store to finish before it skips (default 30 min). */
+  gcLockWaitMs?: number;
 }
 
 export interface BackupProgress {
@@ -73,8 +77,11 @@ const retry = { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_
 const kube = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry });
 /** Snapshots and their temporary PVCs wait on a CSI driver; cleanup must not be cut short. */
 const snapshotOps = proxyActivities<Activities>({ startToCloseTimeout: '20 minutes', heartbeatTimeout: '2 minutes', retry });
-/** Retention and garbage collection read every catalog and may delete many objects. */
-const maintenance = proxyActivities<Activities>({ startToCloseTimeout: '1 hour', heartbeatTimeout: '2 minutes', retry });
+/**
+ * Retention and garbage collection read every catalog and may delete many objects; they heartbeat
+ * from every loop. Only runs started before retention moved under the store's GC lock use this.
+ */
+const maintenance = proxyActivities<Activities>({ startToCloseTimeout: '12 hours', heartbeatTimeout: '2 minutes', retry });
 
 /** Workflow ID of a plan's backup: one run per plan at a time. */
 export const backupWorkflowId = (planName: string) => `backup/${planName}`;
@@ -389,7 +396,13 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
     // Retention runs after the new point is complete, so it can never expire the only good point.
     let retention: BackupReport['retention'];
     if (plan.spec.retention) {
-      retention = await phase('Retention', () => maintenance.applyRetention(plan)).catch((err: Error) => {
+      retention = await phase('Retention', async () => {
+        // Runs started before this change called the activity directly; newer runs take the
+        // store's GC lock (the child workflow gc/<store>, shared with `drctl points prune`).
+        if (!patched('retention-under-gc-lock')) return maintenance.applyRetention(plan);
+        const r = await runRetentionUnderLock({ plan, lockWaitMs: input.gcLockWaitMs ?? 30 * 60_000 });
+        return { kept: r.kept.length, expired: r.expired.length, abandonedRemoved: r.abandonedRemoved.length, gc: r.gc };
+      }).catch((err: Error) => {
         log.warn('retention failed; the new point is complete and kept', { error: err.message });
         return { kept: 0, expired: 0, abandonedRemoved: 0, gc: { error: err.message } };
       });

@@ -36,6 +36,7 @@ export const restoreProgressQuery = defineQuery<RestoreProgress>('progress');
 export const restoreWorkflowId = (restoreId: string) => `restore/${restoreId}`;
 
 const retry = { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
+/** Short Kubernetes calls: hook targets, checks, claim binding. */
 const kube = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: '2 minutes', retry });
 
 /**
@@ -56,6 +57,16 @@ export async function restore(req: RestoreRequest): Promise<RestoreReport> {
         `phase: **${p}** · objects: ${progress.objectsApplied}/${progress.objectsTotal} · volumes: ${progress.volumesDone}/${progress.volumesTotal}`,
     );
   };
+  const heartbeatTimeout = req.heartbeatTimeoutMs ?? 120_000;
+  /**
+   * Activities whose work grows with the application: planning (verify, transform, preflight of
+   * every object), each apply wave, rollback, helper removal. They heartbeat from their loops, so
+   * a dead worker is noticed within the heartbeat timeout and a cancelled run stops them; the
+   * start-to-close timeout only bounds a runaway attempt, far above a 10,000-object wave.
+   */
+  const long = proxyActivities<Activities>({ startToCloseTimeout: '6 hours', heartbeatTimeout, retry });
+  /** Wait-ready runs for the requested timeout (which may be hours); its attempt gets that plus a margin. */
+  const waiting = (timeoutMs: number) => proxyActivities<Activities>({ startToCloseTimeout: timeoutMs + 5 * 60_000, heartbeatTimeout, retry });
   const agent = (node: string) =>
     proxyActivities<AgentActivities>({
       taskQueue: nodeAgentTaskQueue(req.target.clusterName, node),
@@ -66,7 +77,7 @@ export async function restore(req: RestoreRequest): Promise<RestoreReport> {
     });
 
   setPhase('Plan');
-  const plan = await kube.planRestore(req);
+  const plan = await long.planRestore(req);
   progress.objectsTotal = plan.objects;
   progress.volumesTotal = plan.volumes.length;
   const report: RestoreReport = {
@@ -98,7 +109,7 @@ export async function restore(req: RestoreRequest): Promise<RestoreReport> {
     for (let i = 0; i < plan.waves.length; i++) {
       const wave = plan.waves[i];
       setPhase(`Apply:${wave.phase}`);
-      const r = await kube.applyRestoreWave(req, i);
+      const r = await long.applyRestoreWave(req, i);
       report.created += r.created;
       report.updated += r.updated;
       report.skipped += r.skipped;
@@ -108,7 +119,8 @@ export async function restore(req: RestoreRequest): Promise<RestoreReport> {
     if (!plan.waves.some((w) => w.restoresVolumeData)) await restoreVolumes();
 
     setPhase('WaitReady');
-    await kube.waitForWorkloadsReady(req.target.context, plan.namespaces, req.waitReadyTimeoutMs ?? 10 * 60_000);
+    const waitReadyMs = req.waitReadyTimeoutMs ?? 10 * 60_000;
+    await waiting(waitReadyMs).waitForWorkloadsReady(req.target.context, plan.namespaces, waitReadyMs);
     report.rtoMs = Date.now() - started;
 
     setPhase('PostRestoreChecks');
@@ -137,11 +149,11 @@ export async function restore(req: RestoreRequest): Promise<RestoreReport> {
     if (req.rollbackOnFailure) {
       await CancellationScope.nonCancellable(async () => {
         setPhase('RollingBack');
-        const rb = await kube.rollbackRestore(req).catch((e: Error) => {
+        const rb = await long.rollbackRestore(req).catch((e: Error) => {
           log.error('rollback failed', { error: e.message });
-          return { deleted: [] as string[] };
+          return { deleted: [] as string[], deletedCount: 0 };
         });
-        log.info('rolled back', { deleted: rb.deleted.length });
+        log.info('rolled back', { deleted: rb.deletedCount ?? rb.deleted.length });
       });
     }
     setPhase('Failed');
@@ -163,7 +175,7 @@ export async function restore(req: RestoreRequest): Promise<RestoreReport> {
         }),
       );
     } finally {
-      await CancellationScope.nonCancellable(() => kube.removeRestoreHelpers(req, [...new Set(todo.map((v) => v.namespace))]));
+      await CancellationScope.nonCancellable(() => long.removeRestoreHelpers(req, [...new Set(todo.map((v) => v.namespace))]));
     }
   }
 }

@@ -23,7 +23,7 @@ import { listAll } from '../store/object-store';
 import { openStore } from '../store/open-store';
 import { readMasterKey } from '../store/open-repository';
 import { Repository, SESSIONS_PREFIX } from '../datapath/repository';
-import { collectGarbage, type GcResult } from '../datapath/gc';
+import { collectGarbage, type GcProgress, type GcResult } from '../datapath/gc';
 import { catalogKey, parseCatalog, parsePointKey, pointIdTime, pointPrefix } from '../../shared/catalog';
 import { DrError, InvalidInputError, NotFoundError } from '../../shared/errors';
 import { planKeyRef, planToStoreRef, type Plan, type RetentionSpec } from '../../shared/plan';
@@ -46,9 +46,17 @@ export interface RetentionOptions {
   staleSessionMs?: number;
   /** Skip garbage collection (expire points only). */
   skipGc?: boolean;
-  /** Called after each point removed (an activity heartbeats here). */
-  onProgress?: (p: { pointsRemoved: number; pointsToRemove: number }) => void;
+  /**
+   * Called in every loop with small progress details (an activity heartbeats here). It may throw
+   * to stop the run (cancellation): points are removed catalog first and tombstone last, and GC
+   * keeps the repository safe at every step, so a stopped run is finished by the next one.
+   */
+  onProgress?: (p: RetentionProgress) => void;
+  /** Stable id of the GC lock object (see GcOptions.lockId); default random. */
+  gcLockId?: string;
 }
+
+export type RetentionProgress = { stage: 'scan' | 'sessions' | 'remove points' | 'live set'; done?: number; total?: number } | GcProgress;
 
 /** Small and JSON-able: ids and counts only. */
 export interface RetentionResult {
@@ -104,9 +112,11 @@ const MARKERS = new Set(['in-progress.json', 'failed.json', 'expired.json']);
 const MANIFEST = /\/volumes\/[^/]+\/[^/]+\/snapshot\.json(\.pass[12])?$/;
 
 /** Every point under `points/` with its objects, from one listing. */
-async function scanPoints(store: ObjectStore): Promise<StoredPoint[]> {
+async function scanPoints(store: ObjectStore, progress: (p: RetentionProgress) => void = () => undefined): Promise<StoredPoint[]> {
   const byPoint = new Map<string, { planName: string; pointId: string; objects: StoredObject[] }>();
+  let listed = 0;
   for await (const o of store.list('points/')) {
+    if (++listed % 1000 === 0) progress({ stage: 'scan', done: listed });
     const p = parsePointKey(o.key);
     if (!p) continue;
     const k = `${p.planName}/${p.pointId}`;
@@ -139,9 +149,10 @@ async function scanPoints(store: ObjectStore): Promise<StoredPoint[]> {
 }
 
 /** Point ids (`plan/id`) that a live (recently updated) repository session writes into. */
-async function pointsWithLiveSessions(store: ObjectStore, nowMs: number, staleMs: number): Promise<Set<string>> {
+async function pointsWithLiveSessions(store: ObjectStore, nowMs: number, staleMs: number, progress: (p: RetentionProgress) => void): Promise<Set<string>> {
   const out = new Set<string>();
   for (const o of await listAll(store, SESSIONS_PREFIX)) {
+    progress({ stage: 'sessions' });
     const raw = await store.get(o.key);
     let marker: { updated?: string; manifestKey?: string } = {};
     try {
@@ -181,12 +192,14 @@ export async function applyRetentionIn(store: ObjectStore, plan: Plan, opts: Ret
   const nowMs = (opts.now ?? new Date()).getTime();
   const abandonedAfterMs = opts.abandonedAfterMs ?? DEFAULT_ABANDONED_AFTER_MS;
   const staleSessionMs = opts.staleSessionMs ?? 24 * 3600_000;
+  const progress = opts.onProgress ?? (() => undefined);
   if (!(abandonedAfterMs >= 0)) throw new InvalidInputError('abandonedAfterMs: expected a non-negative number of milliseconds');
 
   // Open the repository first: a wrong or missing key fails before anything is deleted.
   const repo = opts.skipGc ? undefined : await openRepositoryForGc(store, plan);
 
-  const all = await scanPoints(store);
+  progress({ stage: 'scan' });
+  const all = await scanPoints(store, progress);
   const mine = all.filter((p) => p.planName === planName);
 
   // 1. Decide.
@@ -195,7 +208,7 @@ export async function applyRetentionIn(store: ObjectStore, plan: Plan, opts: Ret
   const expireSet = new Set(decision.expire);
   const toExpire = mine.filter((p) => (p.state === 'complete' && expireSet.has(p.pointId)) || p.state === 'expiring');
 
-  const live = await pointsWithLiveSessions(store, nowMs, staleSessionMs);
+  const live = await pointsWithLiveSessions(store, nowMs, staleSessionMs, progress);
   const abandoned: StoredPoint[] = [];
   const incompleteKept: string[] = [];
   for (const p of mine) {
@@ -215,6 +228,7 @@ export async function applyRetentionIn(store: ObjectStore, plan: Plan, opts: Ret
   let pointsRemoved = 0;
   const pointsToRemove = toExpire.length + abandoned.length;
   for (const p of toExpire) {
+    progress({ stage: 'remove points', done: pointsRemoved, total: pointsToRemove });
     const tombstone = expiredMarkerKey(planName, p.pointId);
     const catalog = catalogKey(planName, p.pointId);
     const rest = p.keys.filter((k) => k !== tombstone && k !== catalog);
@@ -226,9 +240,10 @@ export async function applyRetentionIn(store: ObjectStore, plan: Plan, opts: Ret
     if (p.keys.includes(catalog)) await store.delete([catalog]);
     await deleteKeys(store, rest);
     await store.delete([tombstone]);
-    opts.onProgress?.({ pointsRemoved: ++pointsRemoved, pointsToRemove });
+    pointsRemoved++;
   }
   for (const p of abandoned) {
+    progress({ stage: 'remove points', done: pointsRemoved, total: pointsToRemove });
     const prefix = pointPrefix(planName, p.pointId);
     const markers = p.keys.filter((k) => MARKERS.has(k.slice(prefix.length)));
     const rest = p.keys.filter((k) => !MARKERS.has(k.slice(prefix.length)));
@@ -236,7 +251,7 @@ export async function applyRetentionIn(store: ObjectStore, plan: Plan, opts: Ret
     if (dryRun) continue;
     await deleteKeys(store, rest);
     await deleteKeys(store, markers);
-    opts.onProgress?.({ pointsRemoved: ++pointsRemoved, pointsToRemove });
+    pointsRemoved++;
   }
 
   const result: RetentionResult = {
@@ -258,15 +273,18 @@ export async function applyRetentionIn(store: ObjectStore, plan: Plan, opts: Ret
     result.gc.reason = `no repository in ${store.location}: nothing to collect`;
     return result;
   }
-  result.gc = await collectStoreGarbage(store, repo, removing, { dryRun, nowMs, graceMs: opts.gcGraceMs, staleSessionMs });
+  result.gc = await collectStoreGarbage(store, repo, removing, { dryRun, nowMs, graceMs: opts.gcGraceMs, staleSessionMs, progress, lockId: opts.gcLockId });
   return result;
 }
 
 /** The live set: read after the GC lock is taken, from a fresh listing of every plan's points. */
-async function liveManifestKeys(store: ObjectStore, removing: Set<string>): Promise<string[]> {
+async function liveManifestKeys(store: ObjectStore, removing: Set<string>, progress: (p: RetentionProgress) => void): Promise<string[]> {
   const keys = new Set<string>();
   const problems: string[] = [];
-  for (const p of await scanPoints(store)) {
+  const points = await scanPoints(store, progress);
+  let done = 0;
+  for (const p of points) {
+    progress({ stage: 'live set', done: done++, total: points.length });
     if (removing.has(`${p.planName}/${p.pointId}`) || p.state === 'expiring') continue;
     if (p.state === 'complete') {
       const key = catalogKey(p.planName, p.pointId);
@@ -307,13 +325,15 @@ async function collectStoreGarbage(
   store: ObjectStore,
   repo: Repository,
   removing: Set<string>,
-  o: { dryRun: boolean; nowMs: number; graceMs?: number; staleSessionMs: number },
+  o: { dryRun: boolean; nowMs: number; graceMs?: number; staleSessionMs: number; progress: (p: RetentionProgress) => void; lockId?: string },
 ): Promise<RetentionGcSummary> {
   const offset = o.nowMs - Date.now();
   let r: GcResult;
   try {
     r = await collectGarbage(repo, {
-      liveManifestKeys: () => liveManifestKeys(store, removing),
+      liveManifestKeys: () => liveManifestKeys(store, removing, o.progress),
+      onProgress: o.progress,
+      ...(o.lockId ? { lockId: o.lockId } : {}),
       dryRun: o.dryRun,
       staleSessionMs: o.staleSessionMs,
       now: () => Date.now() + offset,

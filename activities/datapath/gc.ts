@@ -15,6 +15,8 @@
  *  - If a referenced chunk is missing from the index, the index is rebuilt from pack trailers
  *    before deciding; unindexed packs are never deleted while that is the case.
  *  - New index objects are written before old ones are deleted, and both before packs are deleted.
+ *  - `onProgress` is called in every loop (the activity heartbeats there) and may throw to stop
+ *    the run (cancellation): every step above leaves the repository safe when the next is skipped.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -37,6 +39,20 @@ export interface GcOptions {
   /** Compute and report, delete nothing. */
   dryRun?: boolean;
   now?: () => number;
+  /** Called in every loop with small progress details; may throw to stop (e.g. on cancellation). */
+  onProgress?: (p: GcProgress) => void;
+  /**
+   * Names the lock object (`repo/locks/gc-<lockId>`). A stable id (e.g. the workflow run's) lets a
+   * retried attempt overwrite, then remove, the lock of an attempt whose worker crashed, instead
+   * of leaving it to block backups until it goes stale. Default: random.
+   */
+  lockId?: string;
+}
+
+export interface GcProgress {
+  stage: 'sessions' | 'manifests' | 'index' | 'packs' | 'rewrite index' | 'delete packs';
+  done?: number;
+  total?: number;
 }
 
 export interface GcResult {
@@ -65,6 +81,7 @@ export async function collectGarbage(repo: Repository, opts: GcOptions): Promise
   const graceMs = opts.graceMs ?? 3600_000;
   const staleMs = opts.staleSessionMs ?? 24 * 3600_000;
   const store = repo.store;
+  const progress = opts.onProgress ?? (() => undefined);
   const result: GcResult = {
     deferred: false,
     activeSessions: [],
@@ -82,11 +99,13 @@ export async function collectGarbage(repo: Repository, opts: GcOptions): Promise
     indexObjectsDeleted: 0,
   };
 
-  const lockKey = `${LOCKS_PREFIX}gc-${randomBytes(8).toString('hex')}`;
+  const lockKey = `${LOCKS_PREFIX}gc-${opts.lockId ?? randomBytes(8).toString('hex')}`;
   await store.put(lockKey, JSON.stringify({ started: new Date(now()).toISOString(), host: hostname() }), { contentType: 'application/json' });
   try {
     // 1. Sessions in progress.
+    progress({ stage: 'sessions' });
     for (const o of await listAll(store, SESSIONS_PREFIX)) {
+      progress({ stage: 'sessions' });
       const id = o.key.slice(SESSIONS_PREFIX.length);
       const marker = await repo.readSession(id);
       const updated = marker ? Date.parse(marker.updated) : (o.lastModified?.getTime() ?? now());
@@ -106,23 +125,28 @@ export async function collectGarbage(repo: Repository, opts: GcOptions): Promise
     const referenced = new Set<string>();
     const liveKeys = typeof opts.liveManifestKeys === 'function' ? await opts.liveManifestKeys() : opts.liveManifestKeys;
     for (const key of liveKeys) {
+      progress({ stage: 'manifests', done: result.manifests, total: liveKeys.length });
       manifestChunkIds(await readVolumeManifest(repo, key), referenced);
       result.manifests++;
     }
     result.referencedChunks = referenced.size;
 
     // 3. Fresh index, rebuilt from pack trailers if it misses referenced chunks.
+    progress({ stage: 'index' });
     await repo.loadIndex();
     const countMissing = () => [...referenced].filter((id) => !repo.lookup(id)).length;
     result.missingChunks = countMissing();
     if (result.missingChunks > 0) {
+      progress({ stage: 'index' });
       await repo.rebuildIndex();
       result.indexRebuilt = true;
       result.missingChunks = countMissing();
     }
 
     // 4. Decide per pack object.
+    progress({ stage: 'packs' });
     const objects = await listAll(store, PACKS_PREFIX);
+    progress({ stage: 'packs', total: objects.length });
     const known = repo.knownPacks();
     const present = new Set<string>();
     const doomed: { key: string; size: number }[] = [];
@@ -158,6 +182,7 @@ export async function collectGarbage(repo: Repository, opts: GcOptions): Promise
     if (doomed.length > 0 || indexedButAbsent || oldIndexKeys.length > 16) {
       const newKeys = new Set<string>();
       for (let i = 0; i < kept.length; i += PACKS_PER_INDEX_OBJECT) {
+        progress({ stage: 'rewrite index', done: i, total: kept.length });
         newKeys.add(await repo.writeIndex(kept.slice(i, i + PACKS_PER_INDEX_OBJECT)));
         result.indexObjectsWritten++;
       }
@@ -167,7 +192,10 @@ export async function collectGarbage(repo: Repository, opts: GcOptions): Promise
     }
 
     // 6. Delete the packs.
-    for (let i = 0; i < doomed.length; i += 1000) await store.delete(doomed.slice(i, i + 1000).map((d) => d.key));
+    for (let i = 0; i < doomed.length; i += 1000) {
+      progress({ stage: 'delete packs', done: i, total: doomed.length });
+      await store.delete(doomed.slice(i, i + 1000).map((d) => d.key));
+    }
     result.packsDeleted = doomed.length;
     result.bytesDeleted = doomed.reduce((s, d) => s + d.size, 0);
     await repo.loadIndex();

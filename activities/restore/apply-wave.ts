@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import type { KubeObject } from '../../shared/kube-object';
 import { cloneJson, formatRef, refOf } from '../../shared/kube-object';
@@ -6,6 +5,7 @@ import { PreflightFailedError } from '../../shared/errors';
 import { RESTORE_FIELD_MANAGER, RESTORE_LABEL, expectedOnTarget, restorePlanKey, restoreWaveResultKey, type RestoreRequest } from '../../shared/restore-request';
 import { connectCluster, classifyKubeError, statusOf, type Cluster } from '../kube/cluster';
 import { mapLimit } from '../util/concurrency';
+import { beat, pause, progressOf } from '../util/heartbeat';
 import { openRepository } from '../store/open-repository';
 import type { StoredRestorePlan } from './build-plan';
 
@@ -66,21 +66,25 @@ async function waitEstablished(cluster: Cluster, crds: KubeObject[], timeoutMs: 
       };
       if (live.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
       if (Date.now() > deadline) throw new PreflightFailedError(`CRD ${crd.metadata.name} did not become Established on the target within ${timeoutMs / 1000}s`);
-      Context.current().heartbeat();
-      await new Promise((r) => setTimeout(r, 500));
+      await pause(500, { stage: 'establish', crd: crd.metadata.name });
     }
   }
 }
 
 /**
  * Applies one wave of the restore plan with server-side apply under the project's field manager,
- * honouring the existing-object policy; records the outcome per object in the store.
+ * honouring the existing-object policy; records the outcome per object in the store. Heartbeats
+ * its progress (objects applied) and stops when the activity is cancelled; a retry re-applies
+ * the wave, which converges (server-side apply, this run's label).
  */
 export async function applyRestoreWave(req: RestoreRequest, wave: number): Promise<WaveResult> {
+  beat({ wave, stage: 'load' });
   const plan = await loadRestorePlan(req);
   const w = plan.waves[wave];
   const cluster = connectCluster(req.target.context);
+  const applied = progressOf(`apply wave ${wave}`, w.objects.length);
   const outcomes = await mapLimit(w.objects, APPLY_CONCURRENCY, async (p) => {
+    applied();
     try {
       return { object: formatRef(refOf(p.obj)), outcome: await applyOne(cluster, req, p.obj, p.exists) };
     } catch (err) {
@@ -111,14 +115,18 @@ export async function applyRestoreWave(req: RestoreRequest, wave: number): Promi
 
 /**
  * Deletes exactly what this run created (objects carrying its label), newest wave first. Objects
- * that existed before the run, even if updated, are left alone.
+ * that existed before the run, even if updated, are left alone. Returns how many were deleted and
+ * the first 100 of them (a payload stays small whatever the size of the restore).
  */
-export async function rollbackRestore(req: RestoreRequest): Promise<{ deleted: string[] }> {
+export async function rollbackRestore(req: RestoreRequest): Promise<{ deleted: string[]; deletedCount: number }> {
+  beat({ stage: 'load' });
   const plan = await loadRestorePlan(req);
   const cluster = connectCluster(req.target.context);
   const deleted: string[] = [];
+  const checked = progressOf('rollback', plan.waves.reduce((n, w) => n + w.objects.length, 0));
   for (const w of [...plan.waves].reverse()) {
     await mapLimit(w.objects, APPLY_CONCURRENCY, async (p) => {
+      checked();
       const header = { apiVersion: p.obj.apiVersion, kind: p.obj.kind, metadata: { name: p.obj.metadata.name, namespace: p.obj.metadata.namespace } };
       try {
         const live = await cluster.objects.read(header);
@@ -130,5 +138,5 @@ export async function rollbackRestore(req: RestoreRequest): Promise<{ deleted: s
       }
     });
   }
-  return { deleted };
+  return { deleted: deleted.slice(0, 100), deletedCount: deleted.length };
 }

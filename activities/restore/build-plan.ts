@@ -19,6 +19,7 @@ import {
 import { connectCluster, classifyKubeError, statusOf, type Cluster } from '../kube/cluster';
 import { discoverResourceTypes } from '../discovery/resource-types';
 import { mapLimit } from '../util/concurrency';
+import { beat, progressOf } from '../util/heartbeat';
 import { openStore } from '../store/open-store';
 import { openRepository } from '../store/open-repository';
 import { latestPoint, readCatalog } from '../catalog/points';
@@ -68,6 +69,7 @@ const included = (req: RestoreRequest, o: KubeObject): boolean => {
  * (with Secret data) is stored encrypted; a readable report and a small summary are returned.
  */
 export async function planRestore(req: RestoreRequest): Promise<RestorePlanSummary> {
+  beat({ stage: 'verify' });
   const store = openStore(req.store);
   const pointId = req.pointId === 'latest' ? await latestPoint(store, req.planName) : req.pointId;
   const catalog = await readCatalog(store, req.planName, pointId);
@@ -76,7 +78,9 @@ export async function planRestore(req: RestoreRequest): Promise<RestorePlanSumma
   if (verified.problems.length) {
     throw new DataCorruptionError(`recovery point ${req.planName}/${pointId} failed verification; nothing was changed on the target:\n  ${verified.problems.slice(0, 20).join('\n  ')}`);
   }
+  beat({ stage: 'read bundle' });
   const backedUp = await readBundle(repo, catalog);
+  beat({ stage: 'transform', objects: backedUp.length });
   const rules = restoreRules(req, catalog.plan.spec.transforms);
 
   // Dynamically provisioned PVs are not restored: the target provisions a fresh volume for each claim.
@@ -107,7 +111,9 @@ export async function planRestore(req: RestoreRequest): Promise<RestorePlanSumma
   }
 
   const target = connectCluster(req.target.context);
+  beat({ stage: 'preflight', objects: planned.length });
   await preflight(target, req, planned, problems);
+  beat({ stage: 'store plan', objects: planned.length });
 
   const byKey = new Map(planned.map((p) => [refKey(refOf(p.obj)), p]));
   const waves = planRestoreOrder(planned.map((p) => p.obj)).map((w) => ({
@@ -205,7 +211,9 @@ async function preflight(target: Cluster, req: RestoreRequest, planned: PlannedO
     }
   }
 
+  const checked = progressOf('preflight: existing objects', planned.length);
   await mapLimit(planned, 16, async (p) => {
+    checked();
     if (!served.has(`${groupOf(p.obj.apiVersion)}/${p.obj.kind}`)) return;
     try {
       const existing = await target.objects.read({ apiVersion: p.obj.apiVersion, kind: p.obj.kind, metadata: { name: p.obj.metadata.name, namespace: p.obj.metadata.namespace } });
@@ -243,7 +251,9 @@ async function preflight(target: Cluster, req: RestoreRequest, planned: PlannedO
     reviews.set(`${group}/${resource}/${p.obj.metadata.namespace ?? ''}`, { group, resource, namespace: p.obj.metadata.namespace });
   }
   const authz = target.kc.makeApiClient(k8s.AuthorizationV1Api);
+  const reviewed = progressOf('preflight: access reviews', reviews.size);
   await mapLimit([...reviews.values()], 8, async (r) => {
+    reviewed();
     const review = await authz.createSelfSubjectAccessReview({
       body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { verb: 'create', group: r.group, resource: r.resource, namespace: r.namespace } } },
     });

@@ -1,7 +1,7 @@
-import { Context } from '@temporalio/activity';
 import * as k8s from '@kubernetes/client-node';
 import { PreflightFailedError } from '../../shared/errors';
 import { connectCluster } from '../kube/cluster';
+import { beat, currentActivity, pause } from '../util/heartbeat';
 
 /** Workloads in the namespaces that are not ready yet, with what they lack. */
 async function notReady(apps: k8s.AppsV1Api, batch: k8s.BatchV1Api, namespaces: string[]): Promise<string[]> {
@@ -25,19 +25,25 @@ async function notReady(apps: k8s.AppsV1Api, batch: k8s.BatchV1Api, namespaces: 
   return out;
 }
 
-/** Waits until every Deployment, StatefulSet and DaemonSet is ready and every Job complete. */
+/**
+ * Waits until every Deployment, StatefulSet and DaemonSet is ready and every Job complete, for at
+ * most `timeoutMs` (the workflow gives the activity a start-to-close timeout just above it).
+ * Heartbeats each poll with the number still pending and the time waited, and stops when
+ * cancelled; a retry (after a worker crash) counts the time already waited.
+ */
 export async function waitForWorkloadsReady(context: string, namespaces: string[], timeoutMs: number): Promise<{ waitedMs: number }> {
   const cluster = connectCluster(context);
   const apps = cluster.kc.makeApiClient(k8s.AppsV1Api);
   const batch = cluster.kc.makeApiClient(k8s.BatchV1Api);
-  const start = Date.now();
+  const waitedBefore = (currentActivity()?.info.heartbeatDetails as { waitedMs?: number } | undefined)?.waitedMs ?? 0;
+  const start = Date.now() - waitedBefore;
   for (;;) {
+    beat({ waitedMs: Date.now() - start });
     const pending = await notReady(apps, batch, namespaces);
     if (!pending.length) return { waitedMs: Date.now() - start };
-    Context.current().heartbeat({ pending: pending.length });
     if (Date.now() - start > timeoutMs) {
       throw new PreflightFailedError(`workloads not ready on ${context} after ${Math.round(timeoutMs / 1000)}s:\n  ${pending.slice(0, 20).join('\n  ')}`);
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    await pause(1000, { pending: pending.length, waitedMs: Date.now() - start });
   }
 }

@@ -1,9 +1,16 @@
 import type { Command } from 'commander';
-import { applyRetention, type RetentionResult } from '../../activities/backup/retention';
-import { DataCorruptionError, InvalidInputError } from '../../shared/errors';
+import { WorkflowFailedError, WorkflowIdConflictPolicy } from '@temporalio/client';
+import type { RetentionResult } from '../../activities/backup/retention';
+import { prune } from '../../workflows';
+import { gcWorkflowId, pruneWorkflowId, type PruneProgress } from '../../workflows/prune';
+import { DataCorruptionError, DrError, InvalidInputError } from '../../shared/errors';
 import { parseDuration } from '../../shared/duration';
 import { RETENTION_RULE_FIELD } from '../../shared/retention';
+import { planToStoreRef, type Plan } from '../../shared/plan';
+import { storeUrl } from '../../shared/store-ref';
+import { DrOperation, DrPlan } from '../../shared/search-attributes';
 import { formatBytes } from '../progress';
+import { openClient } from '../temporal-client';
 import { loadPlanFile } from './plan';
 
 /** The human report of a prune run: kept (with the rules that kept each), expired, removed, collected. */
@@ -47,8 +54,67 @@ export function registerPruneCommand(points: Command): void {
       const gcGraceMs = parseDuration(opts.gcGrace);
       if (gcGraceMs === undefined) throw new InvalidInputError(`--gc-grace ${JSON.stringify(opts.gcGrace)}: expected a duration like 1h or 0s`);
       const plan = loadPlanFile(opts.plan);
-      const r = await applyRetention(plan, { dryRun: !!opts.dryRun, abandonedAfterMs, gcGraceMs });
+      if (!plan.spec.retention) {
+        throw new InvalidInputError(`plan ${plan.metadata.name} has no retention policy`, ['spec.retention: required to prune; add e.g. `retention: { keepLast: 7, keepDaily: 14 }`']);
+      }
+      const r = await runPruneWorkflow(plan, { dryRun: !!opts.dryRun, abandonedAfterMs, gcGraceMs }, (line) => !opts.json && console.error(line));
       console.log(opts.json ? JSON.stringify(r, null, 2) : formatRetentionReport(r));
       if (r.gc.problem) throw new DataCorruptionError(`prune of ${plan.metadata.name}: ${r.gc.reason}`);
     });
+}
+
+class PruneFailedError extends DrError {
+  readonly retryable = false;
+}
+
+/**
+ * Runs a prune as the `prune` workflow on the worker (never in this process): it takes the store's
+ * GC lock (the workflow gc/<store>, shared with the backups' retention), waiting for the one
+ * running if any, and returns the report.
+ */
+export async function runPruneWorkflow(
+  plan: Plan,
+  opts: { dryRun: boolean; abandonedAfterMs: number; gcGraceMs: number },
+  say: (line: string) => void = () => undefined,
+): Promise<RetentionResult> {
+  const dr = await openClient();
+  try {
+    const workflowId = pruneWorkflowId(plan.metadata.name, new Date());
+    const handle = await dr.client.workflow.start(prune, {
+      taskQueue: dr.settings.taskQueue,
+      workflowId,
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      args: [{ plan, dryRun: opts.dryRun, abandonedAfterMs: opts.abandonedAfterMs, gcGraceMs: opts.gcGraceMs }],
+      typedSearchAttributes: [
+        { key: DrPlan, value: plan.metadata.name },
+        { key: DrOperation, value: 'prune' },
+      ],
+      staticSummary: `${opts.dryRun ? 'Dry run of prune' : 'Prune'} of plan ${plan.metadata.name} in ${storeUrl(planToStoreRef(plan))}`,
+    });
+    say(`started prune ${workflowId} (store lock ${gcWorkflowId(planToStoreRef(plan))})`);
+    // Say once if the store's lock is held by another run (stderr: stdout is the report).
+    let finished = false;
+    const result = handle.result().finally(() => (finished = true));
+    result.catch(() => undefined);
+    void (async () => {
+      while (!finished) {
+        const p = await handle.query<PruneProgress>('progress').catch(() => undefined);
+        if (p?.lockBusy) return say(`another garbage collection of this store is running (${p.lock}); waiting for it to finish`);
+        await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+      }
+    })();
+    try {
+      return await result;
+    } catch (err) {
+      // The root cause names what failed (a wrong key, a missing policy...), not the workflow wrapper.
+      if (err instanceof WorkflowFailedError) {
+        let cause: Error | undefined = err.cause;
+        while (cause?.cause) cause = cause.cause as Error;
+        throw new PruneFailedError(`prune of plan ${plan.metadata.name} (workflow ${workflowId}) failed: ${cause?.message ?? err.message}`);
+      }
+      throw err;
+    }
+  } finally {
+    await dr.close();
+  }
 }

@@ -83,6 +83,7 @@ export function registerRestoreCommand(program: Command): void {
       if (!['skip', 'update', 'fail'].includes(opts.existing)) throw new InvalidInputError(`--existing: expected skip, update or fail, got "${opts.existing}"`);
       const [planName, pointId] = pointRef.split('/');
       const { ref: store, keyEnv } = storeAndKeyFromOptions(opts);
+      if (!(opts.waitReadyTimeout > 0)) throw new InvalidInputError('--wait-ready-timeout: expected a positive number of seconds (e.g. 3600 to wait an hour)');
       const readYaml = (file: string, what: string) => {
         try {
           return parseYaml(readFileSync(file, 'utf8'));
