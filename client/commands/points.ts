@@ -17,7 +17,7 @@ const storeOptions = (c: Command) =>
     .option('--key-env <name>', 'environment variable holding the encryption key (default: the plan\'s, else TDR_ENCRYPTION_KEY)');
 
 export function registerPointsCommands(program: Command): void {
-  const points = program.command('points').description('recovery points, read straight from the object store (no Temporal needed)');
+  const points = program.command('points').description('recovery points, read straight from the object store (no Temporal needed, except prune, which runs on the worker)');
 
   storeOptions(points.command('list [plan]').description('list recovery points, newest first')).action(async (planName: string | undefined, opts: StoreAndKeyOptions) => {
     const { ref } = storeAndKeyFromOptions(opts);
