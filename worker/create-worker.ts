@@ -9,7 +9,14 @@ export interface OrchestratorWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Seconds an in-flight activity gets to finish on shutdown before it is cancelled. */
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  /**
+   * `all` (default), or only `workflows` or only `activities`: workflow code and activities (hook
+   * sessions among them) can run in separate processes, deployed and restarted independently.
+   */
+  role?: WorkerRole;
 }
+
+export type WorkerRole = 'all' | 'workflows' | 'activities';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
@@ -19,8 +26,8 @@ export async function createOrchestratorWorker(opts: OrchestratorWorkerOptions):
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities(),
+    ...(opts.role === 'activities' ? {} : opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(opts.role === 'workflows' ? {} : { activities: createActivities() }),
     shutdownGraceTime: opts.shutdownGraceTime ?? '10s',
   });
 }

@@ -7,7 +7,7 @@
 import { Runtime, DefaultLogger } from '@temporalio/worker';
 import { temporalSettings } from '../config/environment';
 import { connectWorker } from '../config/temporal-connection';
-import { createOrchestratorWorker } from './create-worker';
+import { createOrchestratorWorker, type WorkerRole } from './create-worker';
 import { runMain } from '../config/run-main';
 
 runMain('worker', async () => {
@@ -22,9 +22,17 @@ runMain('worker', async () => {
     namespace: settings.namespace,
     taskQueue: settings.taskQueue,
     shutdownGraceTime: (process.env.WORKER_SHUTDOWN_GRACE as '10s' | undefined) ?? '10s',
+    role: workerRole(process.env.TDR_WORKER_ROLE),
   });
   console.log(`worker: polling task queue ${settings.taskQueue} on ${settings.address} (namespace ${settings.namespace})`);
   await worker.run();
   await connection.close();
   console.log('worker: stopped');
 });
+
+/** TDR_WORKER_ROLE: all (default), workflows or activities. */
+function workerRole(value: string | undefined): WorkerRole {
+  if (value === undefined || value === '' || value === 'all') return 'all';
+  if (value === 'workflows' || value === 'activities') return value;
+  throw new Error(`TDR_WORKER_ROLE=${value}: expected all, workflows or activities`);
+}
