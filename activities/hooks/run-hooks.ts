@@ -158,15 +158,18 @@ export async function runHookStep(context: string, hook: ExecHook, phase: 'pre' 
  */
 export async function runSessionHookStep(context: string, hook: SessionHook, phase: 'pre' | 'post', target: HookTarget): Promise<HookRunResult> {
   const stop = keepBeating(() => ({ hook: hook.name, phase, pod: target.pod }));
-  const cluster = connectCluster(context);
-  const secrets = await containerSecretValues(cluster, target);
-  const started = Date.now();
-  const s = await ExecSession.open(cluster, target, hook.command, hook.markerStatement);
   try {
-    return toResult(hook, phase, target, await s.step(hook[phase]?.stdin ?? '', stepTimeoutMs(hook[phase])), started, secrets);
+    const cluster = connectCluster(context);
+    const secrets = await containerSecretValues(cluster, target);
+    const started = Date.now();
+    const s = await ExecSession.open(cluster, target, hook.command, hook.markerStatement);
+    try {
+      return toResult(hook, phase, target, await s.step(hook[phase]?.stdin ?? '', stepTimeoutMs(hook[phase])), started, secrets);
+    } finally {
+      await s.close();
+    }
   } finally {
     stop();
-    await s.close();
   }
 }
 
@@ -195,72 +198,73 @@ export async function holdHookSession(context: string, hook: SessionHook, target
   const handle = ctx.client.workflow.getHandle(wf.workflowId, wf.runId);
   let state = 'pre';
   const stop = keepBeating(() => ({ holdId, state }));
-  const cluster = connectCluster(context);
-  const secrets = await containerSecretValues(cluster, target);
-  const cancelled = () => ctx.cancellationSignal.aborted;
-  const pause = (ms: number) => ctx.sleep(ms).catch(() => undefined);
-  const started = Date.now();
-  let s: ExecSession;
   try {
-    s = await ExecSession.open(cluster, target, hook.command, hook.markerStatement);
-  } catch (err) {
-    stop();
-    throw err;
-  }
-  try {
-    // 1. Pre step.
-    const pre = toResult(hook, 'pre', target, await s.step(hook.pre?.stdin ?? '', stepTimeoutMs(hook.pre)), started, secrets);
-    const heldSince = Date.now();
-    const deadline = heldSince + maxHoldMs;
-
-    // 2. Tell the workflow.
-    state = 'telling';
-    for (let tries = 1; ; tries++) {
-      try {
-        await handle.signal<[HookSessionStarted]>(HOOK_SESSION_STARTED_SIGNAL, { hook: hook.name, pod: target.pod, holdId, result: pre });
-        break;
-      } catch (err) {
-        if (cancelled() || Date.now() >= deadline) break;
-        if (tries === 1 || tries % 30 === 0) log.warn('cannot tell the workflow the quiesce is held; trying again, still holding', { holdId, error: String(err) });
-        await pause(RELEASE_POLL_MS);
-      }
-    }
-
-    // 3. Hold.
-    state = 'holding';
-    let releasedBy: HoldRelease;
-    if (!pre.ok) {
-      releasedBy = 'pre-failed';
-    } else {
-      let released = false;
-      let asking: Promise<void> | undefined;
-      let failures = 0;
-      while (!released && !s.exited && !cancelled() && Date.now() < deadline) {
-        asking ??= withTimeout(handle.query<boolean, [string]>(HOOK_RELEASE_QUERY, holdId), RELEASE_QUERY_TIMEOUT_MS)
-          .then((answer) => {
-            released ||= answer === true;
-            failures = 0;
-          })
-          .catch((err: unknown) => {
-            if (++failures === 1 || failures % 30 === 0) log.warn('cannot ask the workflow whether to release; still holding', { holdId, error: String(err) });
-          })
-          .finally(() => (asking = undefined));
-        await pause(Math.min(RELEASE_POLL_MS, Math.max(1, deadline - Date.now())));
-      }
-      releasedBy = released ? 'workflow' : s.exited ? 'session-ended' : cancelled() ? 'cancelled' : 'max-hold';
-    }
-
-    // 4. Post step, in the session that holds the quiesce.
-    state = 'post';
-    const releasedAt = new Date();
-    const post = s.exited
-      ? notRun(hook, 'post', target, `the session ended (the program exited with ${s.exitCode ?? '?'}) before the post step ran; the quiesce ended with it`)
-      : toResult(hook, 'post', target, await s.step(hook.post?.stdin ?? '', stepTimeoutMs(hook.post)), releasedAt.getTime(), secrets);
-    if (releasedBy !== 'workflow') log.warn('quiesce released before the workflow asked', { holdId, releasedBy });
-    return { pre, post, releasedBy, heldMs: releasedAt.getTime() - heldSince, releasedAt: releasedAt.toISOString() };
+    return await holdOpenSession();
   } finally {
     stop();
-    await s.close();
+  }
+
+  async function holdOpenSession(): Promise<HookHoldResult> {
+    const cluster = connectCluster(context);
+    const secrets = await containerSecretValues(cluster, target);
+    const cancelled = () => ctx.cancellationSignal.aborted;
+    const pause = (ms: number) => ctx.sleep(ms).catch(() => undefined);
+    const started = Date.now();
+    const s = await ExecSession.open(cluster, target, hook.command, hook.markerStatement);
+    try {
+      // 1. Pre step.
+      const pre = toResult(hook, 'pre', target, await s.step(hook.pre?.stdin ?? '', stepTimeoutMs(hook.pre)), started, secrets);
+      const heldSince = Date.now();
+      const deadline = heldSince + maxHoldMs;
+
+      // 2. Tell the workflow.
+      state = 'telling';
+      for (let tries = 1; ; tries++) {
+        try {
+          await handle.signal<[HookSessionStarted]>(HOOK_SESSION_STARTED_SIGNAL, { hook: hook.name, pod: target.pod, holdId, result: pre });
+          break;
+        } catch (err) {
+          if (cancelled() || Date.now() >= deadline) break;
+          if (tries === 1 || tries % 30 === 0) log.warn('cannot tell the workflow the quiesce is held; trying again, still holding', { holdId, error: String(err) });
+          await pause(RELEASE_POLL_MS);
+        }
+      }
+
+      // 3. Hold.
+      state = 'holding';
+      let releasedBy: HoldRelease;
+      if (!pre.ok) {
+        releasedBy = 'pre-failed';
+      } else {
+        let released = false;
+        let asking: Promise<void> | undefined;
+        let failures = 0;
+        while (!released && !s.exited && !cancelled() && Date.now() < deadline) {
+          asking ??= withTimeout(handle.query<boolean, [string]>(HOOK_RELEASE_QUERY, holdId), RELEASE_QUERY_TIMEOUT_MS)
+            .then((answer) => {
+              released ||= answer === true;
+              failures = 0;
+            })
+            .catch((err: unknown) => {
+              if (++failures === 1 || failures % 30 === 0) log.warn('cannot ask the workflow whether to release; still holding', { holdId, error: String(err) });
+            })
+            .finally(() => (asking = undefined));
+          await pause(Math.min(RELEASE_POLL_MS, Math.max(1, deadline - Date.now())));
+        }
+        releasedBy = released ? 'workflow' : s.exited ? 'session-ended' : cancelled() ? 'cancelled' : 'max-hold';
+      }
+
+      // 4. Post step, in the session that holds the quiesce.
+      state = 'post';
+      const releasedAt = new Date();
+      const post = s.exited
+        ? notRun(hook, 'post', target, `the session ended (the program exited with ${s.exitCode ?? '?'}) before the post step ran; the quiesce ended with it`)
+        : toResult(hook, 'post', target, await s.step(hook.post?.stdin ?? '', stepTimeoutMs(hook.post)), releasedAt.getTime(), secrets);
+      if (releasedBy !== 'workflow') log.warn('quiesce released before the workflow asked', { holdId, releasedBy });
+      return { pre, post, releasedBy, heldMs: releasedAt.getTime() - heldSince, releasedAt: releasedAt.toISOString() };
+    } finally {
+      await s.close();
+    }
   }
 }
 
