@@ -1,7 +1,7 @@
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { cronProblem } from './cron';
-import { durationSchema } from './duration';
+import { durationSchema, parseDuration } from './duration';
 import { InvalidInputError } from './errors';
 import { matchesGlob } from './glob';
 import { labelSelectorSchema } from './label-selector';
@@ -126,21 +126,27 @@ export type VolumesSpec = z.output<typeof volumesSchema>;
 
 const secretKeyRefSchema = z.strictObject({ namespace: dnsLabelSchema, name: nonEmpty, key: nonEmpty });
 
+/** Where a site's object store is and how to reach it (the key is the plan's, see spec.store.encryption). */
+const storeLocationFields = {
+  url: z.string().refine((u) => parseStoreUrl(u) !== undefined, { error: 'expected s3://bucket/prefix' }),
+  endpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL like https://s3.example.com' }).optional(),
+  region: nonEmpty.optional(),
+  forcePathStyle: z.boolean().optional(),
+  credentials: z
+    .strictObject({
+      fromEnv: z.strictObject({ accessKeyIdVar: envVarSchema, secretAccessKeyVar: envVarSchema }).optional(),
+      fromSecret: z
+        .strictObject({ namespace: dnsLabelSchema, name: nonEmpty, accessKeyIdKey: nonEmpty, secretAccessKeyKey: nonEmpty })
+        .optional(),
+    })
+    .refine((c) => (c.fromEnv === undefined) !== (c.fromSecret === undefined), { error: 'set exactly one of fromEnv, fromSecret' })
+    .optional(),
+};
+export type StoreLocationSpec = z.output<z.ZodObject<typeof storeLocationFields>>;
+
 const storeSchema = z
   .strictObject({
-    url: z.string().refine((u) => parseStoreUrl(u) !== undefined, { error: 'expected s3://bucket/prefix' }),
-    endpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL like https://s3.example.com' }).optional(),
-    region: nonEmpty.optional(),
-    forcePathStyle: z.boolean().optional(),
-    credentials: z
-      .strictObject({
-        fromEnv: z.strictObject({ accessKeyIdVar: envVarSchema, secretAccessKeyVar: envVarSchema }).optional(),
-        fromSecret: z
-          .strictObject({ namespace: dnsLabelSchema, name: nonEmpty, accessKeyIdKey: nonEmpty, secretAccessKeyKey: nonEmpty })
-          .optional(),
-      })
-      .refine((c) => (c.fromEnv === undefined) !== (c.fromSecret === undefined), { error: 'set exactly one of fromEnv, fromSecret' })
-      .optional(),
+    ...storeLocationFields,
     encryption: z.strictObject({
       /** Where the 32-byte base64 key comes from: a worker env var or a Secret key. */
       keyFrom: z
@@ -159,6 +165,21 @@ const retentionSchema = z
 export type RetentionSpec = z.output<typeof retentionSchema>;
 
 const clusterSchema = z.strictObject({ context: nonEmpty, clusterName: dnsLabelSchema.optional() });
+
+/**
+ * A standby site: another cluster with its own object store. Replication ships every recovery
+ * point from spec.store to this store, so a failover needs nothing of the primary site. The
+ * standby's repository uses the plan's key (spec.store.encryption): packs are copied as they are.
+ */
+const standbySchema = z.strictObject({
+  /** The site's name: `replicate/<plan>/<name>` is its replication workflow. */
+  name: dnsLabelSchema,
+  /** kubeconfig context of the standby cluster; clusterName defaults to it. */
+  context: nonEmpty,
+  clusterName: dnsLabelSchema.optional(),
+  store: z.strictObject(storeLocationFields),
+});
+export type StandbySpec = z.output<typeof standbySchema>;
 
 const verifyCheckSchema = z.strictObject({
   name: dnsLabelSchema,
@@ -191,7 +212,10 @@ export const planSchema = z.strictObject({
     retention: retentionSchema.optional(),
     target: clusterSchema.optional(),
     transforms: transformRulesSchema.default([]),
+    /** Recovery point objective: replication to each standby takes and ships a point every rpo/2. */
     rpo: durationSchema.optional(),
+    /** Sites that replication keeps within the rpo (each a cluster and its own store). */
+    standbys: z.array(standbySchema).min(1, { error: 'list at least one standby site, or remove standbys' }).optional(),
     drill: drillSchema.optional(),
   }),
 });
@@ -216,6 +240,7 @@ function crossFieldIssues(plan: Plan): string[] {
   if (plan.spec.store.encryption.keyFrom.secret) {
     issues.push('spec.store.encryption.keyFrom.secret: not supported by this release yet; use keyFrom.env and set the variable on the workers and node agents');
   }
+  issues.push(...standbyIssues(plan));
   const includes = new Set(plan.spec.selector.includeKinds ?? []);
   (plan.spec.selector.excludeKinds ?? []).forEach((kind, i) => {
     if (includes.has(kind)) issues.push(`spec.selector.excludeKinds[${i}]: ${kind} is also in includeKinds`);
@@ -223,12 +248,48 @@ function crossFieldIssues(plan: Plan): string[] {
   return issues;
 }
 
+/** Standby sites must be other clusters with other stores, named once, with an rpo to keep. */
+function standbyIssues(plan: Plan): string[] {
+  const standbys = plan.spec.standbys ?? [];
+  if (!standbys.length) return [];
+  const issues: string[] = [];
+  if (plan.spec.rpo === undefined) {
+    issues.push('spec.rpo: required when spec.standbys is set; replication takes and ships a point every rpo/2 (e.g. rpo: 15m)');
+  }
+  const primary = storeIdentity(planToStoreRef(plan));
+  const names = new Map<string, number>();
+  const stores = new Map<string, number>();
+  standbys.forEach((site, i) => {
+    const at = `spec.standbys[${i}]`;
+    if (names.has(site.name)) issues.push(`${at}.name: duplicate of spec.standbys[${names.get(site.name)}].name "${site.name}"`);
+    else names.set(site.name, i);
+    if (site.context === plan.spec.source.context) {
+      issues.push(`${at}.context: "${site.context}" is the source cluster's context; a standby site must be another cluster`);
+    }
+    const id = storeIdentity(storeLocationToRef(site.store));
+    if (id === primary) issues.push(`${at}.store: the same store as spec.store; a standby site needs its own store (another endpoint, bucket or prefix)`);
+    else if (stores.has(id)) issues.push(`${at}.store: the same store as spec.standbys[${stores.get(id)}].store`);
+    else stores.set(id, i);
+    if (site.store.credentials?.fromSecret) {
+      issues.push(`${at}.store.credentials.fromSecret: not supported by this release yet; use fromEnv and set the variables on the workers and node agents`);
+    }
+  });
+  return issues;
+}
+
+const storeIdentity = (ref: StoreRef) => `${ref.endpoint ?? 'aws'}|${ref.bucket}|${ref.prefix}`;
+
 /** Fills defaults that depend on other fields. */
 function withDerivedDefaults(plan: Plan): Plan {
-  const named = (c: { context: string; clusterName?: string }) => ({ ...c, clusterName: c.clusterName ?? c.context });
+  const named = <C extends { context: string; clusterName?: string }>(c: C) => ({ ...c, clusterName: c.clusterName ?? c.context });
   return {
     ...plan,
-    spec: { ...plan.spec, source: named(plan.spec.source), ...(plan.spec.target ? { target: named(plan.spec.target) } : {}) },
+    spec: {
+      ...plan.spec,
+      source: named(plan.spec.source),
+      ...(plan.spec.target ? { target: named(plan.spec.target) } : {}),
+      ...(plan.spec.standbys ? { standbys: plan.spec.standbys.map(named) } : {}),
+    },
   };
 }
 
@@ -261,7 +322,35 @@ export function validatePlan(input: unknown): Plan {
 
 /** Where the plan's repository lives; carries no secret (fromSecret credentials are resolved by the worker). */
 export function planToStoreRef(plan: Plan): StoreRef {
-  const store = plan.spec.store;
+  return storeLocationToRef(plan.spec.store);
+}
+
+/** A standby site of the plan by name; InvalidInputError naming the sites when there is none. */
+export function standbySite(plan: Plan, name: string): StandbySpec {
+  const sites = plan.spec.standbys ?? [];
+  const site = sites.find((s) => s.name === name);
+  if (!site) {
+    throw new InvalidInputError(
+      sites.length
+        ? `plan ${plan.metadata.name} has no standby site "${name}"; its sites are ${sites.map((s) => s.name).join(', ')}`
+        : `plan ${plan.metadata.name} lists no standby site; add spec.standbys (name, context, store) and spec.rpo`,
+    );
+  }
+  return site;
+}
+
+/** Where a standby site's repository lives (same shape as planToStoreRef; no secret). */
+export function standbyStoreRef(site: StandbySpec): StoreRef {
+  return storeLocationToRef(site.store);
+}
+
+/** The replication interval the plan's rpo implies: a point every rpo/2 keeps the achieved RPO (interval + backup and ship time) under the target. */
+export function replicationIntervalMs(plan: Plan): number {
+  if (plan.spec.rpo === undefined) throw new InvalidInputError(`spec.rpo: plan ${plan.metadata.name} sets no rpo; replication needs one (e.g. rpo: 15m)`);
+  return Math.max(1000, Math.floor(parseDuration(plan.spec.rpo)! / 2));
+}
+
+function storeLocationToRef(store: StoreLocationSpec): StoreRef {
   const { bucket, prefix } = parseStoreUrl(store.url)!;
   const ref: StoreRef = { bucket, prefix };
   if (store.endpoint !== undefined) ref.endpoint = store.endpoint;

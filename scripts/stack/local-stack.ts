@@ -167,6 +167,8 @@ export async function startMinio(opts: {
   bin: string;
   dir: string;
   dataDir: string;
+  /** Name of its PID and log files in `dir` (default `minio`); each site's MinIO has its own. */
+  name?: string;
   port?: number;
   consolePort?: number;
   accessKeyId: string;
@@ -174,21 +176,22 @@ export async function startMinio(opts: {
   note?: (m: string) => void;
 }): Promise<MinioServer> {
   const note = opts.note ?? (() => undefined);
-  const port = await pickPort(opts.port, 'MinIO', note);
-  const consolePort = await pickPort(opts.consolePort, 'the MinIO console', note);
+  const name = opts.name ?? 'minio';
+  const port = await pickPort(opts.port, name, note);
+  const consolePort = await pickPort(opts.consolePort, `the ${name} console`, note);
   mkdirSync(opts.dataDir, { recursive: true });
   const proc = spawnServer(
     opts.dir,
-    'minio',
+    name,
     opts.bin,
     ['server', opts.dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'],
     { MINIO_ROOT_USER: opts.accessKeyId, MINIO_ROOT_PASSWORD: opts.secretAccessKey, MINIO_BROWSER: 'on', MINIO_UPDATE: 'off' },
   );
-  await waitForTcp(port, 'MinIO', proc.logFile);
+  await waitForTcp(port, name, proc.logFile);
   const endpoint = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   while (!(await fetch(`${endpoint}/minio/health/ready`).then((r) => r.ok).catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`MinIO at ${endpoint} did not become ready; see ${proc.logFile}`);
+    if (Date.now() > deadline) throw new Error(`${name} at ${endpoint} did not become ready; see ${proc.logFile}`);
     await new Promise((r) => setTimeout(r, 200));
   }
   return { endpoint, consoleUrl: `http://127.0.0.1:${consolePort}`, accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey, process: proc };

@@ -50,6 +50,16 @@ async function main(): Promise<void> {
     const m = await startMinio({ bin: bins.minio, dir, dataDir: path.join(dir, 'minio-data'), port: 9000, consolePort: 9001, accessKeyId, secretAccessKey, note });
     Object.assign(env, { S3_ENDPOINT: m.endpoint, TDR_MINIO_CONSOLE: m.consoleUrl, AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey });
   }
+  // The standby site's own object store: a second MinIO with its own port, data and credentials,
+  // so stopping the "source" site (its API server and its MinIO) leaves the standby whole.
+  if (runningPid(dir, 'minio-target') && env.S3_ENDPOINT_TARGET) {
+    note(`MinIO of the target site already running at ${env.S3_ENDPOINT_TARGET}`);
+  } else {
+    const accessKeyId = env.AWS_ACCESS_KEY_ID_TARGET ?? 'temporal-dr-target';
+    const secretAccessKey = env.AWS_SECRET_ACCESS_KEY_TARGET ?? randomBytes(18).toString('base64url');
+    const m = await startMinio({ bin: bins.minio, dir, name: 'minio-target', dataDir: path.join(dir, 'minio-target-data'), port: 9100, consolePort: 9101, accessKeyId, secretAccessKey, note });
+    Object.assign(env, { S3_ENDPOINT_TARGET: m.endpoint, TDR_MINIO_TARGET_CONSOLE: m.consoleUrl, AWS_ACCESS_KEY_ID_TARGET: accessKeyId, AWS_SECRET_ACCESS_KEY_TARGET: secretAccessKey });
+  }
   env.S3_BUCKET = env.S3_BUCKET ?? 'temporal-dr';
   env.TEMPORAL_NAMESPACE = 'default';
   env.TDR_ENCRYPTION_KEY = env.TDR_ENCRYPTION_KEY ?? randomBytes(32).toString('base64');
@@ -58,6 +68,8 @@ async function main(): Promise<void> {
 
   const ref = { endpoint: env.S3_ENDPOINT, bucket: env.S3_BUCKET, prefix: '', forcePathStyle: true };
   await ensureBucket(openStore(ref));
+  const targetRef = { ...ref, endpoint: env.S3_ENDPOINT_TARGET, credentialsFromEnv: { accessKeyIdVar: 'AWS_ACCESS_KEY_ID_TARGET', secretAccessKeyVar: 'AWS_SECRET_ACCESS_KEY_TARGET' } };
+  await ensureBucket(openStore(targetRef));
 
   startClustersWithSampleApp(dir, env);
   writeFileSync(envFile, Object.entries(env).map(([k, v]) => `export ${k}='${v}'`).join('\n') + '\n', { mode: 0o600 });
@@ -82,12 +94,15 @@ async function main(): Promise<void> {
   }
   const probe = await checkStoreRoundTrip(ref, 'up', 4096);
   note(`object store ok: ${probe.location} (round trip of ${probe.bytes} bytes)`);
+  const probeTarget = await checkStoreRoundTrip(targetRef, 'up', 4096);
+  note(`target site's object store ok: ${env.S3_ENDPOINT_TARGET} ${probeTarget.location} (round trip of ${probeTarget.bytes} bytes)`);
 
   console.log(`
 Local stack is up (state and logs in ${dir}).
   Temporal UI      ${env.TDR_TEMPORAL_UI}
   Temporal gRPC    ${env.TEMPORAL_ADDRESS}
-  MinIO            ${env.S3_ENDPOINT}  (console ${env.TDR_MINIO_CONSOLE}, bucket ${env.S3_BUCKET})
+  MinIO (source)   ${env.S3_ENDPOINT}  (console ${env.TDR_MINIO_CONSOLE}, bucket ${env.S3_BUCKET})
+  MinIO (target)   ${env.S3_ENDPOINT_TARGET}  (console ${env.TDR_MINIO_TARGET_CONSOLE}, bucket ${env.S3_BUCKET}; S3_ENDPOINT_TARGET, AWS_*_TARGET)
   Clusters         contexts "source" and "target" in ${env.TDR_KUBECONFIG}
                    (the sample application runs in namespace shop on source)
   Worker log       ${path.join(dir, 'worker.log')}  (node agents: agent-source.log, agent-target.log)
@@ -98,6 +113,8 @@ Use it from this shell:
   node dist/client/drctl.js backup ${path.join(dir, 'shop-plan.yaml')}
   node dist/client/drctl.js points list --plan ${path.join(dir, 'shop-plan.yaml')}
   node dist/client/drctl.js restore shop/latest --plan ${path.join(dir, 'shop-plan.yaml')} --to target --namespace-map shop=shop-restored --dry-run
+  node dist/client/drctl.js replicate start ${path.join(dir, 'shop-plan.yaml')}   # ship points to the target site's MinIO
+  node dist/client/drctl.js replicate status shop
 Stop everything:   npm run down
 `);
 }
@@ -134,7 +151,7 @@ function startClustersWithSampleApp(dir: string, env: StackEnv): void {
   note('sample application applied to namespace shop on source');
 }
 
-/** A plan for the sample application, pointing at this stack's MinIO. */
+/** A plan for the sample application, pointing at this stack's MinIO, with the target site as its standby. */
 function samplePlan(env: StackEnv): string {
   return `# Written by npm run up: a DR plan for the sample application on the local stack.
 apiVersion: temporal-dr/v1
@@ -156,5 +173,14 @@ spec:
     encryption: { keyFrom: { env: TDR_ENCRYPTION_KEY } }
   retention: { keepLast: 5, keepDaily: 7 }
   target: { context: target }
+  rpo: 10m
+  standbys:
+    - name: target
+      context: target
+      store:
+        url: s3://${env.S3_BUCKET}/points
+        endpoint: ${env.S3_ENDPOINT_TARGET}
+        forcePathStyle: true
+        credentials: { fromEnv: { accessKeyIdVar: AWS_ACCESS_KEY_ID_TARGET, secretAccessKeyVar: AWS_SECRET_ACCESS_KEY_TARGET } }
 `;
 }

@@ -19,7 +19,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.TDR_TEST_STACK_DIR = dir;
   const bins = findBinaries();
   process.env.TDR_CLUSTERS_WORKDIR = path.join(dir, 'clusters');
-  const [temporal, minio, clusters] = await Promise.all([
+  const [temporal, minio, minioTarget, clusters] = await Promise.all([
     startTemporal({ bin: bins.temporal, dir, headless: true }),
     startMinio({
       bin: bins.minio,
@@ -27,6 +27,15 @@ export default async function globalSetup(): Promise<void> {
       dataDir: path.join(dir, 'minio-data'),
       accessKeyId: 'tdr-test',
       secretAccessKey: 'tdr-test-secret-key',
+    }),
+    // The "target" site's own store (see test/harness/sites.ts), with its own credentials.
+    startMinio({
+      bin: bins.minio,
+      dir,
+      name: 'minio-target',
+      dataDir: path.join(dir, 'minio-target-data'),
+      accessKeyId: 'tdr-test-target',
+      secretAccessKey: 'tdr-test-target-secret-key',
     }),
     startClusters(process.env.TDR_CLUSTERS_WORKDIR),
   ]);
@@ -39,13 +48,16 @@ export default async function globalSetup(): Promise<void> {
   process.env.AWS_ACCESS_KEY_ID = minio.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = minio.secretAccessKey;
   process.env.S3_REGION = 'us-east-1';
+  process.env.S3_ENDPOINT_TARGET = minioTarget.endpoint;
+  process.env.AWS_ACCESS_KEY_ID_TARGET = minioTarget.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY_TARGET = minioTarget.secretAccessKey;
 
   const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
   const bundlePath = path.join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, bundle.code);
   process.env.TDR_WORKFLOW_BUNDLE = bundlePath;
 
-  console.log(`\n[harness] Temporal ${temporal.address}, MinIO ${minio.endpoint}, clusters ${clusters.kubeconfig}, stack dir ${dir} (ready in ${Date.now() - t0} ms)`);
+  console.log(`\n[harness] Temporal ${temporal.address}, MinIO ${minio.endpoint} (target site ${minioTarget.endpoint}), clusters ${clusters.kubeconfig}, stack dir ${dir} (ready in ${Date.now() - t0} ms)`);
 }
 
 const quietLogger = {

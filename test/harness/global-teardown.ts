@@ -8,6 +8,7 @@ export default async function globalTeardown(): Promise<void> {
   await Promise.all([
     stopServer(dir, 'temporal'),
     stopServer(dir, 'minio'),
+    stopServer(dir, 'minio-target'),
     process.env.TDR_CLUSTERS_WORKDIR ? stopClusters(process.env.TDR_CLUSTERS_WORKDIR, { purge: process.env.TDR_KEEP_STACK !== '1' }) : undefined,
   ]);
   if (process.env.TDR_KEEP_STACK !== '1') rmSync(dir, { recursive: true, force: true });
