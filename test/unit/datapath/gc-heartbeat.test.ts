@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { CancelledFailure } from '@temporalio/common';
 import { backupTree, collectGarbage } from '../../../activities/datapath';
+import type { GcResult } from '../../../activities/datapath/gc';
 import { beat } from '../../../activities/util/heartbeat';
 import { newRepo, prng, rmrf, tempDir } from './helpers';
 
@@ -33,7 +34,7 @@ describe('GC in an activity', () => {
     const env = new MockActivityEnvironment();
     const beats: { stage: string }[] = [];
     env.on('heartbeat', (d: { stage: string }) => beats.push(d));
-    const r = await env.run(() => collectGarbage(repo, { liveManifestKeys: ['p2/snap', 'p3/snap'], graceMs: 0, onProgress: beat }));
+    const r = (await env.run(() => collectGarbage(repo, { liveManifestKeys: ['p2/snap', 'p3/snap'], graceMs: 0, onProgress: beat }))) as GcResult;
     expect(r.packsDeleted).toBeGreaterThan(0);
     const stages = new Set(beats.map((b) => b.stage));
     for (const s of ['sessions', 'manifests', 'index', 'packs', 'rewrite index', 'delete packs']) expect(stages).toContain(s);
