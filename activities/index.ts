@@ -15,7 +15,8 @@ import { bindVolumeForRestore, removeRestoreHelpers } from './restore/volumes';
 import { waitForWorkloadsReady } from './restore/wait-ready';
 import { applyRetention, type RetentionResult } from './backup/retention';
 import { beat } from './util/heartbeat';
-import { snapshotVolumes, mountSnapshot, cleanupSnapshots } from './backup/snapshots';
+import { snapshotVolumes, mountSnapshot, mountClaimForCopy, cleanupSnapshots } from './backup/snapshots';
+import type { HelperPlacement } from '../shared/helper-placement';
 
 /**
  * The orchestrator's activities: every side effect a workflow needs, except volume data, which
@@ -47,6 +48,7 @@ export function createActivities() {
       snapshotVolumes(context, pointId, attempt, volumes, snapshotClass),
     mountSnapshot: (context: string, pointId: string, snap: { namespace: string; pvc: string; snapshot: string; restoreSize?: string }, storageClass: string | undefined, size: string) =>
       mountSnapshot(context, pointId, snap, storageClass, size),
+    mountClaimForCopy: (context: string, pointId: string, namespace: string, pvc: string) => mountClaimForCopy(context, pointId, namespace, pvc),
     cleanupSnapshots: (context: string, pointId: string, namespaces: string[]) => cleanupSnapshots(context, pointId, namespaces),
     resolveHookTargets: (context: string, hook: ResolvedHook) => resolveHookTargets(context, hook),
     runHookStep: (context: string, hook: ExecHook, phase: 'pre' | 'post', target: HookTarget) => runHookStep(context, hook, phase, target),
@@ -56,7 +58,7 @@ export function createActivities() {
     planRestore: (req: RestoreRequest) => planRestore(req),
     applyRestoreWave: (req: RestoreRequest, wave: number) => applyRestoreWave(req, wave),
     rollbackRestore: (req: RestoreRequest) => rollbackRestore(req),
-    bindVolumeForRestore: (req: RestoreRequest, namespace: string, pvc: string) => bindVolumeForRestore(req, namespace, pvc),
+    bindVolumeForRestore: (req: RestoreRequest, namespace: string, pvc: string, placement?: HelperPlacement) => bindVolumeForRestore(req, namespace, pvc, placement),
     removeRestoreHelpers: (req: RestoreRequest, namespaces: string[]) => removeRestoreHelpers(req, namespaces),
     waitForWorkloadsReady: (context: string, namespaces: string[], timeoutMs: number) => waitForWorkloadsReady(context, namespaces, timeoutMs),
   };

@@ -167,8 +167,8 @@ export async function restore(req: RestoreRequest): Promise<RestoreReport> {
     try {
       await Promise.all(
         todo.map(async (v) => {
-          const where = await kube.bindVolumeForRestore(req, v.namespace, v.pvc);
-          const r = await agent(where.node).restoreVolume({ store: req.store, key: { env: req.keyEnv }, hostPath: where.hostPath, manifestKey: v.manifestKey });
+          const where = await kube.bindVolumeForRestore(req, v.namespace, v.pvc, v.placement);
+          const r = await agent(where.node).restoreVolume({ store: req.store, key: { env: req.keyEnv }, volume: where, manifestKey: v.manifestKey });
           report.volumes.push({ pvc: `${v.namespace}/${v.pvc}`, node: where.node, files: r.files, bytes: r.bytes });
           progress.volumesDone++;
           progress.bytesWritten += r.bytes;

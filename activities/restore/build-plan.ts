@@ -1,4 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
+import { storageClassOf } from '../../shared/storage-class';
+import { helperPlacementFor } from '../../shared/helper-placement';
 import type { KubeObject } from '../../shared/kube-object';
 import { formatRef, groupOf, refKey, refOf } from '../../shared/kube-object';
 import { transformForTarget } from '../../shared/transform';
@@ -136,6 +138,7 @@ export async function planRestore(req: RestoreRequest): Promise<RestorePlanSumma
       manifestKey: v.snapshotKey,
       bytes: v.bytes,
       existing: p.exists,
+      placement: helperPlacementFor(planned.map((x) => x.obj), p.obj.metadata.namespace!, p.obj.metadata.name),
     });
   }
 
@@ -198,10 +201,10 @@ async function preflight(target: Cluster, req: RestoreRequest, planned: PlannedO
   }
   const restoredClasses = new Set(planned.filter((p) => p.obj.kind === 'StorageClass').map((p) => p.obj.metadata.name));
   const claimClasses = planned.flatMap((p) => {
-    if (p.obj.kind === 'PersistentVolumeClaim') return [{ p, sc: (p.obj.spec as { storageClassName?: string }).storageClassName }];
+    if (p.obj.kind === 'PersistentVolumeClaim') return [{ p, sc: storageClassOf(p.obj as never) }];
     if (p.obj.kind === 'StatefulSet') {
-      const tpls = (p.obj.spec as { volumeClaimTemplates?: { spec?: { storageClassName?: string } }[] }).volumeClaimTemplates ?? [];
-      return tpls.map((t) => ({ p, sc: t.spec?.storageClassName }));
+      const tpls = (p.obj.spec as { volumeClaimTemplates?: object[] }).volumeClaimTemplates ?? [];
+      return tpls.map((t) => ({ p, sc: storageClassOf(t as never) }));
     }
     return [];
   });
