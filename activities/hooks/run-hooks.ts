@@ -240,7 +240,11 @@ export async function holdHookSession(context: string, hook: SessionHook, target
         let asking: Promise<void> | undefined;
         let failures = 0;
         while (!released && !s.exited && !cancelled() && Date.now() < deadline) {
-          asking ??= withTimeout(handle.query<boolean, [string]>(HOOK_RELEASE_QUERY, holdId), RELEASE_QUERY_TIMEOUT_MS)
+          // One question at a time, each with a deadline, so unanswered ones do not pile up.
+          asking ??= withTimeout(
+            ctx.client.withDeadline(Date.now() + RELEASE_QUERY_TIMEOUT_MS, () => handle.query<boolean, [string]>(HOOK_RELEASE_QUERY, holdId)),
+            RELEASE_QUERY_TIMEOUT_MS + 5_000,
+          )
             .then((answer) => {
               released ||= answer === true;
               failures = 0;

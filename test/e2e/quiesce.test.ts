@@ -29,6 +29,8 @@ import { execInPod, freshNamespace, type TestNamespace } from '../harness/cluste
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
 import { deployShop, NODES, psql, pvcDir, restoreRequest, shopPlan } from './app-fixture';
 
+jest.setTimeout(600_000);
+
 const KEY_ENV = 'TDR_QUIESCE_KEY';
 const DATA_DIR = '/var/lib/postgresql/data/pgdata';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -61,14 +63,17 @@ function lastCopyEnd(history: History): number {
 }
 
 /** Waits until a volume copy runs on an agent (a started backupVolume activity). */
-async function copyRunning(handle: WorkflowHandle, timeoutMs = 120_000): Promise<void> {
+async function copyRunning(handle: WorkflowHandle, timeoutMs = 300_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let pending: string[] = [];
   while (Date.now() < deadline) {
     const d = await handle.describe();
-    if ((d.raw.pendingActivities ?? []).some((a) => a.activityType?.name === 'backupVolume' && a.lastStartedTime)) return;
-    await sleep(50);
+    const activities = d.raw.pendingActivities ?? [];
+    if (activities.some((a) => a.activityType?.name === 'backupVolume' && a.lastStartedTime)) return;
+    pending = activities.map((a) => `${a.activityType?.name}${a.lastStartedTime ? ' (started)' : ''}${a.lastFailure?.message ? `: ${a.lastFailure.message}` : ''}`);
+    await sleep(100);
   }
-  throw new Error('no volume copy started in time');
+  throw new Error(`no volume copy started in time; status ${(await handle.describe()).status.name}, pending: ${pending.join('; ') || 'none'}`);
 }
 
 describe('a quiesce that keeps its promises', () => {
@@ -128,8 +133,9 @@ describe('a quiesce that keeps its promises', () => {
     const labels = readdirSync(walDir)
       .filter((f) => f.endsWith('.backup'))
       .map((f) => readFileSync(path.join(walDir, f), 'utf8').replace(/^STOP (WAL LOCATION|TIME|TIMELINE): .*\n/gm, ''));
+    // The catalog keeps the step's stdout and stderr (pg_backup_stop's NOTICE); the file, stdout only.
     const post = catalog.hooks.find((h) => h.hook === 'postgres' && h.step === 'post')!;
-    const expected = labels.find((l) => l.trimEnd() === post.output)!;
+    const expected = labels.find((l) => (post.output + '\n').startsWith(l))!;
     expect(expected).toMatch(/^START WAL LOCATION: .*\nCHECKPOINT LOCATION: .*\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIME: .*\nLABEL: temporal-dr\nSTART TIMELINE: 1\n$/);
     expect(artifact.size).toBe(Buffer.byteLength(expected));
 

@@ -134,6 +134,8 @@ export async function copyWhileQuiesced(o: QuiesceOptions, copy: (attempt: numbe
     const holds: Hold[] = [];
     const results: HookRunResult[] = [];
     let copiesEndedAt: string | undefined;
+    /** Set when the release starts: a quiesce that ends after it did not end early. */
+    let releasing = false;
     try {
       await o.phase('Quiesce', () => quiesceAll(attempt));
       if (!holds.some((h) => h.endedEarly)) copiesEndedAt = await copyUntilMaxHold(attempt);
@@ -197,14 +199,14 @@ export async function copyWhileQuiesced(o: QuiesceOptions, copy: (attempt: numbe
       h.session = CancellationScope.nonCancellable(() => holding.holdHookSession(o.context, hook, h.target, { holdId: h.id, maxHoldMs: h.holdMs })).then(
         (r) => {
           ended = true;
-          if (!released.has(h.id) && r.releasedBy !== 'pre-failed') h.endedEarly = r.releasedBy === 'max-hold' ? 'max-hold' : 'lost';
+          if (!releasing && r.releasedBy !== 'pre-failed') h.endedEarly = r.releasedBy === 'max-hold' ? 'max-hold' : 'lost';
           return r;
         },
         (err: unknown) => {
           ended = true;
           failure = err;
           log.warn('the activity holding a hook session failed', { hold: h.id, error: String((err as Error)?.message ?? err) });
-          if (!released.has(h.id)) h.endedEarly = 'lost';
+          if (!releasing) h.endedEarly = 'lost';
           return undefined;
         },
       );
@@ -237,7 +239,7 @@ export async function copyWhileQuiesced(o: QuiesceOptions, copy: (attempt: numbe
       h.timer
         .run(() => sleep(h.holdMs))
         .then(
-          () => void (h.endedEarly ??= 'max-hold'),
+          () => void (releasing || (h.endedEarly ??= 'max-hold')),
           () => undefined,
         );
     }
@@ -267,8 +269,9 @@ export async function copyWhileQuiesced(o: QuiesceOptions, copy: (attempt: numbe
 
     /** Every quiesce released, newest first; each post step owed runs, whatever happened. */
     async function releaseAll(): Promise<void> {
+      releasing = true;
+      for (const h of holds) h.timer?.cancel();
       for (const h of [...holds].reverse()) {
-        h.timer?.cancel();
         if (h.session) await releaseSession(h);
         else await runPost(h);
       }
