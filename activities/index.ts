@@ -17,6 +17,8 @@ import { applyRetention, type RetentionResult } from './backup/retention';
 import { beat } from './util/heartbeat';
 import { snapshotVolumes, mountSnapshot, mountClaimForCopy, cleanupSnapshots } from './backup/snapshots';
 import type { HelperPlacement } from '../shared/helper-placement';
+import { shipPoint, type ShipPointInput } from './replication/ship-point';
+import { newestPointAtStandby } from './replication/standby-points';
 
 /**
  * The orchestrator's activities: every side effect a workflow needs, except volume data, which
@@ -61,6 +63,9 @@ export function createActivities() {
     bindVolumeForRestore: (req: RestoreRequest, namespace: string, pvc: string, placement?: HelperPlacement) => bindVolumeForRestore(req, namespace, pvc, placement),
     removeRestoreHelpers: (req: RestoreRequest, namespaces: string[]) => removeRestoreHelpers(req, namespaces),
     waitForWorkloadsReady: (context: string, namespaces: string[], timeoutMs: number) => waitForWorkloadsReady(context, namespaces, timeoutMs),
+    /** Replication: copies a point's missing packs and objects to a standby store, catalog last; heartbeats, resumes. */
+    shipPoint: (input: ShipPointInput) => shipPoint(input),
+    newestPointAtStandby: (standby: StoreRef, planName: string) => newestPointAtStandby(standby, planName),
   };
 }
 

@@ -6,6 +6,7 @@ import { registerKeyCommands } from './commands/key';
 import { registerBackupCommand } from './commands/backup';
 import { registerPointsCommands } from './commands/points';
 import { registerRestoreCommand } from './commands/restore';
+import { registerReplicateCommands } from './commands/replicate';
 import { runMain } from '../config/run-main';
 
 const program = new Command('drctl')
@@ -16,6 +17,7 @@ registerKeyCommands(program);
 registerBackupCommand(program);
 registerPointsCommands(program);
 registerRestoreCommand(program);
+registerReplicateCommands(program);
 registerStoreCommands(program);
 
 runMain('drctl', async () => {

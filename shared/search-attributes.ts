@@ -6,9 +6,14 @@ export const DrOperation = defineSearchAttributeKey('DrOperation', SearchAttribu
 export const DrSourceCluster = defineSearchAttributeKey('DrSourceCluster', SearchAttributeType.KEYWORD);
 export const DrTargetCluster = defineSearchAttributeKey('DrTargetCluster', SearchAttributeType.KEYWORD);
 export const DrPhase = defineSearchAttributeKey('DrPhase', SearchAttributeType.KEYWORD);
+/** Replication: the achieved RPO in seconds when last measured (filter e.g. `DrRpoSeconds > 900`). */
+export const DrRpoSeconds = defineSearchAttributeKey('DrRpoSeconds', SearchAttributeType.INT);
 
-export const ALL_SEARCH_ATTRIBUTES = [DrPlan, DrOperation, DrSourceCluster, DrTargetCluster, DrPhase];
+export const ALL_SEARCH_ATTRIBUTES = [DrPlan, DrOperation, DrSourceCluster, DrTargetCluster, DrPhase, DrRpoSeconds];
+
+/** The type name the Temporal CLI takes for a search attribute. */
+export const searchAttributeTypeName = (k: (typeof ALL_SEARCH_ATTRIBUTES)[number]): string => (k.type === SearchAttributeType.INT ? 'Int' : 'Keyword');
 
 /** `--search-attribute` flags for `temporal server start-dev`. */
 export const searchAttributeFlags = (): string[] =>
-  ALL_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]);
+  ALL_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=${searchAttributeTypeName(k)}`]);

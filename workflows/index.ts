@@ -3,3 +3,4 @@ export { checkStore } from './check-store';
 export { backup } from './backup';
 export { restore } from './restore';
 export { prune, storeGc } from './prune';
+export { replicate } from './replicate';

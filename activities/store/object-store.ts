@@ -15,7 +15,8 @@ export interface StoredObject {
 export interface ObjectStore {
   /** Human-readable location, e.g. `s3://bucket/prefix`, for errors and reports. */
   readonly location: string;
-  put(key: string, body: Buffer | string, opts?: { contentType?: string }): Promise<void>;
+  /** `contentMd5` (base64): the server rejects the body unless it arrived intact (S3 Content-MD5). */
+  put(key: string, body: Buffer | string, opts?: { contentType?: string; contentMd5?: string }): Promise<void>;
   /** Streams a large body with a multipart upload. */
   putStream(key: string, body: Readable, opts?: { contentType?: string; signal?: AbortSignal }): Promise<void>;
   /** Returns undefined when the key does not exist. */

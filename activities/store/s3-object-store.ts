@@ -87,10 +87,10 @@ export class S3ObjectStore implements ObjectStore {
     return err instanceof Error ? err : new Error(String(err));
   }
 
-  async put(key: string, body: Buffer | string, opts?: { contentType?: string }): Promise<void> {
+  async put(key: string, body: Buffer | string, opts?: { contentType?: string; contentMd5?: string }): Promise<void> {
     try {
       await this.client.send(
-        new PutObjectCommand({ Bucket: this.config.bucket, Key: this.fullKey(key), Body: body, ContentType: opts?.contentType }),
+        new PutObjectCommand({ Bucket: this.config.bucket, Key: this.fullKey(key), Body: body, ContentType: opts?.contentType, ContentMD5: opts?.contentMd5 }),
       );
     } catch (err) {
       throw this.wrap('PUT', key, err);

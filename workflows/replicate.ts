@@ -1,0 +1,307 @@
+import {
+  ApplicationFailure,
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineUpdate,
+  executeChild,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { backup, backupWorkflowId, type BackupInput, type BackupReport } from './backup';
+import { planKeyRef, planToStoreRef, replicationIntervalMs, standbySite, standbyStoreRef, type Plan, type StandbySpec } from '../shared/plan';
+import { parseDuration, formatDuration } from '../shared/duration';
+import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
+import { DrOperation, DrPhase, DrPlan, DrRpoSeconds, DrSourceCluster, DrTargetCluster } from '../shared/search-attributes';
+import { rpoHealth, type ReplicatePhase, type ReplicateState, type ReplicateStatus } from '../shared/replication';
+
+export interface ReplicateInput {
+  plan: Plan;
+  /** The standby site (spec.standbys[].name) this loop keeps within the plan's rpo. */
+  site: string;
+  /** The interval between points; default rpo/2 (see replicationIntervalMs). Tests use seconds. */
+  intervalMs?: number;
+  /** Cycles one run takes before it continues as new with its state (default 100, ~2,000 events). */
+  maxCyclesPerRun?: number;
+  /** Options of each backup child (heartbeat and pickup timeouts, maxHold, ...). */
+  backup?: Omit<BackupInput, 'plan'>;
+  /** Heartbeat timeout of the ship: how fast a dead worker is noticed mid-ship (default 60 s). */
+  shipHeartbeatTimeoutMs?: number;
+  /** Attempts of a ship before the cycle records the failure and waits for the next one (default 5). */
+  shipMaxAttempts?: number;
+  /** The first retry delay of a ship (default 2 s, doubling). */
+  shipRetryInitialMs?: number;
+  /** Carried across continue-as-new; absent on the first run. */
+  state?: ReplicateState;
+}
+
+export const replicateStatusQuery = defineQuery<ReplicateStatus>('status');
+export const pauseReplicationUpdate = defineUpdate<ReplicateStatus>('pause');
+export const resumeReplicationUpdate = defineUpdate<ReplicateStatus>('resume');
+/** Takes and ships a point now instead of at the next interval (refused while paused). */
+export const replicateNowUpdate = defineUpdate<ReplicateStatus>('replicateNow');
+/** Sets the interval between points, in milliseconds (1 s up to the plan's rpo). */
+export const setReplicationIntervalUpdate = defineUpdate<ReplicateStatus, [number]>('setInterval');
+
+const retry = { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
+const storeOps = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry });
+
+/**
+ * Keeps one standby site of a plan within the plan's RPO, forever: every interval it takes an
+ * application-consistent point with the backup workflow (as a child), ships it to the standby's
+ * store, and publishes the achieved RPO (query, current details, search attributes). Pause,
+ * resume, replicate-now and the interval are updates. A failed cycle is recorded and the next one
+ * runs at the next interval. The loop continues as new with its state long before its history
+ * grows large.
+ */
+export async function replicate(input: ReplicateInput): Promise<void> {
+  const { plan } = input;
+  const planName = plan.metadata.name;
+  const site = siteOf(plan, input.site);
+  const targetRpoMs = parseDuration(plan.spec.rpo ?? '') ?? 0;
+  const maxCycles = Math.max(1, input.maxCyclesPerRun ?? 100);
+  const ship = proxyActivities<Activities>({
+    startToCloseTimeout: '12 hours',
+    heartbeatTimeout: input.shipHeartbeatTimeoutMs ?? 60_000,
+    retry: { ...retry, maximumAttempts: input.shipMaxAttempts ?? 5, initialInterval: input.shipRetryInitialMs ?? 2_000 },
+  });
+  const state: ReplicateState = input.state ?? {
+    startedAt: new Date().toISOString(),
+    intervalMs: input.intervalMs ?? replicationIntervalMs(plan),
+    paused: false,
+    cycles: 0,
+    pointsShipped: 0,
+    bytesShipped: 0,
+    failures: 0,
+    consecutiveFailures: 0,
+    runs: 1,
+  };
+  let phase: ReplicatePhase = 'Starting';
+  let cyclesThisRun = 0;
+  let currentPointId: string | undefined;
+  let nowRequested = false;
+  let wakeups = 0;
+
+  const status = (): ReplicateStatus => {
+    const achieved = state.newest ? Date.now() - Date.parse(state.newest.capturedAt) : undefined;
+    return {
+      planName,
+      site: site.name,
+      phase,
+      paused: state.paused,
+      intervalMs: state.intervalMs,
+      targetRpoMs,
+      ...(achieved !== undefined ? { achievedRpoMs: achieved } : {}),
+      rpoHealth: rpoHealth(achieved, targetRpoMs),
+      asOf: new Date().toISOString(),
+      ...(state.lastCycleStartedAt && !state.paused ? { nextCycleAt: new Date(Date.parse(state.lastCycleStartedAt) + state.intervalMs).toISOString() } : {}),
+      cycles: state.cycles,
+      cyclesThisRun,
+      runs: state.runs,
+      pointsShipped: state.pointsShipped,
+      bytesShipped: state.bytesShipped,
+      failures: state.failures,
+      consecutiveFailures: state.consecutiveFailures,
+      ...(state.newest ? { newest: state.newest } : {}),
+      ...(state.lastError ? { lastError: state.lastError } : {}),
+      ...(state.lastCycle ? { lastCycle: state.lastCycle } : {}),
+      ...(currentPointId ? { currentPointId } : {}),
+    };
+  };
+  /** The UI's view: the phase and RPO as search attributes, a summary as current details. */
+  const publish = (next: ReplicatePhase) => {
+    phase = next;
+    const s = status();
+    upsertSearchAttributes([
+      { key: DrPhase, value: phase },
+      ...(s.achievedRpoMs !== undefined ? [{ key: DrRpoSeconds, value: Math.round(s.achievedRpoMs / 1000) }] : []),
+    ]);
+    setCurrentDetails(details(s));
+  };
+
+  setHandler(replicateStatusQuery, status);
+  setHandler(pauseReplicationUpdate, () => {
+    state.paused = true;
+    wakeups++;
+    if (phase === 'Waiting') publish('Paused');
+    return status();
+  });
+  setHandler(resumeReplicationUpdate, () => {
+    state.paused = false;
+    wakeups++;
+    return status();
+  });
+  setHandler(
+    replicateNowUpdate,
+    () => {
+      nowRequested = true;
+      return status();
+    },
+    { validator: () => void (state.paused && reject('replication is paused; resume it first (drctl replicate resume)')) },
+  );
+  setHandler(
+    setReplicationIntervalUpdate,
+    (ms: number) => {
+      state.intervalMs = ms;
+      wakeups++;
+      return status();
+    },
+    {
+      validator: (ms: number) => {
+        if (!Number.isInteger(ms) || ms < 1000) reject(`interval ${ms} ms: expected a whole number of milliseconds, at least 1000`);
+        if (targetRpoMs && ms > targetRpoMs) {
+          reject(`interval ${formatDuration(ms)} is above the plan's rpo ${plan.spec.rpo}: the achieved RPO could not stay under it; raise spec.rpo or pick a shorter interval`);
+        }
+      },
+    },
+  );
+
+  upsertSearchAttributes([
+    { key: DrPlan, value: planName },
+    { key: DrOperation, value: 'replicate' },
+    { key: DrSourceCluster, value: plan.spec.source.clusterName ?? plan.spec.source.context },
+    { key: DrTargetCluster, value: site.clusterName ?? site.context },
+  ]);
+  if (!input.state) {
+    // A loop started again over an existing standby knows its newest point from the store.
+    const newest = await storeOps.newestPointAtStandby(standbyStoreRef(site), planName);
+    if (newest) state.newest = newest;
+  }
+  publish(state.paused ? 'Paused' : 'Starting');
+
+  while (cyclesThisRun < maxCycles && !workflowInfo().continueAsNewSuggested) {
+    await nextCycleDue();
+    await takeAndShipPoint();
+    cyclesThisRun++;
+  }
+  publish(state.paused ? 'Paused' : 'Waiting');
+  await condition(allHandlersFinished);
+  await continueAsNew<typeof replicate>({ ...input, intervalMs: state.intervalMs, state: { ...state, runs: state.runs + 1 } });
+
+  /** Waits until the next point is due (or asked for), and while paused. */
+  async function nextCycleDue(): Promise<void> {
+    for (;;) {
+      if (state.paused) {
+        publish('Paused');
+        await condition(() => !state.paused);
+        continue;
+      }
+      if (nowRequested) {
+        nowRequested = false;
+        return;
+      }
+      const dueAt = state.lastCycleStartedAt ? Date.parse(state.lastCycleStartedAt) + state.intervalMs : 0;
+      const wait = dueAt - Date.now();
+      if (wait <= 0) return;
+      publish('Waiting');
+      const seen = wakeups;
+      await condition(() => state.paused || nowRequested || wakeups !== seen, wait);
+    }
+  }
+
+  /** One cycle: a point at the primary with the backup workflow, then shipped to the standby. */
+  async function takeAndShipPoint(): Promise<void> {
+    const startedAt = Date.now();
+    state.lastCycleStartedAt = new Date(startedAt).toISOString();
+    state.cycles++;
+    publish('Backup');
+    let point: BackupReport;
+    try {
+      point = await executeChild(backup, {
+        workflowId: backupWorkflowId(planName),
+        args: [{ ...input.backup, plan }],
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        typedSearchAttributes: [
+          { key: DrPlan, value: planName },
+          { key: DrOperation, value: 'backup' },
+          { key: DrSourceCluster, value: plan.spec.source.clusterName ?? plan.spec.source.context },
+        ],
+        staticSummary: `Backup of plan ${planName} for replication to ${site.name}`,
+      });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return failed('Backup', err, startedAt);
+    }
+    currentPointId = point.pointId;
+    publish('Ship');
+    try {
+      const shipped = await ship.shipPoint({
+        planName,
+        pointId: point.pointId,
+        source: planToStoreRef(plan),
+        standby: standbyStoreRef(site),
+        keyEnv: planKeyRef(plan).env,
+      });
+      state.newest = { pointId: shipped.pointId, capturedAt: shipped.capturedAt, shippedAt: new Date().toISOString(), bytesShipped: shipped.bytesShipped };
+      state.pointsShipped++;
+      state.bytesShipped += shipped.bytesShipped;
+      state.consecutiveFailures = 0;
+      state.lastCycle = { pointId: point.pointId, startedAt: state.lastCycleStartedAt, durationMs: Date.now() - startedAt, ok: true, bytesShipped: shipped.bytesShipped, bytesBackedUp: point.uploadedBytes };
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return failed('Ship', err, startedAt, point);
+    } finally {
+      currentPointId = undefined;
+    }
+    publish('Waiting');
+  }
+
+  function failed(at: 'Backup' | 'Ship', err: unknown, startedAt: number, point?: BackupReport): void {
+    state.failures++;
+    state.consecutiveFailures++;
+    state.lastError = { at: new Date().toISOString(), phase: at, message: messageOf(err), ...(point ? { pointId: point.pointId } : {}) };
+    state.lastCycle = {
+      ...(point ? { pointId: point.pointId } : {}),
+      startedAt: new Date(startedAt).toISOString(),
+      durationMs: Date.now() - startedAt,
+      ok: false,
+      bytesShipped: 0,
+      bytesBackedUp: point?.uploadedBytes ?? 0,
+    };
+    publish('Waiting');
+  }
+}
+
+function siteOf(plan: Plan, name: string): StandbySpec {
+  try {
+    return standbySite(plan, name);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable((err as Error).message, 'InvalidInputError');
+  }
+}
+
+function reject(message: string): never {
+  throw new Error(message);
+}
+
+/** The innermost message of a failure chain (child workflow → activity → application error). */
+function messageOf(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  let message = e?.message ?? String(err);
+  while (e?.cause) {
+    e = e.cause as { message?: string; cause?: unknown };
+    if (e?.message) message = e.message;
+  }
+  return message.length > 1000 ? message.slice(0, 1000) + '…' : message;
+}
+
+function details(s: ReplicateStatus): string {
+  const rpo = s.achievedRpoMs !== undefined ? `${formatDuration(Math.round(s.achievedRpoMs / 1000) * 1000)} (${s.rpoHealth})` : 'no point at the standby yet';
+  const lines = [
+    `**Replication of plan ${s.planName} to site ${s.site}** · phase **${s.phase}**${s.paused ? ' (paused)' : ''}`,
+    '',
+    `achieved RPO: **${rpo}** · target ${formatDuration(s.targetRpoMs)} · interval ${formatDuration(s.intervalMs)}`,
+    `points shipped: ${s.pointsShipped} · bytes shipped: ${s.bytesShipped} · cycles: ${s.cycles} · failures: ${s.failures}`,
+  ];
+  if (s.newest) lines.push(`newest at the standby: \`${s.newest.pointId}\` captured ${s.newest.capturedAt}`);
+  if (s.currentPointId) lines.push(`in progress: \`${s.currentPointId}\``);
+  if (s.lastError) lines.push('', `last error (${s.lastError.phase}, ${s.lastError.at}): ${s.lastError.message}`);
+  return lines.join('\n');
+}
