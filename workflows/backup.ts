@@ -1,9 +1,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
-  condition,
   defineQuery,
-  defineSignal,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -18,9 +16,12 @@ import type { AgentActivities } from '../activities/volumes/agent-activities';
 import type { VolumeToCopy } from '../activities/backup/backup-types';
 import type { Plan } from '../shared/plan';
 import { planKeyRef, planToStoreRef } from '../shared/plan';
-import { resolveHooks, type ExecHook, type ResolvedHook, type SessionHook } from '../shared/hook-presets';
+import { resolveHooks, type ResolvedHook } from '../shared/hook-presets';
 import { planVolumeHooks } from '../shared/volume-hooks';
-import { HOOK_RELEASE_QUERY, HOOK_SESSION_STARTED_SIGNAL, type HookRunResult, type HookSessionStarted, type HookTarget } from '../shared/hooks';
+import type { HookRunResult } from '../shared/hooks';
+import { DEFAULT_MAX_HOLD_MS } from '../shared/quiesce';
+import { artifactBytes, artifactContent, copyWhileQuiesced, hookFailure, QUIESCE_PATCH, type HoldOutcome, type QuiescedCopy } from './backup/quiesce';
+import { legacyCopyWhileQuiesced } from './backup/quiesce-legacy';
 import { pointId as makePointId, volumeSnapshotKey, hookArtifactKey, sanitizeHookOutput, type CatalogVolume, type HookRun } from '../shared/catalog';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 import { nodeAgentTaskQueue } from '../shared/task-queues';
@@ -29,13 +30,13 @@ import type { VolumeBackupResult } from '../shared/volume-results';
 
 export interface BackupInput {
   plan: Plan;
-  /** How long a session hook may hold the quiesce unless the hook sets maxHold (default 30 min). */
+  /** How long a hook may hold the quiesce unless the hook or its preset sets maxHold (default 30 min). */
   maxHoldMs?: number;
   /** Heartbeat timeout of volume copies: how fast a dead node agent is noticed (default 30 s). */
   agentHeartbeatTimeoutMs?: number;
   /** How long a copy may wait for its node's agent to pick it up (default 10 min). */
   agentPickupTimeoutMs?: number;
-  /** Heartbeat timeout of held hook sessions: how fast a crashed session holder is noticed (default 30 s). */
+  /** Heartbeat timeout of hook activities: how fast a crashed session holder or step is noticed (default 30 s). */
   hookHeartbeatTimeoutMs?: number;
   /** Times the quiesce and copy are taken again when a held session is lost (default 3). */
   consistentCopyAttempts?: number;
@@ -63,15 +64,15 @@ export interface BackupReport {
   bytes: number;
   uploadedBytes: number;
   danglingReferences: string[];
-  /** Times the quiesce and copy were taken again because a held hook session was lost. */
+  /** Times the quiesce and copy were taken again because a quiesce was lost. */
   consistentCopyRetakes: number;
+  /** How each quiesce of the copy ended (`workflow`: released once the copy had ended), and when the copy ended. */
+  quiesce?: { copiesEndedAt?: string; holds: HoldOutcome[] };
   retention?: { kept: number; expired: number; abandonedRemoved: number; gc: unknown };
   durationMs: number;
 }
 
 export const backupProgressQuery = defineQuery<BackupProgress>('progress');
-const hookSessionStarted = defineSignal<[HookSessionStarted]>(HOOK_SESSION_STARTED_SIGNAL);
-const hookReleaseQuery = defineQuery<boolean, [string]>(HOOK_RELEASE_QUERY);
 
 const retry = { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
 const kube = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry });
@@ -154,19 +155,13 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
     );
     const volumePlan = planVolumeHooks(targets, toCopy);
 
-    // ---- Quiesce, copy, and always release. A held session that dies (its worker crashed) aborts
-    // the database's backup mode, so the copy made under it is not consistent: take it again.
-    // Chunks already uploaded are deduplicated, so a repeat costs reading, not uploading.
-    let hookResults: HookRunResult[] = [];
+    // ---- Quiesce, copy while quiesced, release, and prove the quiesce held until the copy ended
+    // (workflows/backup/quiesce.ts). A quiesce that was lost (a held session whose worker crashed)
+    // leaves a copy that is not consistent: it is taken again. Chunks already uploaded are
+    // deduplicated, so a repeat costs reading, not uploading.
     const copies = new Map<string, VolumeBackupResult>();
-    const sessionStarts = new Map<string, HookSessionStarted>();
-    const released = new Set<string>();
-    setHandler(hookSessionStarted, (s) => void sessionStarts.set(s.hook + '/' + s.pod, s));
-    setHandler(hookReleaseQuery, (hook) => released.has(hook));
-    const maxAttempts = input.consistentCopyAttempts ?? 3;
     /** Highest activity attempt each volume's copy needed, over every retake. */
     const copyAttempts = new Map<string, number>();
-    let retakes = 0;
     /** One volume's copy by the agent of the node that holds `where` (the live PV or a snapshot's copy). */
     const copyVolume = async (v: VolumeToCopy, where: { node: string; hostPath: string }, sessionId: string, source: Record<string, string>) => {
       const pvcKey = v.namespace + '/' + v.pvc;
@@ -187,104 +182,41 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
       progress.volumesDone++;
       progress.bytesCopied += r.bytes;
     };
-    for (let attempt = 1; ; attempt++) {
-      retakes = attempt - 1;
-      sessionStarts.clear();
-      released.clear();
-      copies.clear();
-      hookResults = [];
-      const lost = await quiesceCopyRelease(attempt);
-      if (!lost.length) break;
-      if (attempt >= maxAttempts) {
-        throw ApplicationFailure.create({
-          type: 'HookFailedError',
-          nonRetryable: true,
-          message: `the quiesce session was lost ${attempt} times (${lost.join(', ')}); the copies are not consistent. Check the worker running hook sessions`,
-        });
+    /** What is taken while the application is quiesced: the snapshots, and the live copies. */
+    const copyWhileHeld = async (attempt: number) => {
+      if (snapshotCopies.length) {
+        snapshots = await phase('Snapshot', () =>
+          snapshotOps.snapshotVolumes(context, id, attempt, snapshotCopies.map((v) => ({ namespace: v.namespace, pvc: v.pvc })), plan.spec.volumes.snapshotClass),
+        );
       }
-      log.warn('hook session lost during the copy; taking the copy again', { attempt, lost });
-      progress.volumesDone = 0;
-      progress.bytesCopied = 0;
-    }
-
-    async function quiesceCopyRelease(attempt: number): Promise<string[]> {
-      const holds: { hook: SessionHook; target: HookTarget; done: Promise<{ pre: HookRunResult; post?: HookRunResult }> }[] = [];
-      const execPreRan: { hook: ExecHook; target: HookTarget }[] = [];
-      const lost: string[] = [];
-      try {
-        await phase('Quiesce', async () => {
-          for (const { hook, targets: ts } of targets) {
-            for (const target of ts) {
-              if (hook.session) {
-                const holdMs = input.maxHoldMs ?? 30 * 60_000;
-                const hold = proxyActivities<Activities>({
-                  startToCloseTimeout: holdMs + 15 * 60_000,
-                  heartbeatTimeout: input.hookHeartbeatTimeoutMs ?? 30_000,
-                  retry: { maximumAttempts: 1 },
-                });
-                // Not cancellable: cancelling the run must not kill the session before its post step;
-                // the Release phase ends it through the query, whatever happened.
-                const done = CancellationScope.nonCancellable(() => hold.holdHookSession(context, hook, target, holdMs));
-                holds.push({ hook, target, done });
-                const key = hook.name + '/' + target.pod;
-                // The session signals when its pre step ran; if the activity ends first, it failed.
-                let ended = false;
-                void done.then(
-                  () => (ended = true),
-                  () => (ended = true),
-                );
-                await condition(() => sessionStarts.has(key) || ended);
-                const start = sessionStarts.get(key);
-                if (!start) await done; // rethrows the activity's failure
-                hookResults.push(start!.result);
-                if (!start!.result.ok && hook.pre?.onError !== 'continue') {
-                  throw ApplicationFailure.create({ type: 'HookFailedError', nonRetryable: true, message: hookFailure(start!.result) });
-                }
-              } else if (hook.pre) {
-                const r = await kube.runHookStep(context, hook, 'pre', target);
-                hookResults.push(r);
-                execPreRan.push({ hook, target });
-                if (!r.ok && hook.pre.onError !== 'continue') {
-                  throw ApplicationFailure.create({ type: 'HookFailedError', nonRetryable: true, message: hookFailure(r) });
-                }
-              } else {
-                execPreRan.push({ hook, target });
-              }
-            }
-          }
-        });
-
-        if (snapshotCopies.length) {
-          snapshots = await phase('Snapshot', () =>
-            snapshotOps.snapshotVolumes(context, id, attempt, snapshotCopies.map((v) => ({ namespace: v.namespace, pvc: v.pvc })), plan.spec.volumes.snapshotClass),
-          );
-        }
-        await phase('CopyVolumes', () =>
-          Promise.all(
-            liveCopies.map((v) =>
-              copyVolume(v, { node: v.node!, hostPath: v.hostPath! }, id + '-' + v.namespace + '-' + v.pvc + (attempt > 1 ? '-a' + attempt : ''), { pv: v.pvName ?? '' }),
-            ),
+      await phase('CopyVolumes', () =>
+        Promise.all(
+          liveCopies.map((v) =>
+            copyVolume(v, { node: v.node!, hostPath: v.hostPath! }, id + '-' + v.namespace + '-' + v.pvc + (attempt > 1 ? '-a' + attempt : ''), { pv: v.pvName ?? '' }),
           ),
-        );
-      } finally {
-        await CancellationScope.nonCancellable(() =>
-          phase('Release', async () => {
-            for (const { hook } of holds) released.add(hook.name);
-            for (const h of holds) {
-              const r = await h.done.catch(() => undefined);
-              if (r?.post) hookResults.push(r.post);
-              else if (!r || r.pre.ok) lost.push(h.hook.name + '/' + h.target.pod);
-            }
-            for (const { hook, target } of [...execPreRan].reverse()) {
-              if (!hook.post) continue;
-              const r = await kube.runHookStep(context, hook, 'post', target).catch((err: Error) => failedRun(hook.name, target, err));
-              hookResults.push(r);
-            }
-          }),
-        );
-      }
-      return lost;
-    }
+        ),
+      );
+    };
+    const quiesceOptions = {
+      context,
+      hooks: targets,
+      heartbeatTimeoutMs: input.hookHeartbeatTimeoutMs ?? 30_000,
+      attempts: input.consistentCopyAttempts ?? 3,
+      phase,
+      beforeAttempt: (attempt: number) => {
+        copies.clear();
+        if (attempt > 1) {
+          progress.volumesDone = 0;
+          progress.bytesCopied = 0;
+        }
+      },
+    };
+    // Runs started before the patch replay the quiesce they started with.
+    const quiesced: QuiescedCopy = patched(QUIESCE_PATCH)
+      ? await copyWhileQuiesced({ ...quiesceOptions, defaultMaxHoldMs: input.maxHoldMs ?? DEFAULT_MAX_HOLD_MS }, copyWhileHeld)
+      : { ...(await legacyCopyWhileQuiesced({ ...quiesceOptions, maxHoldMs: input.maxHoldMs }, copyWhileHeld)), holds: [] };
+    const hookResults = quiesced.hooks;
+    const retakes = quiesced.retakes;
 
     // ---- Snapshot volumes: the application already runs on; copy each snapshot through a temporary PVC.
     if (snapshotCopies.length) {
@@ -319,7 +251,7 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
           if (!vp?.needsFinalize) return;
           const extraFiles = vp.artifacts.map((a) => {
             const out = hookResults.find((r) => r.hook === a.hook && r.pod === a.pod && r.phase === 'post');
-            return { path: a.path, content: normalizeArtifact(out?.output ?? '') };
+            return { path: a.path, content: artifactContent(out) };
           });
           const base = volumeSnapshotKey(plan.metadata.name, id, v.namespace, v.pvc);
           const r = await agent(v.node!).finalizeVolume({
@@ -360,7 +292,7 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
           // The content lives inside the volume snapshot itself (restored with the files).
           key: c?.manifestKey ?? hookArtifactKey(plan.metadata.name, id, v.namespace, v.pvc, a.path),
           sha256: c?.manifestSha256 ?? '0'.repeat(64),
-          size: normalizeArtifact(hookResults.find((r) => r.hook === a.hook && r.pod === a.pod && r.phase === 'post')?.output ?? '').length,
+          size: artifactBytes(hookResults.find((r) => r.hook === a.hook && r.pod === a.pod && r.phase === 'post')),
         })),
       };
     });
@@ -376,7 +308,7 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
         exitCode: r.exitCode,
         durationMs: r.durationMs,
         output,
-        outputTruncated: truncated,
+        outputTruncated: truncated || !!r.outputTruncated,
       };
     });
     const uploaded = [...copies.values()].reduce((n, c) => n + c.newBytesUploaded, 0);
@@ -423,6 +355,7 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
       uploadedBytes: uploaded,
       danglingReferences: captured.dangling,
       consistentCopyRetakes: retakes,
+      ...(quiesced.holds.length ? { quiesce: { copiesEndedAt: quiesced.copiesEndedAt, holds: quiesced.holds } } : {}),
       retention,
       durationMs: Date.now() - started.getTime(),
     };
@@ -437,19 +370,7 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
   }
 }
 
-/** psql -A -t prints the label followed by an empty line; keep the label's own trailing newline. */
-const normalizeArtifact = (s: string) => (s.trim() ? s.replace(/\s+$/, '') + '\n' : '');
-
 function hookOnError(hooks: ResolvedHook[], name: string, phase: 'pre' | 'post'): string | undefined {
   return hooks.find((h) => h.name === name)?.[phase]?.onError;
 }
 
-function hookFailure(r: HookRunResult): string {
-  return r.timedOut
-    ? `hook ${r.hook} (${r.phase}) timed out in pod ${r.pod}, container ${r.container}; raise its timeout or fix the command`
-    : `hook ${r.hook} (${r.phase}) failed in pod ${r.pod}, container ${r.container} (exit ${r.exitCode}): ${r.output.split('\n').slice(-3).join(' | ')}`;
-}
-
-function failedRun(hook: string, t: HookTarget, err: Error): HookRunResult {
-  return { hook, phase: 'post', pod: t.pod, container: t.container, exitCode: -1, timedOut: false, durationMs: 0, output: String(err.message), ok: false };
-}
