@@ -10,8 +10,10 @@
  *    state, obeys pause/resume/replicate-now/interval updates, is started once (USE_EXISTING),
  *    and reports an achieved RPO under the plan's target.
  */
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
@@ -46,6 +48,7 @@ import { deployShop, hashTree, NODES, psql, pvcDir, restoreRequest, shopPlan } f
 
 const KEY_ENV = 'TDR_REPLICATION_KEY';
 const ROWS = 40;
+const DRCTL = path.join(__dirname, '../../dist/client/drctl.js');
 
 describe('replication of the sample application to the target site\'s own store', () => {
   let env: TestWorkflowEnvironment;
@@ -268,15 +271,37 @@ describe('replication of the sample application to the target site\'s own store'
     expect(d.typedSearchAttributes.getAll().map((p) => p.key.name)).toEqual(expect.arrayContaining(['DrPlan', 'DrOperation', 'DrPhase', 'DrRpoSeconds', 'DrTargetCluster']));
     figures.replicate = { cycles: now.cycles, runs: now.runs, pointsShipped: now.pointsShipped, bytesShipped: now.bytesShipped, achievedRpoMs: liveRpo(now).achievedRpoMs, targetRpoMs: now.targetRpoMs };
 
+    // The operator's view through drctl: start again finds the running loop; status shows the RPO.
+    const planFile = path.join(process.env.TDR_TEST_STACK_DIR!, `${plan.metadata.name}.yaml`);
+    writeFileSync(planFile, YAML.stringify(plan));
+    const cliEnv = { ...process.env, TEMPORAL_TASK_QUEUE: taskQueue };
+    const startOut = execFileSync(process.execPath, [DRCTL, 'replicate', 'start', planFile], { env: cliEnv, encoding: 'utf8' });
+    expect(startOut).toContain(`replication replicate/${plan.metadata.name}/target is already running`);
+    const cliStatus = JSON.parse(execFileSync(process.execPath, [DRCTL, 'replicate', 'status', plan.metadata.name, '--site', 'target', '--json'], { env: cliEnv, encoding: 'utf8' })) as ReplicateStatus;
+    expect(cliStatus).toMatchObject({ planName: plan.metadata.name, site: 'target', rpoHealth: 'ok', intervalMs: 50_000 });
+    expect(cliStatus.achievedRpoMs).toBeLessThan(60_000);
+    const text = execFileSync(process.execPath, [DRCTL, 'replicate', 'status', planFile], { env: cliEnv, encoding: 'utf8' });
+    expect(text).toMatch(/achieved RPO\s+\S+ \(target 1m\): OK/);
+    figures.drctlStatus = text.split('\n').slice(0, 3).join(' | ');
+
     await h.cancel();
     await expect(h.result()).rejects.toThrow();
 
     if (process.env.TDR_RECORD_HISTORIES === '1') {
-      // The first run (a cycle: child backup + ship, then continue-as-new) and the last (updates, cancellation).
-      for (const [runId, name] of [[started.handle.firstExecutionRunId, 'replicate-v1'], [d.runId, 'replicate-v1-updates']]) {
+      // Every run of the chain; kept: the first (a cycle: child backup + ship, then continue-as-new)
+      // and the one that took the most updates (pause, resume, replicate-now, interval).
+      const runs: temporal.api.history.v1.IHistory[] = [];
+      for (let runId: string | undefined = started.handle.firstExecutionRunId; runId; ) {
         const history = await env.client.workflow.getHandle(started.workflowId, runId).fetchHistory();
+        runs.push(history);
+        runId = history.events?.find((e) => e.workflowExecutionContinuedAsNewEventAttributes)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+      }
+      const updates = (h: temporal.api.history.v1.IHistory) => (h.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length;
+      const withUpdates = runs.reduce((a, b) => (updates(b) > updates(a) ? b : a));
+      for (const [history, name] of [[runs[0], 'replicate-v1'], [withUpdates, 'replicate-v1-updates']] as const) {
         writeFileSync(path.join(__dirname, `../histories/${name}.bin`), temporal.api.history.v1.History.encode(history).finish());
       }
+      figures.recordedRuns = `${runs.length} runs; updates in the recorded one: ${updates(withUpdates)}`;
     }
   }, 420_000);
 });
