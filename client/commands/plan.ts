@@ -29,7 +29,8 @@ export function registerPlanCommands(program: Command): void {
       const s = p.spec;
       console.log(
         `${file}: plan ${p.metadata.name} is valid: ${s.selector.namespaces.length} namespace(s) on context ${s.source.context}, ` +
-          `${s.hooks.length} hook(s), store ${s.store.url}` + (s.target ? `, target ${s.target.context}` : ''),
+          `${s.hooks.length} hook(s), store ${s.store.url}` + (s.target ? `, target ${s.target.context}` : '') +
+          (s.standbys ? `, standby site(s) ${s.standbys.map((x) => `${x.name} (${x.context}, ${x.store.url})`).join(', ')} within rpo ${s.rpo}` : ''),
       );
     });
 }

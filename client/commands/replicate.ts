@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { WorkflowIdConflictPolicy, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { replicate } from '../../workflows';
 import {
   pauseReplicationUpdate,
@@ -100,8 +100,12 @@ async function resolveTargets(client: Client, planArg: string, site: string | un
   return { planName: planArg, sites: sites.sort() };
 }
 
+/** Maps "no such loop" and a refused update (its validator's reason) to one-line errors. */
 function notRunning(planName: string, site: string) {
   return (err: unknown): never => {
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new InvalidInputError(`replication ${replicateWorkflowId(planName, site)}: ${err.cause?.message ?? err.message}`);
+    }
     if (err instanceof WorkflowNotFoundError) {
       throw new InvalidInputError(`no replication of plan ${planName} to site ${site} is running (workflow ${replicateWorkflowId(planName, site)}); start it with \`drctl replicate start <plan.yaml>\``);
     }
@@ -195,11 +199,7 @@ export function registerReplicateCommands(program: Command): void {
       const { planName, sites } = await resolveTargets(dr.client, planArg, opts.site);
       for (const site of sites) {
         const h = dr.client.workflow.getHandle(replicateWorkflowId(planName, site));
-        const s = await h.executeUpdate(setReplicationIntervalUpdate, { args: [ms] }).catch((err: unknown) => {
-          const why = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
-          if (err instanceof WorkflowNotFoundError) return notRunning(planName, site)(err);
-          throw new InvalidInputError(`interval ${duration}: ${why}`);
-        });
+        const s = await h.executeUpdate(setReplicationIntervalUpdate, { args: [ms] }).catch(notRunning(planName, site));
         console.log(formatStatus(s));
       }
     } finally {
