@@ -57,7 +57,7 @@ export function registerPruneCommand(points: Command): void {
       if (!plan.spec.retention) {
         throw new InvalidInputError(`plan ${plan.metadata.name} has no retention policy`, ['spec.retention: required to prune; add e.g. `retention: { keepLast: 7, keepDaily: 14 }`']);
       }
-      const r = await runPruneWorkflow(plan, { dryRun: !!opts.dryRun, abandonedAfterMs, gcGraceMs }, (line) => !opts.json && console.error(line));
+      const r = await runPruneWorkflow(plan, { dryRun: !!opts.dryRun, abandonedAfterMs, gcGraceMs }, (line) => console.error(line));
       console.log(opts.json ? JSON.stringify(r, null, 2) : formatRetentionReport(r));
       if (r.gc.problem) throw new DataCorruptionError(`prune of ${plan.metadata.name}: ${r.gc.reason}`);
     });
