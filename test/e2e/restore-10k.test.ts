@@ -158,6 +158,22 @@ describe('restore of 10,000 objects', () => {
     }
     const restoreRuns = await activityRuns(restoreHandle);
     expect(restoreRuns.started.map((s) => s.activity)).toEqual(expect.arrayContaining(['planRestore', 'applyRestoreWave', 'waitForWorkloadsReady']));
+    // Wait-ready's attempt follows the requested timeout (20 min here), not a fixed 10 minutes.
+    const scheduled = ((await restoreHandle.fetchHistory()).events ?? [])
+      .filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+      .map((e) => e.activityTaskScheduledEventAttributes!);
+    const waitReady = scheduled.find((a) => a.activityType!.name === 'waitForWorkloadsReady')!;
+    expect(Number(waitReady.startToCloseTimeout!.seconds)).toBe(20 * 60 + 5 * 60);
+    expect(Number(waitReady.heartbeatTimeout!.seconds)).toBe(30);
+
+    // Preflight finds the 10,000 that now exist (one LIST per kind and namespace, not a read each).
+    const again = await env.client.workflow.execute(restore, {
+      taskQueue: w.taskQueue,
+      workflowId: uniqueId('restore-tenk-dry'),
+      args: [{ ...req, restoreId: `${req.restoreId}-again`, dryRun: true, existingPolicy: 'skip' }],
+    });
+    expect(again.plan.existing).toBeGreaterThanOrEqual(COUNT + 1);
+
     const gcRuns = await activityRuns(env.client.workflow.getHandle(gcWorkflowId(ref)));
     expect(gcRuns.started).toEqual([{ activity: 'pruneStore', attempt: 1 }]);
 
