@@ -141,6 +141,7 @@ describe('a quiesce that keeps its promises', () => {
 
     // Restored: the file in the volume is exactly that, and PostgreSQL recovered from it.
     target = await freshNamespace('target', 'quiesce-restored');
+    procs.push(startAgentProcess('target', NODES, procEnv()));
     await env.client.workflow.execute(restore, {
       taskQueue: queue,
       workflowId: uniqueId('restore-label'),
