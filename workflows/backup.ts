@@ -27,6 +27,7 @@ import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 import { nodeAgentTaskQueue } from '../shared/task-queues';
 import { DrPhase } from '../shared/search-attributes';
 import type { VolumeBackupResult } from '../shared/volume-results';
+import type { VolumeLocation } from '../shared/volume-location';
 
 export interface BackupInput {
   plan: Plan;
@@ -64,6 +65,8 @@ export interface BackupReport {
   bytes: number;
   uploadedBytes: number;
   danglingReferences: string[];
+  /** Things the point does not hold that an operator should know about (e.g. claims that were not bound). */
+  warnings?: string[];
   /** Times the quiesce and copy were taken again because a quiesce was lost. */
   consistentCopyRetakes: number;
   /** How each quiesce of the copy ended (`workflow`: released once the copy had ended), and when the copy ended. */
@@ -131,6 +134,8 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
 
   /** Namespaces that may hold this run's VolumeSnapshots, to clean up whatever happens. */
   let snapshotNamespaces: string[] = [];
+  /** Namespaces where helper pods mount claims that no running pod mounted, to remove whatever happens. */
+  const helperNamespaces = new Set<string>();
   try {
     const { kubernetesVersion } = await phase('Prepare', () =>
       kube.prepareBackup(plan, id, { workflowId: info.workflowId, runId: info.runId, startedAt: started.toISOString() }),
@@ -141,7 +146,9 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
     if (problems.length) {
       throw ApplicationFailure.create({ type: 'PreflightFailedError', nonRetryable: true, message: `cannot copy ${problems.length} volume(s):\n  ${problems.join('\n  ')}` });
     }
-    const toCopy = captured.volumes.filter((v) => v.mode !== 'skip');
+    const toCopy = captured.volumes.filter((v) => v.mode !== 'skip' && !v.noData);
+    const warnings = captured.volumes.flatMap((v) => (v.noData ? [v.noData] : []));
+    for (const w of warnings) log.warn(w);
     /** Copied live while quiesced; snapshot volumes are snapshotted while quiesced and copied after. */
     const liveCopies = toCopy.filter((v) => v.mode === 'copy');
     const snapshotCopies = toCopy.filter((v) => v.mode === 'snapshot-then-copy');
@@ -162,15 +169,34 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
     const copies = new Map<string, VolumeBackupResult>();
     /** Highest activity attempt each volume's copy needed, over every retake. */
     const copyAttempts = new Map<string, number>();
+    /** Where the live volume is read: a running pod's kubelet directory, else a helper pod mounting the claim. */
+    const mountedClaims = new Map<string, Promise<AgentVolumeRef>>();
+    const liveVolume = (v: VolumeToCopy): Promise<AgentVolumeRef> => {
+      const k = v.namespace + '/' + v.pvc;
+      if (!mountedClaims.has(k)) {
+        mountedClaims.set(
+          k,
+          v.location
+            ? Promise.resolve({ node: v.location.node, volume: v.location })
+            : v.hostPath && v.node
+              ? Promise.resolve({ node: v.node, hostPath: v.hostPath }) // recorded by an older release
+              : snapshotOps.mountClaimForCopy(context, id, v.namespace, v.pvc).then((loc) => {
+                  helperNamespaces.add(v.namespace);
+                  return { node: loc.node, volume: loc };
+                }),
+        );
+      }
+      return mountedClaims.get(k)!;
+    };
     /** One volume's copy by the agent of the node that holds `where` (the live PV or a snapshot's copy). */
-    const copyVolume = async (v: VolumeToCopy, where: { node: string; hostPath: string }, sessionId: string, source: Record<string, string>) => {
+    const copyVolume = async (v: VolumeToCopy, where: AgentVolumeRef, sessionId: string, source: Record<string, string>) => {
       const pvcKey = v.namespace + '/' + v.pvc;
       const vp = volumePlan.get(pvcKey);
       const key = volumeSnapshotKey(plan.metadata.name, id, v.namespace, v.pvc);
       const r = await agent(where.node).backupVolume({
         store,
         key: keyRef,
-        hostPath: where.hostPath,
+        ...volumeRefOf(where),
         manifestKey: vp?.needsFinalize ? key + '.pass1' : key,
         sessionId,
         parentManifestKey: captured.parents[pvcKey],
@@ -192,7 +218,9 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
       await phase('CopyVolumes', () =>
         Promise.all(
           liveCopies.map((v) =>
-            copyVolume(v, { node: v.node!, hostPath: v.hostPath! }, id + '-' + v.namespace + '-' + v.pvc + (attempt > 1 ? '-a' + attempt : ''), { pv: v.pvName ?? '' }),
+            liveVolume(v).then((where) =>
+              copyVolume(v, where, id + '-' + v.namespace + '-' + v.pvc + (attempt > 1 ? '-a' + attempt : ''), { pv: v.pvName ?? '' }),
+            ),
           ),
         ),
       );
@@ -226,7 +254,7 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
             snapshotCopies.map(async (v) => {
               const snap = snapshots.find((s) => s.namespace === v.namespace && s.pvc === v.pvc)!;
               const mounted = await snapshotOps.mountSnapshot(context, id, snap, v.storageClass, v.size);
-              await copyVolume(v, mounted, id + '-' + v.namespace + '-' + v.pvc + '-snap', { snapshot: snap.snapshot });
+              await copyVolume(v, mounted.podUid ? { node: mounted.node, volume: mounted } : { node: mounted.node, hostPath: mounted.hostPath }, id + '-' + v.namespace + '-' + v.pvc + '-snap', { snapshot: snap.snapshot });
             }),
           ),
         );
@@ -254,10 +282,10 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
             return { path: a.path, content: artifactContent(out) };
           });
           const base = volumeSnapshotKey(plan.metadata.name, id, v.namespace, v.pvc);
-          const r = await agent(v.node!).finalizeVolume({
+          const r = await agent((await liveVolume(v)).node).finalizeVolume({
             store,
             key: keyRef,
-            hostPath: v.hostPath!,
+            ...volumeRefOf(await liveVolume(v)),
             baseManifestKey: `${base}.pass1`,
             overlayManifestKey: `${base}.pass2`,
             finalManifestKey: base,
@@ -272,6 +300,11 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
       ),
     );
 
+    if (helperNamespaces.size) {
+      await CancellationScope.nonCancellable(() => snapshotOps.cleanupSnapshots(context, id, [...helperNamespaces]));
+      helperNamespaces.clear();
+    }
+
     const catalogVolumes: CatalogVolume[] = captured.volumes.map((v) => {
       const c = copies.get(`${v.namespace}/${v.pvc}`);
       const vp = volumePlan.get(`${v.namespace}/${v.pvc}`);
@@ -283,6 +316,7 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
         mode: v.mode,
         ...(v.node ? { node: v.node } : {}),
         ...(c ? { snapshotKey: c.manifestKey, snapshotSha256: c.manifestSha256 } : {}),
+        ...(v.noData ? { noData: v.noData } : {}),
         files: c?.files ?? 0,
         bytes: c?.bytes ?? 0,
         hookArtifacts: (vp?.artifacts ?? []).map((a) => ({
@@ -354,6 +388,7 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
       bytes: progress.bytesCopied,
       uploadedBytes: uploaded,
       danglingReferences: captured.dangling,
+      ...(warnings.length ? { warnings } : {}),
       consistentCopyRetakes: retakes,
       ...(quiesced.holds.length ? { quiesce: { copiesEndedAt: quiesced.copiesEndedAt, holds: quiesced.holds } } : {}),
       retention,
@@ -363,7 +398,8 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
     progress.phase = 'Failed';
     await CancellationScope.nonCancellable(async () => {
       upsertSearchAttributes([{ key: DrPhase, value: 'Failed' }]);
-      if (snapshotNamespaces.length) await snapshotOps.cleanupSnapshots(context, id, snapshotNamespaces).catch(() => undefined);
+      const temporaries = [...new Set([...snapshotNamespaces, ...helperNamespaces])];
+      if (temporaries.length) await snapshotOps.cleanupSnapshots(context, id, temporaries).catch(() => undefined);
       await kube.markPointFailed(plan, id, String((err as Error)?.message ?? err)).catch((e) => log.warn('could not mark the point failed', { error: String(e) }));
     });
     throw err;
@@ -374,3 +410,12 @@ function hookOnError(hooks: ResolvedHook[], name: string, phase: 'pre' | 'post')
   return hooks.find((h) => h.name === name)?.[phase]?.onError;
 }
 
+/** The node whose agent serves a volume, and how it finds it there. */
+interface AgentVolumeRef {
+  node: string;
+  volume?: VolumeLocation;
+  /** A PV host path recorded by an older release. */
+  hostPath?: string;
+}
+
+const volumeRefOf = (where: AgentVolumeRef) => (where.volume ? { volume: where.volume } : { hostPath: where.hostPath });
