@@ -83,28 +83,33 @@ export async function completePoint(s: PointStore, plan: Plan, id: string, seed:
     const v = await backupTree(s.repo, { root: dir, manifestKey, sessionId: `s-${plan.metadata.name}-${id}`, checkpointEveryBytes: 2 ** 40, checkpointEveryMs: 2 ** 30 });
     const bundle = randomBytes(512);
     await s.store.put(resourcesKey(plan.metadata.name, id), bundle);
-    const t = new Date().toISOString();
-    const catalog: CatalogInput = {
-      formatVersion: CATALOG_FORMAT_VERSION,
-      pointId: id,
-      planName: plan.metadata.name,
-      plan,
-      status: 'complete',
-      source: { clusterName: 'source', context: 'source', kubernetesVersion: 'v1.31.0' },
-      createdAt: t,
-      startedAt: t,
-      completedAt: t,
-      resources: { bundle: { key: resourcesKey(plan.metadata.name, id), sha256: sha(bundle), size: bundle.length, encryption: 'aes-256-gcm' }, items: [] },
-      volumes: [{ pvc: { namespace: 'shop', name: 'data' }, size: '1Gi', mode: 'copy', snapshotKey: v.key, snapshotSha256: v.sha256, files: v.files, bytes: v.bytes }],
-      images: [],
-      hooks: [],
-      timings: [],
-      totals: { resources: 0, volumes: 1, files: v.files, bytes: v.bytes, storedBytes: bundle.length },
-    };
+    const catalog = completeCatalog(plan, id, bundle, v);
     const body = JSON.stringify(catalog);
     parseCatalog(body);
     await s.store.put(catalogKey(plan.metadata.name, id), body);
   } finally {
     await rmrf(dir);
   }
+}
+
+/** A valid catalog of a complete point with one volume (`shop/data`), for store-level fixtures. */
+export function completeCatalog(plan: Plan, id: string, bundle: Buffer, v: { key: string; sha256: string; files: number; bytes: number }): CatalogInput {
+  const t = new Date().toISOString();
+  return {
+    formatVersion: CATALOG_FORMAT_VERSION,
+    pointId: id,
+    planName: plan.metadata.name,
+    plan,
+    status: 'complete',
+    source: { clusterName: 'source', context: 'source', kubernetesVersion: 'v1.31.0' },
+    createdAt: t,
+    startedAt: t,
+    completedAt: t,
+    resources: { bundle: { key: resourcesKey(plan.metadata.name, id), sha256: sha(bundle), size: bundle.length, encryption: 'aes-256-gcm' }, items: [] },
+    volumes: [{ pvc: { namespace: 'shop', name: 'data' }, size: '1Gi', mode: 'copy', snapshotKey: v.key, snapshotSha256: v.sha256, files: v.files, bytes: v.bytes }],
+    images: [],
+    hooks: [],
+    timings: [],
+    totals: { resources: 0, volumes: 1, files: v.files, bytes: v.bytes, storedBytes: bundle.length },
+  };
 }

@@ -13,7 +13,6 @@ import { packIdFromKey } from '../../activities/datapath/pack';
 import { PACKS_PREFIX } from '../../activities/datapath/repository';
 import { listAll, type ObjectStore } from '../../activities/store/object-store';
 import {
-  CATALOG_FORMAT_VERSION,
   catalogKey,
   inProgressMarkerKey,
   parseCatalog,
@@ -21,15 +20,14 @@ import {
   pointPrefix,
   resourcesKey,
   volumeSnapshotKey,
-  type CatalogInput,
 } from '../../shared/catalog';
 import { validatePlan, type Plan } from '../../shared/plan';
 import type { RetentionSpec } from '../../shared/plan';
 import { ensureBucket, openStore } from '../../activities/store/open-store';
 import { prng, rmrf, tempDir, SMALL_CHUNKER, SMALL_PACK } from '../unit/datapath/helpers';
+import { completeCatalog } from './point-fixture';
 
 const KEY_VAR = 'TDR_RETENTION_TEST_KEY';
-const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const HOUR = 3600_000;
 const opts = { checkpointEveryBytes: 2 ** 40, checkpointEveryMs: 2 ** 30 };
 
@@ -93,24 +91,7 @@ async function completePoint(f: Fixture, plan: Plan, id: string, files: Record<s
   const v = await writeVolume(f, plan, id, files);
   const bundle = randomBytes(2048);
   await f.store.put(resourcesKey(plan.metadata.name, id), bundle);
-  const t = new Date().toISOString();
-  const catalog: CatalogInput = {
-    formatVersion: CATALOG_FORMAT_VERSION,
-    pointId: id,
-    planName: plan.metadata.name,
-    plan,
-    status: 'complete',
-    source: { clusterName: 'source', context: 'source', kubernetesVersion: 'v1.31.0' },
-    createdAt: t,
-    startedAt: t,
-    completedAt: t,
-    resources: { bundle: { key: resourcesKey(plan.metadata.name, id), sha256: sha(bundle), size: bundle.length, encryption: 'aes-256-gcm' }, items: [] },
-    volumes: [{ pvc: { namespace: 'shop', name: 'data' }, size: '1Gi', mode: 'copy', snapshotKey: v.key, snapshotSha256: v.sha256, files: v.files, bytes: v.bytes }],
-    images: [],
-    hooks: [],
-    timings: [],
-    totals: { resources: 0, volumes: 1, files: v.files, bytes: v.bytes, storedBytes: bundle.length },
-  };
+  const catalog = completeCatalog(plan, id, bundle, v);
   const body = JSON.stringify(catalog);
   parseCatalog(body); // the fixture is a valid catalog
   await f.store.put(catalogKey(plan.metadata.name, id), body);
@@ -126,6 +107,7 @@ async function restoresIdentical(f: Fixture, planName: string, id: string): Prom
   }
 }
 
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const keysUnder = async (store: ObjectStore, prefix: string) => (await listAll(store, prefix)).map((o) => o.key).sort();
 const totalBytes = async (store: ObjectStore) => (await listAll(store, '')).reduce((n, o) => n + o.size, 0);
 const packIds = async (store: ObjectStore) => new Set((await listAll(store, PACKS_PREFIX)).map((o) => packIdFromKey(o.key)!));
