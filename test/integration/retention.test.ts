@@ -21,35 +21,18 @@ import {
   resourcesKey,
   volumeSnapshotKey,
 } from '../../shared/catalog';
-import { validatePlan, type Plan } from '../../shared/plan';
+import type { Plan } from '../../shared/plan';
 import type { RetentionSpec } from '../../shared/plan';
 import { ensureBucket, openStore } from '../../activities/store/open-store';
 import { prng, rmrf, tempDir, SMALL_CHUNKER, SMALL_PACK } from '../unit/datapath/helpers';
-import { completeCatalog } from './point-fixture';
+import { completeCatalog, retentionPlan } from './point-fixture';
 
 const KEY_VAR = 'TDR_RETENTION_TEST_KEY';
 const HOUR = 3600_000;
 const opts = { checkpointEveryBytes: 2 ** 40, checkpointEveryMs: 2 ** 30 };
 
-function makePlan(name: string, bucket: string, prefix: string, retention: RetentionSpec): Plan {
-  return validatePlan({
-    apiVersion: 'temporal-dr/v1',
-    kind: 'DRPlan',
-    metadata: { name },
-    spec: {
-      source: { context: 'source' },
-      selector: { namespaces: ['shop'] },
-      store: {
-        url: `s3://${bucket}/${prefix}`,
-        endpoint: process.env.S3_ENDPOINT,
-        region: 'us-east-1',
-        forcePathStyle: true,
-        encryption: { keyFrom: { env: KEY_VAR } },
-      },
-      retention,
-    },
-  });
-}
+const makePlan = (name: string, bucket: string, prefix: string, retention: RetentionSpec): Plan =>
+  retentionPlan(name, { endpoint: process.env.S3_ENDPOINT!, bucket, prefix, region: 'us-east-1', forcePathStyle: true }, KEY_VAR, retention);
 
 interface Fixture {
   store: ObjectStore;

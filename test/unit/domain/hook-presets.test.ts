@@ -1,16 +1,6 @@
 import { markerFor, resolveHook, resolveHooks, type SessionHook } from '../../../shared/hook-presets';
-import { parsePlan } from '../../../shared/plan';
+import { planWithHooks } from './plan-helpers';
 
-const planWithHooks = (hooks: string) =>
-  parsePlan(`apiVersion: temporal-dr/v1
-kind: DRPlan
-metadata: { name: shop }
-spec:
-  source: { context: source }
-  selector: { namespaces: [shop] }
-  store: { url: s3://temporal-dr/plans, encryption: { keyFrom: { env: TDR_ENCRYPTION_KEY } } }
-  hooks:
-${hooks}`).spec.hooks;
 
 const pods = { namespace: 'shop', matchLabels: { app: 'postgres' } };
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { InvalidInputError } from '../../../shared/errors';
+import { issuesOf } from './plan-helpers';
 import { parsePlan, replicationIntervalMs, standbySite, standbyStoreRef } from '../../../shared/plan';
 
 const examplePlan = readFileSync(join(__dirname, '../../../examples/plan.yaml'), 'utf8');
@@ -25,15 +25,6 @@ const site = (over = '') => `    - name: target
         endpoint: http://127.0.0.1:9100
 ${over}`;
 
-function issuesOf(yamlText: string): string[] {
-  try {
-    parsePlan(yamlText);
-  } catch (err) {
-    expect(err).toBeInstanceOf(InvalidInputError);
-    return (err as InvalidInputError).issues;
-  }
-  throw new Error('expected the plan to be rejected');
-}
 
 describe('standby sites in a plan', () => {
   it('reads the example plan: one standby with its own store and credentials, interval rpo/2', () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { formatDuration, parseDuration } from '../../../shared/duration';
-import { InvalidInputError } from '../../../shared/errors';
+import { issuesOf } from './plan-helpers';
 import { parsePlan, planToStoreRef, validatePlan, volumeModeFor } from '../../../shared/plan';
 
 const examplePlan = readFileSync(join(__dirname, '../../../examples/plan.yaml'), 'utf8');
@@ -18,15 +18,6 @@ spec:
     encryption: { keyFrom: { env: TDR_ENCRYPTION_KEY } }
 ${spec}`;
 
-function issuesOf(yamlText: string): string[] {
-  try {
-    parsePlan(yamlText);
-  } catch (err) {
-    expect(err).toBeInstanceOf(InvalidInputError);
-    return (err as InvalidInputError).issues;
-  }
-  throw new Error('expected the plan to be rejected');
-}
 
 describe('durations', () => {
   it.each([

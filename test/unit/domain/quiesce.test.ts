@@ -1,20 +1,8 @@
 import { resolveHook } from '../../../shared/hook-presets';
-import { parsePlan } from '../../../shared/plan';
+import { planWithHooks } from './plan-helpers';
 import { DEFAULT_MAX_HOLD_MS, HOOK_ACTIVITY_SLACK_MS, holdActivityTimeoutMs, maxHoldMs, stepActivityTimeoutMs } from '../../../shared/quiesce';
 
-const hookOf = (yaml: string) =>
-  resolveHook(
-    parsePlan(`apiVersion: temporal-dr/v1
-kind: DRPlan
-metadata: { name: shop }
-spec:
-  source: { context: source }
-  selector: { namespaces: [shop] }
-  store: { url: s3://temporal-dr/plans, encryption: { keyFrom: { env: TDR_ENCRYPTION_KEY } } }
-  hooks:
-    - ${yaml}
-`).spec.hooks[0],
-  );
+const hookOf = (yaml: string) => resolveHook(planWithHooks(`    - ${yaml}\n`)[0]);
 const pods = 'podSelector: { namespace: shop, matchLabels: { app: db } }';
 
 describe('quiesce timing comes from the hook, not from a workflow-wide default', () => {
