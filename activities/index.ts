@@ -19,6 +19,10 @@ import { snapshotVolumes, mountSnapshot, mountClaimForCopy, cleanupSnapshots } f
 import type { HelperPlacement } from '../shared/helper-placement';
 import { shipPoint, type ShipPointInput } from './replication/ship-point';
 import { newestPointAtStandby } from './replication/standby-points';
+import { activateApplication, clearFencedNamespaces, fenceApplication, probeCluster } from './failover/fence';
+import { callWebhook, switchTraffic, writeFailoverReport } from './failover/traffic';
+import type { FailoverSpec } from '../shared/plan';
+import type { FailoverReport } from '../shared/failover';
 
 /**
  * The orchestrator's activities: every side effect a workflow needs, except volume data, which
@@ -66,6 +70,14 @@ export function createActivities() {
     /** Replication: copies a point's missing packs and objects to a standby store, catalog last; heartbeats, resumes. */
     shipPoint: (input: ShipPointInput) => shipPoint(input),
     newestPointAtStandby: (standby: StoreRef, planName: string) => newestPointAtStandby(standby, planName),
+    /** Failover: fencing, activation and clearing of a site's copy of the application; probes; traffic; the report. */
+    probeCluster: (context: string) => probeCluster(context),
+    fenceApplication: (context: string, namespaces: string[], planName: string) => fenceApplication(context, namespaces, planName),
+    activateApplication: (context: string, namespaces: string[]) => activateApplication(context, namespaces),
+    clearFencedNamespaces: (context: string, namespaces: string[], planName: string) => clearFencedNamespaces(context, namespaces, planName),
+    callWebhook: (url: string, body: Record<string, unknown>, purpose: string) => callWebhook(url, body, purpose),
+    switchTraffic: (spec: NonNullable<FailoverSpec['trafficSwitch']>, to: string, info: { planName: string; from: string; failoverId: string }) => switchTraffic(spec, to, info),
+    writeFailoverReport: (store: StoreRef, report: FailoverReport) => writeFailoverReport(store, report),
   };
 }
 

@@ -7,6 +7,7 @@ import { registerBackupCommand } from './commands/backup';
 import { registerPointsCommands } from './commands/points';
 import { registerRestoreCommand } from './commands/restore';
 import { registerReplicateCommands } from './commands/replicate';
+import { registerFailoverCommands } from './commands/failover';
 import { runMain } from '../config/run-main';
 
 const program = new Command('drctl')
@@ -18,6 +19,7 @@ registerBackupCommand(program);
 registerPointsCommands(program);
 registerRestoreCommand(program);
 registerReplicateCommands(program);
+registerFailoverCommands(program);
 registerStoreCommands(program);
 
 runMain('drctl', async () => {

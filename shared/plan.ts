@@ -166,6 +166,51 @@ export type RetentionSpec = z.output<typeof retentionSchema>;
 
 const clusterSchema = z.strictObject({ context: nonEmpty, clusterName: dnsLabelSchema.optional() });
 
+/** The primary site: a cluster (with spec.store as its store) and the name failover and failback call it by. */
+const sourceSchema = clusterSchema.extend({
+  /** The site's name in `drctl failover --to` and `replicate/<plan>/<name>` (reverse replication). */
+  name: dnsLabelSchema.default('primary'),
+});
+
+const APPROVAL_GATES = ['before-fencing', 'before-traffic-switch'] as const;
+export type ApprovalGate = (typeof APPROVAL_GATES)[number] | 'confirm-fenced';
+
+/**
+ * How failover and failback run: which steps wait for a human, how the new primary is verified,
+ * how an unreachable old primary is fenced, and how traffic moves. All optional.
+ */
+const failoverSchema = z.strictObject({
+  /** Steps that wait for `drctl approve` (a fence confirmation is always asked when the old primary is unreachable and no fencing webhook is set). */
+  approvals: z.array(z.enum(APPROVAL_GATES)).default([]),
+  approvalTimeout: durationSchema.default('1h'),
+  /** What an approval that times out means: stop cleanly (reject, the default) or go on. */
+  onApprovalTimeout: z.enum(['reject', 'approve']).default('reject'),
+  /** How long the new primary's workloads get to become Ready. */
+  waitReadyTimeout: durationSchema.default('10m'),
+  /** Checks run in the new primary's pods once Ready; any failure stops before traffic moves. */
+  verify: z.array(z.lazy(() => verifyCheckSchema)).default([]),
+  /** Fences an unreachable old primary (e.g. cuts its network or power): POSTed {plan, site, failoverId}; 2xx means fenced. */
+  fencing: z.strictObject({ webhook: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }) }).optional(),
+  /** Moves traffic to the new primary, only once it is restored and verified. */
+  trafficSwitch: z
+    .strictObject({
+      /** An ExternalName Service (on a cluster of its own, or any site) set to the new primary's address. */
+      service: z
+        .strictObject({
+          context: nonEmpty,
+          namespace: dnsLabelSchema,
+          name: dnsLabelSchema,
+          /** Site name -> the externalName that reaches the app at that site. */
+          externalNames: z.record(dnsLabelSchema, nonEmpty),
+        })
+        .optional(),
+      /** POSTed {plan, from, to, failoverId} once the new primary is verified. */
+      webhook: z.strictObject({ url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }) }).optional(),
+    })
+    .optional(),
+});
+export type FailoverSpec = z.output<typeof failoverSchema>;
+
 /**
  * A standby site: another cluster with its own object store. Replication ships every recovery
  * point from spec.store to this store, so a failover needs nothing of the primary site. The
@@ -204,7 +249,7 @@ export const planSchema = z.strictObject({
   kind: z.literal('DRPlan'),
   metadata: z.strictObject({ name: dnsLabelSchema }),
   spec: z.strictObject({
-    source: clusterSchema,
+    source: sourceSchema,
     selector: selectorSchema,
     hooks: z.array(hookSchema).default([]),
     volumes: volumesSchema.default({ defaultMode: 'copy', byStorageClass: {}, byPvc: {} }),
@@ -217,6 +262,7 @@ export const planSchema = z.strictObject({
     /** Sites that replication keeps within the rpo (each a cluster and its own store). */
     standbys: z.array(standbySchema).min(1, { error: 'list at least one standby site, or remove standbys' }).optional(),
     drill: drillSchema.optional(),
+    failover: failoverSchema.optional(),
   }),
 });
 
@@ -240,7 +286,7 @@ function crossFieldIssues(plan: Plan): string[] {
   if (plan.spec.store.encryption.keyFrom.secret) {
     issues.push('spec.store.encryption.keyFrom.secret: not supported by this release yet; use keyFrom.env and set the variable on the workers and node agents');
   }
-  issues.push(...standbyIssues(plan));
+  issues.push(...standbyIssues(plan), ...failoverIssues(plan));
   const includes = new Set(plan.spec.selector.includeKinds ?? []);
   (plan.spec.selector.excludeKinds ?? []).forEach((kind, i) => {
     if (includes.has(kind)) issues.push(`spec.selector.excludeKinds[${i}]: ${kind} is also in includeKinds`);
@@ -263,6 +309,7 @@ function standbyIssues(plan: Plan): string[] {
     const at = `spec.standbys[${i}]`;
     if (names.has(site.name)) issues.push(`${at}.name: duplicate of spec.standbys[${names.get(site.name)}].name "${site.name}"`);
     else names.set(site.name, i);
+    if (site.name === plan.spec.source.name) issues.push(`${at}.name: "${site.name}" is the source site's name (spec.source.name); name each site once`);
     if (site.context === plan.spec.source.context) {
       issues.push(`${at}.context: "${site.context}" is the source cluster's context; a standby site must be another cluster`);
     }
@@ -274,6 +321,20 @@ function standbyIssues(plan: Plan): string[] {
       issues.push(`${at}.store.credentials.fromSecret: not supported by this release yet; use fromEnv and set the variables on the workers and node agents`);
     }
   });
+  return issues;
+}
+
+/** A traffic switch must know where the app answers at every site it can move to. */
+function failoverIssues(plan: Plan): string[] {
+  const service = plan.spec.failover?.trafficSwitch?.service;
+  if (!service) return [];
+  const sites = [plan.spec.source.name, ...(plan.spec.standbys ?? []).map((s) => s.name)];
+  const issues = Object.keys(service.externalNames)
+    .filter((name) => !sites.includes(name))
+    .map((name) => `spec.failover.trafficSwitch.service.externalNames.${name}: no site is named "${name}"; the sites are ${sites.join(', ')}`);
+  for (const name of sites) {
+    if (!(name in service.externalNames)) issues.push(`spec.failover.trafficSwitch.service.externalNames: missing site "${name}"; give the address the app answers at on every site`);
+  }
   return issues;
 }
 
@@ -340,7 +401,7 @@ export function standbySite(plan: Plan, name: string): StandbySpec {
 }
 
 /** Where a standby site's repository lives (same shape as planToStoreRef; no secret). */
-export function standbyStoreRef(site: StandbySpec): StoreRef {
+export function standbyStoreRef(site: Pick<StandbySpec, 'store'>): StoreRef {
   return storeLocationToRef(site.store);
 }
 
@@ -350,7 +411,8 @@ export function replicationIntervalMs(plan: Plan): number {
   return Math.max(1000, Math.floor(parseDuration(plan.spec.rpo)! / 2));
 }
 
-function storeLocationToRef(store: StoreLocationSpec): StoreRef {
+/** Where a store location (spec.store or a standby's store) lives, as activities open it. */
+export function storeLocationToRef(store: StoreLocationSpec): StoreRef {
   const { bucket, prefix } = parseStoreUrl(store.url)!;
   const ref: StoreRef = { bucket, prefix };
   if (store.endpoint !== undefined) ref.endpoint = store.endpoint;

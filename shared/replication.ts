@@ -69,6 +69,14 @@ export interface ReplicateState {
   lastCycle?: ReplicateCycle;
   /** Runs of the workflow id so far (1 + continue-as-new count). */
   runs: number;
+  /** The last check that the standby (a former primary) is fenced; only on loops a failover started. */
+  standbyFence?: StandbyFence;
+}
+
+export interface StandbyFence {
+  at: string;
+  ok: boolean;
+  detail: string;
 }
 
 /** The `status` query's answer. */
@@ -100,4 +108,5 @@ export interface ReplicateStatus {
   lastCycle?: ReplicateCycle;
   /** The point being taken or shipped now. */
   currentPointId?: string;
+  standbyFence?: StandbyFence;
 }

@@ -4,3 +4,4 @@ export { backup } from './backup';
 export { restore } from './restore';
 export { prune, storeGc } from './prune';
 export { replicate } from './replicate';
+export { failover } from './failover';

@@ -38,6 +38,12 @@ export interface ReplicateInput {
   shipMaxAttempts?: number;
   /** The first retry delay of a ship (default 2 s, doubling). */
   shipRetryInitialMs?: number;
+  /**
+   * Set on the loop a failover starts from the new primary: every cycle first scales the plan's
+   * workloads on the standby (the old primary) to zero when it answers, so a site that comes back
+   * after a disaster never serves beside the new primary.
+   */
+  fenceStandby?: { namespaces: string[] };
   /** Carried across continue-as-new; absent on the first run. */
   state?: ReplicateState;
 }
@@ -52,6 +58,8 @@ export const setReplicationIntervalUpdate = defineUpdate<ReplicateStatus, [numbe
 
 const retry = { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
 const storeOps = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry });
+/** One attempt: an old primary that is still down is the normal case, tried again next cycle. */
+const standbyFence = proxyActivities<Activities>({ startToCloseTimeout: '6 minutes', heartbeatTimeout: '30 seconds', retry: { maximumAttempts: 1 } });
 
 /**
  * Keeps one standby site of a plan within the plan's RPO, forever: every interval it takes an
@@ -113,6 +121,7 @@ export async function replicate(input: ReplicateInput): Promise<void> {
       ...(state.lastError ? { lastError: state.lastError } : {}),
       ...(state.lastCycle ? { lastCycle: state.lastCycle } : {}),
       ...(currentPointId ? { currentPointId } : {}),
+      ...(state.standbyFence ? { standbyFence: state.standbyFence } : {}),
     };
   };
   /** The UI's view: the phase and RPO as search attributes, a summary as current details. */
@@ -211,6 +220,7 @@ export async function replicate(input: ReplicateInput): Promise<void> {
     const startedAt = Date.now();
     state.lastCycleStartedAt = new Date(startedAt).toISOString();
     state.cycles++;
+    if (input.fenceStandby) await keepStandbyFenced(input.fenceStandby.namespaces);
     publish('Backup');
     let point: BackupReport;
     try {
@@ -251,6 +261,16 @@ export async function replicate(input: ReplicateInput): Promise<void> {
       currentPointId = undefined;
     }
     publish('Waiting');
+  }
+
+  async function keepStandbyFenced(namespaces: string[]): Promise<void> {
+    try {
+      const r = await standbyFence.fenceApplication(site.context, namespaces, planName);
+      state.standbyFence = { at: new Date().toISOString(), ok: true, detail: `${r.workloads.length} workload(s) held at zero on ${site.context}` };
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      state.standbyFence = { at: new Date().toISOString(), ok: false, detail: messageOf(err) };
+    }
   }
 
   function failed(at: 'Backup' | 'Ship', err: unknown, startedAt: number, point?: BackupReport): void {

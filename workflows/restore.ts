@@ -2,7 +2,7 @@ import { ApplicationFailure, CancellationScope, defineQuery, proxyActivities, se
 import type { Activities } from '../activities';
 import type { AgentActivities } from '../activities/volumes/agent-activities';
 import type { RestorePlanSummary, RestoreRequest } from '../shared/restore-request';
-import type { ExecHook } from '../shared/hook-presets';
+import { runAppChecks } from './checks';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 import { nodeAgentTaskQueue } from '../shared/task-queues';
 import { DrPhase } from '../shared/search-attributes';
@@ -36,7 +36,7 @@ export const restoreProgressQuery = defineQuery<RestoreProgress>('progress');
 export const restoreWorkflowId = (restoreId: string) => `restore/${restoreId}`;
 
 const retry = { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
-/** Short Kubernetes calls: hook targets, checks, claim binding. */
+/** Short Kubernetes calls: claim binding. */
 const kube = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: '2 minutes', retry });
 
 /**
@@ -124,25 +124,7 @@ export async function restore(req: RestoreRequest): Promise<RestoreReport> {
     report.rtoMs = Date.now() - started;
 
     setPhase('PostRestoreChecks');
-    for (const check of req.postRestoreChecks ?? []) {
-      const hook: ExecHook = {
-        name: check.name,
-        podSelector: { namespace: check.namespace, matchLabels: check.matchLabels },
-        ...(check.container ? { container: check.container } : {}),
-        session: false,
-        post: { command: check.command, timeout: check.timeout ?? '60s', onError: 'fail' },
-        artifacts: [],
-        recopyAfterPost: [],
-        excludePaths: [],
-      };
-      const targets = await kube.resolveHookTargets(req.target.context, hook);
-      if (!targets.length) throw ApplicationFailure.create({ type: 'HookFailedError', nonRetryable: true, message: `post-restore check ${check.name}: no running pod matches its selector in ${check.namespace}` });
-      for (const t of targets) {
-        const r = await kube.runHookStep(req.target.context, hook, 'post', t);
-        report.checks.push({ name: check.name, pod: t.pod, ok: r.ok, output: r.output.slice(0, 500) });
-        if (!r.ok) throw ApplicationFailure.create({ type: 'HookFailedError', nonRetryable: true, message: `post-restore check ${check.name} failed in ${t.pod} (exit ${r.exitCode}): ${r.output.slice(-300)}` });
-      }
-    }
+    await runAppChecks(req.target.context, req.postRestoreChecks ?? [], 'post-restore check', report.checks);
     setPhase('Done');
     return report;
   } catch (err) {

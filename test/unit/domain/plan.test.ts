@@ -37,7 +37,7 @@ describe('parsePlan', () => {
   it('reads the example plan and fills defaults', () => {
     const plan = parsePlan(examplePlan);
     expect(plan.metadata.name).toBe('shop');
-    expect(plan.spec.source).toEqual({ context: 'source', clusterName: 'source' });
+    expect(plan.spec.source).toEqual({ context: 'source', clusterName: 'source', name: 'primary' });
     expect(plan.spec.target).toEqual({ context: 'target', clusterName: 'target' });
     expect(plan.spec.hooks).toEqual([
       { name: 'postgres', podSelector: { namespace: 'shop', matchLabels: { app: 'postgres' } }, container: 'postgres', preset: 'postgresql' },
