@@ -14,7 +14,7 @@ import { applyRestoreWave, rollbackRestore } from './restore/apply-wave';
 import { bindVolumeForRestore, removeRestoreHelpers } from './restore/volumes';
 import { waitForWorkloadsReady } from './restore/wait-ready';
 import { applyRetention, type RetentionResult } from './backup/retention';
-import { beat } from './util/heartbeat';
+import { beat, withKeepAlive } from './util/heartbeat';
 import { snapshotVolumes, mountSnapshot, mountClaimForCopy, cleanupSnapshots } from './backup/snapshots';
 import type { HelperPlacement } from '../shared/helper-placement';
 import { shipPoint, type ShipPointInput } from './replication/ship-point';
@@ -36,10 +36,11 @@ export function createActivities() {
       const run = info.workflowExecution ? `${info.workflowExecution.workflowId}/${info.workflowExecution.runId}` : info.activityId;
       return checkStoreRoundTrip(input.store, run, input.sizeBytes);
     },
-    prepareBackup: (plan: Plan, pointId: string, run: { workflowId: string; runId: string; startedAt: string }) => prepareBackup(plan, pointId, run),
-    captureResources: (plan: Plan, pointId: string) => captureResources(plan, pointId),
-    writeCatalog: (input: CatalogInputs) => writeCatalog(input),
-    markPointFailed: (plan: Plan, pointId: string, reason: string) => markPointFailed(plan, pointId, reason),
+    // The backup's short steps heartbeat while they run, so a dead worker is noticed in a minute.
+    prepareBackup: (plan: Plan, pointId: string, run: { workflowId: string; runId: string; startedAt: string }) => withKeepAlive(() => prepareBackup(plan, pointId, run)),
+    captureResources: (plan: Plan, pointId: string) => withKeepAlive(() => captureResources(plan, pointId)),
+    writeCatalog: (input: CatalogInputs) => withKeepAlive(() => writeCatalog(input)),
+    markPointFailed: (plan: Plan, pointId: string, reason: string) => withKeepAlive(() => markPointFailed(plan, pointId, reason)),
     /** Backups started before retention ran under the store's GC lock (workflows/prune.ts) still call this. */
     async applyRetention(plan: Plan) {
       const r = await applyRetention(plan, { onProgress: (p) => beat(p), gcLockId: runLockId() });
@@ -56,7 +57,7 @@ export function createActivities() {
       mountSnapshot(context, pointId, snap, storageClass, size),
     mountClaimForCopy: (context: string, pointId: string, namespace: string, pvc: string) => mountClaimForCopy(context, pointId, namespace, pvc),
     cleanupSnapshots: (context: string, pointId: string, namespaces: string[]) => cleanupSnapshots(context, pointId, namespaces),
-    resolveHookTargets: (context: string, hook: ResolvedHook) => resolveHookTargets(context, hook),
+    resolveHookTargets: (context: string, hook: ResolvedHook) => withKeepAlive(() => resolveHookTargets(context, hook)),
     runHookStep: (context: string, hook: ExecHook, phase: 'pre' | 'post', target: HookTarget) => runHookStep(context, hook, phase, target),
     runSessionHookStep: (context: string, hook: SessionHook, phase: 'pre' | 'post', target: HookTarget) => runSessionHookStep(context, hook, phase, target),
     /** `settings` is a number (the default maxHold) in runs started by older releases. */

@@ -12,9 +12,12 @@ import { runMain } from '../config/run-main';
 
 runMain('worker', async () => {
   const settings = temporalSettings();
+  const metricsAddress = process.env.TDR_METRICS_ADDRESS;
   Runtime.install({
     logger: new DefaultLogger((process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'INFO'),
     shutdownSignals: ['SIGINT', 'SIGTERM'],
+    // Prometheus at http://<TDR_METRICS_ADDRESS>/metrics: the SDK's worker metrics and the DR gauges (temporal_dr_*).
+    ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } } : {}),
   });
   const connection = await connectWorker(settings);
   const worker = await createOrchestratorWorker({

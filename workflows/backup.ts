@@ -78,7 +78,8 @@ export interface BackupReport {
 export const backupProgressQuery = defineQuery<BackupProgress>('progress');
 
 const retry = { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
-const kube = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry });
+/** Prepare, discovery, hook targets and the catalog: they heartbeat while they run (withKeepAlive), so a dead worker costs a minute, not five. */
+const kube = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout: '1 minute', retry });
 /** Snapshots and their temporary PVCs wait on a CSI driver; cleanup must not be cut short. */
 const snapshotOps = proxyActivities<Activities>({ startToCloseTimeout: '20 minutes', heartbeatTimeout: '2 minutes', retry });
 /**

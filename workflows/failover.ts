@@ -410,6 +410,8 @@ export async function failover(input: FailoverInput): Promise<FailoverReport> {
       dryRun,
       rollbackOnFailure: false,
       waitReadyTimeoutMs: parseDuration(settings.waitReadyTimeout) ?? 600_000,
+      // A failover is on the clock: a dead worker is noticed in 30 s, not the restore's default 2 min.
+      heartbeatTimeoutMs: 30_000,
       ...input.restore,
     };
   }

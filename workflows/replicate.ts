@@ -8,6 +8,7 @@ import {
   defineUpdate,
   executeChild,
   isCancellation,
+  metricMeter,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -124,10 +125,21 @@ export async function replicate(input: ReplicateInput): Promise<void> {
       ...(state.standbyFence ? { standbyFence: state.standbyFence } : {}),
     };
   };
+  /**
+   * Prometheus (the worker's TDR_METRICS_ADDRESS): the newest point's capture time and the target,
+   * so `time() - newest > 2 * target` alerts keep counting while the loop sleeps or its worker is down.
+   */
+  const tags = { plan: planName, site: site.name };
+  const newestGauge = metricMeter.createGauge('dr_replication_newest_point_timestamp_seconds', 'int', 's', 'capture time of the newest recovery point complete at the standby').withTags(tags);
+  const targetGauge = metricMeter.createGauge('dr_replication_rpo_target_seconds', 'int', 's', 'the plan\'s rpo').withTags(tags);
+  const failuresGauge = metricMeter.createGauge('dr_replication_consecutive_failures', 'int', '', 'replication cycles failed in a row').withTags(tags);
   /** The UI's view: the phase and RPO as search attributes, a summary as current details. */
   const publish = (next: ReplicatePhase) => {
     phase = next;
     const s = status();
+    targetGauge.set(Math.round(targetRpoMs / 1000));
+    failuresGauge.set(state.consecutiveFailures);
+    if (state.newest) newestGauge.set(Math.floor(Date.parse(state.newest.capturedAt) / 1000));
     upsertSearchAttributes([
       { key: DrPhase, value: phase },
       ...(s.achievedRpoMs !== undefined ? [{ key: DrRpoSeconds, value: Math.round(s.achievedRpoMs / 1000) }] : []),

@@ -53,3 +53,20 @@ export function progressOf(stage: string, total: number, everyItems = 50): () =>
     else throwIfCancelled();
   };
 }
+
+/**
+ * Runs `work` while heartbeating every `everyMs` (liveness only, no details), so a workflow can
+ * give a short activity a heartbeat timeout and notice a dead worker in seconds rather than at
+ * the start-to-close timeout. Only for activities that do not keep resume state in their details.
+ */
+export async function withKeepAlive<T>(work: () => Promise<T>, everyMs = 5000): Promise<T> {
+  const ctx = currentActivity();
+  if (!ctx) return work();
+  ctx.heartbeat();
+  const timer = setInterval(() => ctx.heartbeat(), everyMs);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
