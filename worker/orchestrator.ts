@@ -16,7 +16,7 @@ runMain('worker', async () => {
   Runtime.install({
     logger: new DefaultLogger((process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'INFO'),
     shutdownSignals: ['SIGINT', 'SIGTERM'],
-    // Prometheus at http://<TDR_METRICS_ADDRESS>/metrics: the SDK's worker metrics and the DR gauges (temporal_dr_*).
+    // Prometheus at http://<TDR_METRICS_ADDRESS>/metrics: the SDK's worker metrics and the DR gauges (dr_*).
     ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } } : {}),
   });
   const connection = await connectWorker(settings);

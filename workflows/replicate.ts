@@ -9,12 +9,15 @@ import {
   executeChild,
   isCancellation,
   metricMeter,
+  patched,
+  sleep,
   proxyActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { backup, backupWorkflowId, type BackupInput, type BackupReport } from './backup';
 import { planKeyRef, planToStoreRef, replicationIntervalMs, standbySite, standbyStoreRef, type Plan, type StandbySpec } from '../shared/plan';
@@ -56,6 +59,9 @@ export const resumeReplicationUpdate = defineUpdate<ReplicateStatus>('resume');
 export const replicateNowUpdate = defineUpdate<ReplicateStatus>('replicateNow');
 /** Sets the interval between points, in milliseconds (1 s up to the plan's rpo). */
 export const setReplicationIntervalUpdate = defineUpdate<ReplicateStatus, [number]>('setInterval');
+
+/** Loops of several standbys share points instead of colliding on the plan's one backup (fan-out). */
+const FAN_OUT_PATCH = 'replicate-fan-out-shares-points';
 
 const retry = { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
 const storeOps = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry });
@@ -234,19 +240,9 @@ export async function replicate(input: ReplicateInput): Promise<void> {
     state.cycles++;
     if (input.fenceStandby) await keepStandbyFenced(input.fenceStandby.namespaces);
     publish('Backup');
-    let point: BackupReport;
+    let point: Pick<BackupReport, 'pointId' | 'uploadedBytes'>;
     try {
-      point = await executeChild(backup, {
-        workflowId: backupWorkflowId(planName),
-        args: [{ ...input.backup, plan }],
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-        typedSearchAttributes: [
-          { key: DrPlan, value: planName },
-          { key: DrOperation, value: 'backup' },
-          { key: DrSourceCluster, value: plan.spec.source.clusterName ?? plan.spec.source.context },
-        ],
-        staticSummary: `Backup of plan ${planName} for replication to ${site.name}`,
-      });
+      point = patched(FAN_OUT_PATCH) ? await takeOrSharePoint(startedAt) : await takePoint();
     } catch (err) {
       if (isCancellation(err)) throw err;
       return failed('Backup', err, startedAt);
@@ -275,6 +271,40 @@ export async function replicate(input: ReplicateInput): Promise<void> {
     publish('Waiting');
   }
 
+  function takePoint(): Promise<BackupReport> {
+    return executeChild(backup, {
+      workflowId: backupWorkflowId(planName),
+      args: [{ ...input.backup, plan }],
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      typedSearchAttributes: [
+        { key: DrPlan, value: planName },
+        { key: DrOperation, value: 'backup' },
+        { key: DrSourceCluster, value: plan.spec.source.clusterName ?? plan.spec.source.context },
+      ],
+      staticSummary: `Backup of plan ${planName} for replication to ${site.name}`,
+    });
+  }
+
+  /**
+   * Fan-out: the loops of a plan's standbys share points. A point of the primary taken since this
+   * cycle was due (by another site's loop, or by hand) is shipped as it is; otherwise this loop
+   * takes one, waiting while another loop's backup runs (one backup per plan at a time) and
+   * shipping that one when it lands.
+   */
+  async function takeOrSharePoint(cycleStartedAt: number): Promise<Pick<BackupReport, 'pointId' | 'uploadedBytes'>> {
+    const freshSince = cycleStartedAt - Math.min(state.intervalMs / 2, 60_000);
+    for (let waited = 0; ; waited++) {
+      const newest = await storeOps.newestPointAtStandby(planToStoreRef(plan), planName);
+      if (newest && Date.parse(newest.capturedAt) >= freshSince && newest.pointId !== state.newest?.pointId) return { pointId: newest.pointId, uploadedBytes: 0 };
+      try {
+        return await takePoint();
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError) || waited >= 900) throw err;
+        await sleep(2000);
+      }
+    }
+  }
+
   async function keepStandbyFenced(namespaces: string[]): Promise<void> {
     try {
       const r = await standbyFence.fenceApplication(site.context, namespaces, planName);
@@ -285,7 +315,7 @@ export async function replicate(input: ReplicateInput): Promise<void> {
     }
   }
 
-  function failed(at: 'Backup' | 'Ship', err: unknown, startedAt: number, point?: BackupReport): void {
+  function failed(at: 'Backup' | 'Ship', err: unknown, startedAt: number, point?: Pick<BackupReport, 'pointId' | 'uploadedBytes'>): void {
     state.failures++;
     state.consecutiveFailures++;
     state.lastError = { at: new Date().toISOString(), phase: at, message: messageOf(err), ...(point ? { pointId: point.pointId } : {}) };

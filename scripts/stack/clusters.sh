@@ -239,15 +239,23 @@ stop_sim() { # NAME
 
 stop_cluster() { # NAME
   local c="$1" name; name="$(kwok_name "$c")"
+  # Taken before kwokctl removes its pid files: kwokctl stop returns at once while kube-apiserver
+  # still drains (exec streams, watches), keeping its port; a start-one right after found it taken.
+  local before; before="$(cluster_pids "$c")"
   stop_sim "$c"
   if [ -f "$(cluster_dir "$c")/kwok.yaml" ] && [ -x "$KWOKCTL" ]; then
     kwokctl stop cluster --name "$name" >>"$LOGS/kwokctl-$c.log" 2>&1 || true
   fi
-  # anything kwokctl did not stop (crashed kwokctl, stale pid files)
-  local p
-  for p in $(cluster_pids "$c"); do kill -TERM "$p" 2>/dev/null || true; done
-  sleep 0.5
-  for p in $(cluster_pids "$c"); do kill -KILL "$p" 2>/dev/null || true; done
+  # anything kwokctl did not stop (crashed kwokctl, stale pid files, a component still draining)
+  local p i
+  for p in $before $(cluster_pids "$c"); do kill -TERM "$p" 2>/dev/null || true; done
+  for i in $(seq 1 50); do
+    local alive=0
+    for p in $before; do pid_alive "$p" && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.2
+  done
+  for p in $before $(cluster_pids "$c"); do kill -KILL "$p" 2>/dev/null || true; done
   return 0
 }
 

@@ -253,14 +253,14 @@ describe('failover and failback of the sample application between two sites', ()
     const metrics = await (await fetch(`http://${metricsAddress}/metrics`)).text();
     const series = (name: string) =>
       metrics.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`plan="${plan.metadata.name}"`) && l.includes('site="target"'));
-    const newest = series('temporal_dr_replication_newest_point_timestamp_seconds');
+    const newest = series('dr_replication_newest_point_timestamp_seconds');
     expect(newest).toBeDefined();
     const latest = await started.handle.query(replicateStatusQuery);
     expect(Number(newest!.split(' ').at(-1))).toBeGreaterThanOrEqual(Math.floor(Date.parse(s.newest!.capturedAt) / 1000));
     expect(Number(newest!.split(' ').at(-1))).toBeLessThanOrEqual(Math.floor(Date.parse(latest.newest!.capturedAt) / 1000));
-    expect(Number(series('temporal_dr_replication_rpo_target_seconds')!.split(' ').at(-1))).toBe(RPO_MS / 1000);
+    expect(Number(series('dr_replication_rpo_target_seconds')!.split(' ').at(-1))).toBe(RPO_MS / 1000);
     const rules = readFileSync(path.join(__dirname, '../../deploy/prometheus/dr-alerts.yaml'), 'utf8');
-    for (const name of ['temporal_dr_replication_newest_point_timestamp_seconds', 'temporal_dr_replication_rpo_target_seconds', 'temporal_dr_replication_consecutive_failures']) {
+    for (const name of ['dr_replication_newest_point_timestamp_seconds', 'dr_replication_rpo_target_seconds', 'dr_replication_consecutive_failures']) {
       expect(rules).toContain(name);
       expect(metrics).toContain(`${name}{`);
     }

@@ -316,4 +316,36 @@ describe('replication of the sample application to the target site\'s own store'
       figures.recordedRuns = `${runs.length} runs; updates in the recorded one: ${updates(withUpdates)}`;
     }
   }, 420_000);
+
+  it('fans out to two standby sites: both loops keep shipping, sharing the points of the primary instead of colliding on its one backup', async () => {
+    const [a, b] = [(await freshTargetStore('fan-a')).ref, (await freshTargetStore('fan-b')).ref];
+    const siteOf = (name: string, ref: StoreRef) => ({
+      name,
+      context: 'target',
+      store: { url: `s3://${ref.bucket}/${ref.prefix}`, endpoint: ref.endpoint, forcePathStyle: true, credentials: { fromEnv: ref.credentialsFromEnv! } },
+    });
+    const fresh = (await freshStore('fan')).ref;
+    const base = shopPlan(uniqueId('fan').toLowerCase(), ns.name, fresh, KEY_ENV);
+    const fanPlan = validatePlan({ ...base, spec: { ...base.spec, rpo: '1m', standbys: [siteOf('site-a', a), siteOf('site-b', b)] } });
+    const loops = await Promise.all(['site-a', 'site-b'].map((site) => startReplication(env.client, taskQueue, fanPlan, site, { intervalMs: 4_000, backup: { agentHeartbeatTimeoutMs: 10_000 } })));
+    const statuses = () => Promise.all(loops.map((l) => l.handle.query(replicateStatusQuery)));
+    const deadline = Date.now() + 240_000;
+    let s = await statuses();
+    while (!s.every((x) => x.pointsShipped >= 3)) {
+      if (Date.now() > deadline) throw new Error(`fan-out did not ship 3 points to each site: ${JSON.stringify(s)}`);
+      await new Promise((r) => setTimeout(r, 1000));
+      s = await statuses();
+    }
+    for (const l of loops) await l.handle.cancel();
+    for (const l of loops) await l.handle.result().catch(() => undefined);
+    expect(s.map((x) => x.failures)).toEqual([0, 0]);
+    const complete = async (ref: StoreRef) => (await listPoints(openStore(ref), fanPlan.metadata.name)).filter((p) => p.status === 'complete').map((p) => p.pointId);
+    const [atA, atB, atPrimary] = await Promise.all([complete(a), complete(b), complete(fresh)]);
+    const shared = atA.filter((id) => atB.includes(id));
+    figures.fanOut = { shippedA: s[0].pointsShipped, shippedB: s[1].pointsShipped, pointsAtPrimary: atPrimary.length, shared: shared.length };
+    expect(shared.length).toBeGreaterThan(0);
+    // Fewer backups than ships: the loops shared points.
+    expect(atPrimary.length).toBeLessThan(s[0].pointsShipped + s[1].pointsShipped);
+    for (const id of [...atA, ...atB]) expect(atPrimary).toContain(id);
+  }, 300_000);
 });
