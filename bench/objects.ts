@@ -15,28 +15,24 @@
  * Where the restore's time goes: per-activity durations from the workflow history, and each
  * wave's outcome from restores/<id>/waves/*.json in the store.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import YAML from 'yaml';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { backup as backupWorkflow, restore as restoreWorkflow } from '../workflows';
 import type { BackupReport } from '../workflows/backup';
 import type { RestoreReport } from '../workflows/restore';
 import { planToStoreRef, validatePlan, type Plan } from '../shared/plan';
 import { restoreWaveResultKey, type RestoreRequest } from '../shared/restore-request';
-import { generateMasterKey } from '../activities/datapath/crypto';
 import { ensureBucket, openStore } from '../activities/store/open-store';
-import { REPO_ROOT, findBinaries, startTemporal, stopServer } from '../scripts/stack/local-stack';
+import { startBenchStack } from './stack';
 import { processCpuS, run, type Measured } from './measure';
 import type { BenchContext } from './run';
 import { fmt } from './table';
 
-const CLUSTERS_SH = path.join(REPO_ROOT, 'scripts', 'stack', 'clusters.sh');
 const KEY_ENV = 'TDR_BENCH_KEY';
-const NODES = ['node-0', 'node-1', 'node-2'];
 const SRC_NS = 'bench-src';
 const COUNTS = { configMaps: 400, secrets: 300, services: 150, serviceAccounts: 100, deployments: 50 };
 const TOTAL = Object.values(COUNTS).reduce((a, b) => a + b, 0);
@@ -127,55 +123,6 @@ function writeManifests(dir: string, namespace: string, objs: Record<string, Obj
   writeFileSync(path.join(dir, '40-deployments.yaml'), doc(objs.deployments!));
 }
 
-function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; logFile?: string } = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { env: { ...process.env, ...opts.env }, maxBuffer: 64 << 20, timeout: opts.timeoutMs ?? 15 * 60_000 }, (e, stdout, stderr) => {
-      if (opts.logFile) writeFileSync(opts.logFile, `$ ${cmd} ${args.join(' ')}\n${stdout}\n--- stderr\n${stderr}\n`, { flag: 'a' });
-      if (e) reject(new Error(`${path.basename(cmd)} ${args.join(' ')} failed (${e.message.split('\n')[0]}):\n${stderr.split('\n').slice(-30).join('\n')}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  logFile: string;
-  stop(): Promise<void>;
-}
-
-/** A worker or agent process from dist/; resolves once its log says it is polling. */
-async function startProc(name: string, script: string, env: NodeJS.ProcessEnv, logDir: string, readyText: string): Promise<Proc> {
-  const logFile = path.join(logDir, `${name}.log`);
-  const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', script)], { env: { ...process.env, LOG_LEVEL: 'WARN', ...env }, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const p: Proc = {
-    name,
-    child,
-    logFile,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    const log = readFileSync(logFile, 'utf8');
-    if (log.includes(readyText)) return p;
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited before it was ready; log ${logFile}:\n${log.slice(-3000)}`);
-    if (Date.now() > deadline) {
-      await p.stop();
-      throw new Error(`${name} not ready within 180 s; log ${logFile}:\n${log.slice(-3000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 /** Our wait-ready criterion (activities/restore/wait-ready.ts) for Deployments, polled every intervalMs. */
 async function waitDeploymentsAvailable(apps: k8s.AppsV1Api, namespace: string, want: number, timeoutMs: number, intervalMs = 250): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -254,76 +201,15 @@ async function activitySpans(handle: WorkflowHandle): Promise<{ spans: ActivityS
 }
 
 export async function objects(ctx: BenchContext): Promise<void> {
-  // Own workdir under /tmp, mode 755 (the kubelet simulator's PostgreSQL user must reach volumes).
-  const work = mkdtempSync('/tmp/tdr-bench-objects-');
-  chmodSync(work, 0o755);
-  const clustersDir = path.join(work, 'clusters');
-  const stackDir = path.join(work, 'stack');
-  const logDir = path.join(work, 'logs');
-  mkdirSync(logDir, { recursive: true });
-  const procs: Proc[] = [];
-  let clustersStarted = false;
-  let temporalStarted = false;
-  let connection: Connection | undefined;
+  const stack = await startBenchStack(ctx, 'B7', 'objects', KEY_ENV);
+  const { work, client, kubectl, kc, minio, taskQueue, worker } = stack;
   const raw: Record<string, unknown> = { counts: COUNTS, total: TOTAL, workdir: work };
   ctx.raw.objects = raw;
   const secs = (ms: number) => ms / 1000;
   try {
-    const bins = findBinaries();
-    const minio = await ctx.minio();
-    ctx.log(`B7: starting clusters (workdir ${clustersDir}) and Temporal`);
-    const t0 = Date.now();
-    clustersStarted = true; // `down --purge` is safe on a half-started workdir
-    // allSettled: neither start is left running behind a failure of the other when cleanup runs.
-    const [clustersUp, temporalUp] = await Promise.allSettled([
-      sh('bash', [CLUSTERS_SH, 'up', '--workdir', clustersDir], { timeoutMs: 20 * 60_000, logFile: path.join(logDir, 'clusters-up.log') }),
-      startTemporal({ bin: bins.temporal, dir: stackDir, headless: true }).finally(() => (temporalStarted = true)),
-    ]);
-    if (clustersUp.status === 'rejected') {
-      throw new Error(`B7 needs the local clusters, and they did not start (log ${path.join(logDir, 'clusters-up.log')}): ${(clustersUp.reason as Error).message}`);
-    }
-    if (temporalUp.status === 'rejected') throw new Error(`B7: the Temporal dev server did not start: ${(temporalUp.reason as Error).message}`);
-    const clustersOut = clustersUp.value;
-    const temporal = temporalUp.value;
-    const kubeconfig = /^TDR_KUBECONFIG=(.*)$/m.exec(clustersOut)?.[1] ?? path.join(clustersDir, 'kubeconfig');
-    const kubectlBin = /^KUBECTL=(.*)$/m.exec(await sh('bash', [CLUSTERS_SH, 'env', '--workdir', clustersDir]))?.[1];
-    if (!kubectlBin) throw new Error('clusters.sh env printed no KUBECTL=');
-    const kubectl = (context: string, ...args: string[]): [string, string[]] => [kubectlBin, ['--kubeconfig', kubeconfig, '--context', context, ...args]];
-    ctx.log(`B7: clusters and Temporal ${temporal.address} up in ${secs(Date.now() - t0).toFixed(0)} s`);
-
-    const kc = (context: string) => {
-      const k = new k8s.KubeConfig();
-      k.loadFromFile(kubeconfig);
-      k.setCurrentContext(context);
-      return k;
-    };
     const srcApps = kc('source').makeApiClient(k8s.AppsV1Api);
     const tgtApps = kc('target').makeApiClient(k8s.AppsV1Api);
     const tgtCore = kc('target').makeApiClient(k8s.CoreV1Api);
-
-    // Processes: the orchestrator worker and a node agent per cluster.
-    const key = generateMasterKey();
-    const taskQueue = 'bench-objects';
-    const procEnv: NodeJS.ProcessEnv = {
-      TEMPORAL_ADDRESS: temporal.address,
-      TEMPORAL_NAMESPACE: 'default',
-      TDR_KUBECONFIG: kubeconfig,
-      TDR_KUBELET_ROOT: path.join(path.dirname(kubeconfig), 'kubelet', '{cluster}', '{node}'),
-      AWS_ACCESS_KEY_ID: minio.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
-      S3_ENDPOINT: minio.endpoint,
-      S3_REGION: 'us-east-1',
-      [KEY_ENV]: key,
-    };
-    const started = await Promise.all([
-      startProc('worker', 'worker/orchestrator.js', { ...procEnv, TEMPORAL_TASK_QUEUE: taskQueue, WORKER_SHUTDOWN_GRACE: '1s' }, logDir, 'worker: polling'),
-      startProc('agent-source', 'worker/node-agent.js', { ...procEnv, TDR_CLUSTER: 'source', TDR_NODES: NODES.join(',') }, logDir, 'node-agent: serving'),
-      startProc('agent-target', 'worker/node-agent.js', { ...procEnv, TDR_CLUSTER: 'target', TDR_NODES: NODES.join(',') }, logDir, 'node-agent: serving'),
-    ]);
-    procs.push(...started);
-    const worker = started[0];
-
-    // The application on "source" (not timed).
     const objs = benchObjects();
     const srcDir = path.join(work, 'manifests', SRC_NS);
     writeManifests(srcDir, SRC_NS, objs);
@@ -346,12 +232,8 @@ export async function objects(ctx: BenchContext): Promise<void> {
       },
     });
     const storeRef = planToStoreRef(plan);
-    const storeEnv = { AWS_ACCESS_KEY_ID: minio.accessKeyId, AWS_SECRET_ACCESS_KEY: minio.secretAccessKey };
-    const store = openStore(storeRef, storeEnv);
+    const store = openStore(storeRef, stack.storeEnv);
     await ensureBucket(store);
-
-    connection = await Connection.connect({ address: temporal.address });
-    const client = new Client({ connection });
 
     // Extra row: our backup vs exporting the same objects with kubectl get -o yaml.
     const exportOut = path.join(work, 'export.yaml');
@@ -540,15 +422,6 @@ export async function objects(ctx: BenchContext): Promise<void> {
         `dry run ${fmt(dryS, 's')} s; backup ${fmt(backupS, 's')} s. Restore activities: ${phases}.`,
     );
   } finally {
-    await connection?.close().catch(() => undefined);
-    await Promise.all(procs.map((p) => p.stop().catch((e) => console.error(`stopping ${p.name}: ${e}`))));
-    if (temporalStarted) await stopServer(stackDir, 'temporal').catch((e) => console.error(`stopping Temporal: ${e}`));
-    if (clustersStarted) {
-      await sh('bash', [CLUSTERS_SH, 'down', '--workdir', clustersDir, ...(process.env.BENCH_KEEP === '1' ? [] : ['--purge'])], { timeoutMs: 5 * 60_000, logFile: path.join(logDir, 'clusters-down.log') }).catch((e) =>
-        console.error(`stopping the clusters: ${e}`),
-      );
-    }
-    if (process.env.BENCH_KEEP === '1') console.log(`[bench] kept ${work}`);
-    else rmSync(work, { recursive: true, force: true });
+    await stack.close();
   }
 }

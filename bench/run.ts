@@ -17,6 +17,7 @@
  * in BENCHMARKS. Use `ctx.minio()` for an S3 server, `ctx.dir(name)` for scratch space under the
  * run's temp dir, and `run()` from ./measure to time a child process (CPU-s, peak RSS included).
  *
+ * B8 (`failover`, bench/failover.ts) does the same for replication and failover.
  * B7 (`objects`, bench/objects.ts) starts its own local clusters, Temporal dev server, worker and
  * node agents (needs dist/worker/*.js, built by bench/tsconfig.json) and fails if they cannot start.
  */
@@ -33,6 +34,7 @@ import { processCpuS, run, type Measured } from './measure';
 import type { OursRequest } from './ours';
 import { BenchTable, MiB, fmt, mbPerS, type Cost } from './table';
 import { objects } from './objects';
+import { failoverBench } from './failover';
 
 export interface BenchContext {
   table: BenchTable;
@@ -415,6 +417,7 @@ export const BENCHMARKS: Benchmark[] = [
   { name: 'pipeline', title: 'B1 CPU pipeline per core', run: pipeline },
   { name: 'volume', title: 'B2–B5 volume backup / incremental / rerun / restore vs restic', run: volume },
   { name: 'objects', title: 'B7 restore of an application of 1,000 objects vs kubectl apply (local clusters)', run: objects },
+  { name: 'failover', title: 'B8 replication RPO under writes and failover RTO vs its restore alone (local clusters)', run: failoverBench },
 ];
 
 async function main(): Promise<void> {
