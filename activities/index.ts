@@ -75,7 +75,7 @@ export function createActivities() {
     probeCluster: (context: string) => probeCluster(context),
     fenceApplication: (context: string, namespaces: string[], planName: string) => fenceApplication(context, namespaces, planName),
     activateApplication: (context: string, namespaces: string[]) => activateApplication(context, namespaces),
-    clearFencedNamespaces: (context: string, namespaces: string[], planName: string) => clearFencedNamespaces(context, namespaces, planName),
+    clearFencedNamespaces: (context: string, namespaces: string[], planName: string, opts?: { keep?: boolean }) => clearFencedNamespaces(context, namespaces, planName, opts),
     callWebhook: (url: string, body: Record<string, unknown>, purpose: string) => callWebhook(url, body, purpose),
     switchTraffic: (spec: NonNullable<FailoverSpec['trafficSwitch']>, to: string, info: { planName: string; from: string; failoverId: string }) => switchTraffic(spec, to, info),
     writeFailoverReport: (store: StoreRef, report: FailoverReport) => writeFailoverReport(store, report),

@@ -22,14 +22,16 @@ export interface Site {
   context: string;
   clusterName: string;
   store: StandbySpec['store'];
+  /** Warm standbys hold the application fenced; the primary site is `cold` as a failback target. */
+  standby: StandbySpec['standby'];
 }
 
 export function sitesOf(plan: Plan): Site[] {
   const { source, store } = plan.spec;
   const { encryption: _key, ...location } = store;
   return [
-    { name: source.name, context: source.context, clusterName: source.clusterName ?? source.context, store: location },
-    ...(plan.spec.standbys ?? []).map((s) => ({ name: s.name, context: s.context, clusterName: s.clusterName ?? s.context, store: s.store })),
+    { name: source.name, context: source.context, clusterName: source.clusterName ?? source.context, store: location, standby: 'cold' as const },
+    ...(plan.spec.standbys ?? []).map((s) => ({ name: s.name, context: s.context, clusterName: s.clusterName ?? s.context, store: s.store, standby: s.standby })),
   ];
 }
 
@@ -56,7 +58,7 @@ export function planWithPrimary(plan: Plan, primary: string): Plan {
       ...plan.spec,
       source: { ...source, name: p.name, context: p.context, clusterName: p.clusterName },
       store: { ...p.store, encryption: plan.spec.store.encryption },
-      standbys: sites.filter((s) => s.name !== primary).map((s) => ({ name: s.name, context: s.context, clusterName: s.clusterName, store: s.store })),
+      standbys: sites.filter((s) => s.name !== primary).map((s) => ({ name: s.name, context: s.context, clusterName: s.clusterName, store: s.store, standby: s.standby })),
     },
   };
 }
@@ -142,4 +144,34 @@ export const failoverReportKey = (planName: string, failoverId: string): string 
 /** A failover id that sorts by time: `shop-20261201t180000z-planned`. */
 export function newFailoverId(now: Date, planName: string, mode: FailoverMode): string {
   return `${planName}-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').toLowerCase()}-${mode}`;
+}
+
+type Obj = { apiVersion?: string; kind?: string; metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: unknown[] }; spec?: Record<string, unknown> };
+
+/**
+ * The object as a warm standby holds it: workloads at zero replicas (the replicas they had kept in
+ * FENCED_REPLICAS_ANNOTATION, or the one already there), CronJobs suspended, namespaces labelled
+ * as fenced by the plan. What activate (the failover) undoes. Pure; other objects are unchanged.
+ */
+export function fenceObject<T extends Obj>(obj: T, planName: string): T {
+  const kind = obj.kind;
+  const annotations = obj.metadata?.annotations ?? {};
+  if (kind === 'Namespace') return { ...obj, metadata: { ...obj.metadata, labels: { ...obj.metadata?.labels, [FENCED_BY_LABEL]: planName } } };
+  const scalable = obj.apiVersion === 'apps/v1' && (kind === 'Deployment' || kind === 'StatefulSet' || (kind === 'ReplicaSet' && !obj.metadata?.ownerReferences?.length));
+  if (scalable) {
+    const replicas = (obj.spec?.replicas as number | undefined) ?? 1;
+    return {
+      ...obj,
+      metadata: { ...obj.metadata, annotations: { ...annotations, [FENCED_REPLICAS_ANNOTATION]: annotations[FENCED_REPLICAS_ANNOTATION] ?? String(replicas) } },
+      spec: { ...obj.spec, replicas: 0 },
+    };
+  }
+  if (obj.apiVersion === 'batch/v1' && kind === 'CronJob') {
+    return {
+      ...obj,
+      metadata: { ...obj.metadata, annotations: { ...annotations, [FENCED_SUSPEND_ANNOTATION]: annotations[FENCED_SUSPEND_ANNOTATION] ?? String(obj.spec?.suspend ?? false) } },
+      spec: { ...obj.spec, suspend: true },
+    };
+  }
+  return obj;
 }

@@ -223,6 +223,12 @@ const standbySchema = z.strictObject({
   context: nonEmpty,
   clusterName: dnsLabelSchema.optional(),
   store: z.strictObject(storeLocationFields),
+  /**
+   * `warm`: after each shipped point the standby cluster is pre-staged from its store (objects
+   * applied fenced at zero replicas, volumes hydrated incrementally), so a failover applies the
+   * last delta and scales up. `cold` (default): nothing runs or is stored on the standby cluster.
+   */
+  standby: z.enum(['cold', 'warm']).default('cold'),
 });
 export type StandbySpec = z.output<typeof standbySchema>;
 

@@ -7,7 +7,7 @@
 export const replicateWorkflowId = (planName: string, site: string): string => `replicate/${planName}/${site}`;
 
 /** Where the loop is: taking a point, shipping it, waiting for the next interval, or paused. */
-export type ReplicatePhase = 'Starting' | 'Backup' | 'Ship' | 'Waiting' | 'Paused';
+export type ReplicatePhase = 'Starting' | 'Backup' | 'Ship' | 'Hydrate' | 'Waiting' | 'Paused';
 
 /**
  * How the achieved RPO compares with the plan's target. Warning at 2x and critical at 3x the
@@ -71,6 +71,23 @@ export interface ReplicateState {
   runs: number;
   /** The last check that the standby (a former primary) is fenced; only on loops a failover started. */
   standbyFence?: StandbyFence;
+  /** Warm standbys: the last pre-staging of the standby cluster. */
+  lastHydration?: Hydration;
+}
+
+export interface Hydration {
+  pointId: string;
+  at: string;
+  ok: boolean;
+  durationMs: number;
+  objects?: number;
+  /** Files written because they changed since the last hydration, and files left as they were. */
+  filesWritten?: number;
+  filesUnchanged?: number;
+  bytesWritten?: number;
+  /** Files and directories the point no longer holds, removed from the standby's claims. */
+  entriesRemoved?: number;
+  error?: string;
 }
 
 export interface StandbyFence {
@@ -109,4 +126,5 @@ export interface ReplicateStatus {
   /** The point being taken or shipped now. */
   currentPointId?: string;
   standbyFence?: StandbyFence;
+  lastHydration?: Hydration;
 }

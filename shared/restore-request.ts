@@ -29,6 +29,13 @@ export interface RestoreRequest {
   /** Commands run in restored pods once they are ready (e.g. a SQL check); any failure fails the run. */
   postRestoreChecks?: { name: string; namespace: string; matchLabels: Record<string, string>; container?: string; command: string[]; timeout?: string }[];
   waitReadyTimeoutMs?: number;
+  /**
+   * Warm standby: apply everything fenced for this plan (workloads at zero replicas, CronJobs
+   * suspended, namespaces labelled; see fenceObject), so nothing runs until a failover activates it.
+   */
+  fencedFor?: string;
+  /** Warm standby: also write the data of claims that exist already, making each an exact copy of the point (unchanged files are not rewritten). */
+  hydrateVolumes?: boolean;
   /** Heartbeat timeout of planning, apply waves, rollback, helper removal and wait-ready: how fast a dead worker is noticed (default 2 min). */
   heartbeatTimeoutMs?: number;
   agentHeartbeatTimeoutMs?: number;

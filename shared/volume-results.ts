@@ -20,5 +20,7 @@ export interface VolumeRestoreResult {
   bytes: number;
   filesSkipped: number;
   bytesSkipped: number;
+  /** Entries removed because the point does not hold them (mirror: warm standby hydration). */
+  removed?: number;
   attempt: number;
 }

@@ -243,23 +243,29 @@ export async function failover(input: FailoverInput): Promise<FailoverReport> {
     return `final point ${taken.pointId} taken with ${from.name} fenced, ${shipped.bytesShipped} bytes shipped to ${to.name}`;
   }
 
-  /** A former primary fenced by this plan has stale claims: its namespaces are removed before the restore. */
+  /**
+   * A former primary fenced by this plan has stale claims: its namespaces are removed before the
+   * restore. A warm standby keeps them: the restore brings them up to the point.
+   */
   async function prepareTarget(): Promise<string> {
-    const r = await sites.clearFencedNamespaces(to.context, namespaceGlobs, planName);
+    const keep = to.standby === 'warm';
+    const r = await sites.clearFencedNamespaces(to.context, namespaceGlobs, planName, { keep });
+    if (keep) return r.removed.length ? `warm standby: namespaces ${r.removed.join(', ')} kept, fenced by ${planName}` : `warm standby ${to.name} is not staged yet: full restore`;
     return r.removed.length ? `removed the stale, fenced namespaces ${r.removed.join(', ')} from ${to.context}` : `no namespace of the plan on ${to.context}`;
   }
 
   async function restoreOnTarget(): Promise<string> {
     const r = await executeChild(restore, {
       workflowId: restoreWorkflowId(input.failoverId),
-      args: [restoreRequest(point!.pointId, input.failoverId, false)],
+      args: [{ ...restoreRequest(point!.pointId, input.failoverId, false), ...(to.standby === 'warm' ? { fencedFor: planName, hydrateVolumes: true } : {}) }],
       staticSummary: `Restore of ${planName}/${point!.pointId} on ${to.name} for failover ${input.failoverId}`,
     });
     restoredNamespaces = r.plan.namespaces;
     report.pointId = point!.pointId;
     report.pointCapturedAt = point!.capturedAt;
     report.rpoMs = mode === 'planned' ? 0 : Math.max(0, triggeredAt - Date.parse(point!.capturedAt));
-    return `${r.created + r.updated} object(s) and ${r.volumes.length} volume(s) restored from ${to.name}'s store`;
+    const unchanged = r.volumes.reduce((n, v) => n + (v.filesSkipped ?? 0), 0);
+    return `${r.created + r.updated} object(s) and ${r.volumes.length} volume(s) restored from ${to.name}'s store${to.standby === 'warm' ? ` onto the warm standby (${unchanged} file(s) already there)` : ''}`;
   }
 
   /** Scales the restored workloads back to the replicas they had before fencing, and waits until Ready. */

@@ -20,6 +20,7 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { backup, backupWorkflowId, type BackupInput, type BackupReport } from './backup';
+import { restore, restoreWorkflowId } from './restore';
 import { planKeyRef, planToStoreRef, replicationIntervalMs, standbySite, standbyStoreRef, type Plan, type StandbySpec } from '../shared/plan';
 import { parseDuration, formatDuration } from '../shared/duration';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
@@ -129,6 +130,7 @@ export async function replicate(input: ReplicateInput): Promise<void> {
       ...(state.lastCycle ? { lastCycle: state.lastCycle } : {}),
       ...(currentPointId ? { currentPointId } : {}),
       ...(state.standbyFence ? { standbyFence: state.standbyFence } : {}),
+      ...(state.lastHydration ? { lastHydration: state.lastHydration } : {}),
     };
   };
   /**
@@ -262,6 +264,7 @@ export async function replicate(input: ReplicateInput): Promise<void> {
       state.bytesShipped += shipped.bytesShipped;
       state.consecutiveFailures = 0;
       state.lastCycle = { pointId: point.pointId, startedAt: state.lastCycleStartedAt, durationMs: Date.now() - startedAt, ok: true, bytesShipped: shipped.bytesShipped, bytesBackedUp: point.uploadedBytes };
+      if (site.standby === 'warm') await hydrateStandby(shipped.pointId);
     } catch (err) {
       if (isCancellation(err)) throw err;
       return failed('Ship', err, startedAt, point);
@@ -302,6 +305,56 @@ export async function replicate(input: ReplicateInput): Promise<void> {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError) || waited >= 900) throw err;
         await sleep(2000);
       }
+    }
+  }
+
+  /**
+   * Warm standby: the shipped point applied to the standby cluster from the standby's store, fenced
+   * (nothing runs), claims made exact copies (unchanged files are not rewritten). A failed
+   * hydration is recorded; the point is at the standby either way, and a failover restores it.
+   */
+  async function hydrateStandby(pointId: string): Promise<void> {
+    publish('Hydrate');
+    const started = Date.now();
+    const restoreId = `hydrate-${pointId.toLowerCase()}`;
+    try {
+      const r = await executeChild(restore, {
+        workflowId: restoreWorkflowId(restoreId),
+        args: [
+          {
+            restoreId,
+            store: standbyStoreRef(site),
+            keyEnv: planKeyRef(plan).env,
+            planName,
+            pointId,
+            target: { context: site.context, clusterName: site.clusterName ?? site.context },
+            existingPolicy: 'update',
+            dryRun: false,
+            rollbackOnFailure: false,
+            fencedFor: planName,
+            hydrateVolumes: true,
+            waitReadyTimeoutMs: 5 * 60_000,
+            heartbeatTimeoutMs: 60_000,
+          },
+        ],
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        staticSummary: `Warm standby ${site.name}: hydrate point ${pointId} (fenced)`,
+      });
+      const sum = (k: 'files' | 'filesSkipped' | 'bytes' | 'bytesSkipped' | 'removed') => r.volumes.reduce((n, v) => n + (v[k] ?? 0), 0);
+      state.lastHydration = {
+        pointId,
+        at: new Date().toISOString(),
+        ok: true,
+        durationMs: Date.now() - started,
+        objects: r.created + r.updated,
+        filesWritten: sum('files') - sum('filesSkipped'),
+        filesUnchanged: sum('filesSkipped'),
+        bytesWritten: sum('bytes') - sum('bytesSkipped'),
+        entriesRemoved: sum('removed'),
+      };
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      state.lastHydration = { pointId, at: new Date().toISOString(), ok: false, durationMs: Date.now() - started, error: messageOf(err) };
     }
   }
 

@@ -25,7 +25,8 @@ export interface RestoreReport {
   created: number;
   updated: number;
   skipped: number;
-  volumes: { pvc: string; node: string; files: number; bytes: number }[];
+  /** `filesSkipped`, `bytesSkipped` and `removed` on hydrations (hydrateVolumes): what was already there, and what was not in the point. */
+  volumes: { pvc: string; node: string; files: number; bytes: number; filesSkipped?: number; bytesSkipped?: number; removed?: number }[];
   checks: { name: string; pod: string; ok: boolean; output: string }[];
   /** Start of the run to every workload ready: the restore's RTO. */
   rtoMs: number;
@@ -143,15 +144,15 @@ export async function restore(req: RestoreRequest): Promise<RestoreReport> {
   }
 
   async function restoreVolumes(): Promise<void> {
-    const todo = plan.volumes.filter((v) => !v.existing || req.volumesOnly?.length);
+    const todo = plan.volumes.filter((v) => !v.existing || req.volumesOnly?.length || req.hydrateVolumes);
     if (!todo.length) return;
     setPhase('RestoreVolumes');
     try {
       await Promise.all(
         todo.map(async (v) => {
           const where = await kube.bindVolumeForRestore(req, v.namespace, v.pvc, v.placement);
-          const r = await agent(where.node).restoreVolume({ store: req.store, key: { env: req.keyEnv }, volume: where, manifestKey: v.manifestKey });
-          report.volumes.push({ pvc: `${v.namespace}/${v.pvc}`, node: where.node, files: r.files, bytes: r.bytes });
+          const r = await agent(where.node).restoreVolume({ store: req.store, key: { env: req.keyEnv }, volume: where, manifestKey: v.manifestKey, ...(req.hydrateVolumes ? { mirror: true } : {}) });
+          report.volumes.push({ pvc: `${v.namespace}/${v.pvc}`, node: where.node, files: r.files, bytes: r.bytes, ...(req.hydrateVolumes ? { filesSkipped: r.filesSkipped, bytesSkipped: r.bytesSkipped, removed: r.removed ?? 0 } : {}) });
           progress.volumesDone++;
           progress.bytesWritten += r.bytes;
         }),

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, constants as fsc } from 'node:fs';
-import { chmod, chown, lchown, lstat, lutimes, mkdir, open, readlink, realpath, symlink, unlink, utimes } from 'node:fs/promises';
+import { chmod, chown, lchown, lstat, lutimes, mkdir, open, readdir, readlink, realpath, rm, symlink, unlink, utimes } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { DataCorruptionError, InvalidInputError, PreflightFailedError } from '../../shared/errors';
 import { isSafeRelativePath, readVolumeManifest, type FileEntry, type ManifestEntry } from './manifest';
@@ -77,6 +77,12 @@ export interface RestoreTreeOptions {
   readBudgetBytes?: number;
   /** Apply uid/gid; default: only when running as root. */
   chown?: boolean;
+  /**
+   * Make the target an exact copy (warm standby hydration): entries the manifest does not hold are
+   * removed first, and a file whose size and mtime already match the manifest is kept without
+   * being read (a standby's volume is written only by these restores, which set every mtime).
+   */
+  mirror?: boolean;
 }
 
 export interface RestoreTreeResult {
@@ -87,6 +93,8 @@ export interface RestoreTreeResult {
   /** Files already present with the right size and SHA-256 (not rewritten). */
   filesSkipped: number;
   bytesSkipped: number;
+  /** Entries removed because the manifest does not hold them (mirror). */
+  removed?: number;
 }
 
 function mtimeSeconds(ns: string): number {
@@ -100,6 +108,23 @@ function selected(path: string, paths?: string[]): boolean {
     const q = p.replace(/^\.?\/+/, '').replace(/\/+$/, '');
     return q === '' || q === '.' || path === q || path.startsWith(q + '/') || q.startsWith(path === '.' ? '' : path + '/');
   });
+}
+
+/** Removes every file, link and directory under `root` whose relative path is not in `keep`; returns how many. */
+async function removeExtraneous(root: string, keep: Set<string>, signal?: AbortSignal): Promise<number> {
+  let removed = 0;
+  const visit = async (rel: string): Promise<void> => {
+    for (const d of await readdir(rel === '.' ? root : join(root, rel), { withFileTypes: true })) {
+      throwIfAborted(signal);
+      const path = rel === '.' ? d.name : `${rel}/${d.name}`;
+      if (!keep.has(path)) {
+        await rm(join(root, path), { recursive: true, force: true });
+        removed++;
+      } else if (d.isDirectory()) await visit(path);
+    }
+  };
+  await visit('.');
+  return removed;
 }
 
 async function fileSha256(abs: string): Promise<string> {
@@ -132,6 +157,7 @@ export async function restoreTree(repo: Repository, opts: RestoreTreeOptions): P
   };
 
   await mkdir(opts.target, { recursive: true });
+  if (opts.mirror && !opts.paths?.length) result.removed = await removeExtraneous(opts.target, new Set(manifest.entries.map((e) => e.path)), signal);
   const targetReal = await realpath(opts.target);
   const verifiedDirs = new Set<string>();
   /** Ensures the parent directory exists and resolves inside the target (no symlink escape). */
@@ -175,7 +201,8 @@ export async function restoreTree(repo: Repository, opts: RestoreTreeOptions): P
     const abs = absOf(f.path);
     await ensureParent(abs, f.path);
     const st = await lstat(abs).catch(() => undefined);
-    if (st?.isFile() && st.size === f.size && (await fileSha256(abs)) === f.sha256) {
+    const unchanged = opts.mirror && st?.isFile() && st.size === f.size && Math.abs(st.mtimeMs - mtimeSeconds(f.mtimeNs) * 1000) < 2;
+    if (st?.isFile() && st.size === f.size && (unchanged || (await fileSha256(abs)) === f.sha256)) {
       result.filesSkipped++;
       result.bytesSkipped += f.size;
     } else {

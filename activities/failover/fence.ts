@@ -164,8 +164,9 @@ export async function activateApplication(context: string, namespaceGlobs: strin
  * Removes the plan's namespaces from a fenced former primary before a failover (or failback)
  * restores onto it: their claims hold stale data that a restore must not merge with. Only
  * namespaces fenced by this plan are removed; any other namespace of the same name stops the run.
+ * With `keep` (a warm standby) it only checks, and `removed` lists the namespaces kept.
  */
-export async function clearFencedNamespaces(context: string, namespaceGlobs: string[], planName: string): Promise<{ removed: string[] }> {
+export async function clearFencedNamespaces(context: string, namespaceGlobs: string[], planName: string, opts: { keep?: boolean } = {}): Promise<{ removed: string[] }> {
   const c = connectCluster(context);
   try {
     const namespaces = await matchingNamespaces(c, namespaceGlobs);
@@ -178,6 +179,7 @@ export async function clearFencedNamespaces(context: string, namespaceGlobs: str
         );
       }
     }
+    if (opts.keep) return { removed: namespaces };
     for (const name of namespaces) {
       await c.core.deleteNamespace({ name }).catch((err: unknown) => {
         if (statusOf(err) !== 404) throw err;

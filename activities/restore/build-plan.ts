@@ -1,3 +1,4 @@
+import { fenceObject } from '../../shared/failover';
 import * as k8s from '@kubernetes/client-node';
 import { storageClassOf } from '../../shared/storage-class';
 import { helperPlacementFor } from '../../shared/helper-placement';
@@ -108,7 +109,7 @@ export async function planRestore(req: RestoreRequest): Promise<RestorePlanSumma
       dropped++;
       continue;
     }
-    const obj = result.obj;
+    const obj = req.fencedFor ? fenceObject(result.obj, req.fencedFor) : result.obj;
     planned.push({ obj, source: formatRef(refOf(o)), applied: result.applied, exists: false });
   }
 

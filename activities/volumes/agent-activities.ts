@@ -112,18 +112,19 @@ export function createAgentActivities(opts: { cluster: string }) {
       };
     },
 
-    async restoreVolume(input: VolumeRef & { store: StoreRef; key: KeyRef; manifestKey: string; paths?: string[] }): Promise<VolumeRestoreResult> {
+    async restoreVolume(input: VolumeRef & { store: StoreRef; key: KeyRef; manifestKey: string; paths?: string[]; mirror?: boolean }): Promise<VolumeRestoreResult> {
       const ctx = Context.current();
       const repo = await openRepository(input.store, input.key, { create: false });
       const r = await restoreTree(repo, {
         manifestKey: input.manifestKey,
         target: await dirOf(input),
         paths: input.paths,
+        ...(input.mirror ? { mirror: true } : {}),
         signal: ctx.cancellationSignal,
         progressEveryMs: 2000,
         onProgress: (p) => ctx.heartbeat(p),
       });
-      return { files: r.files, bytes: r.bytes, filesSkipped: r.filesSkipped, bytesSkipped: r.bytesSkipped, attempt: ctx.info.attempt };
+      return { files: r.files, bytes: r.bytes, filesSkipped: r.filesSkipped, bytesSkipped: r.bytesSkipped, ...(r.removed !== undefined ? { removed: r.removed } : {}), attempt: ctx.info.attempt };
     },
   };
 }

@@ -97,6 +97,7 @@ async function rowIds(cluster: ClusterName, ns: string): Promise<Set<number>> {
 
 /** What of the app runs on a cluster: the database's replicas, every workload's replicas (db 1, web 2, uploads 1 when serving) and their pods. */
 async function serving(cluster: ClusterName, ns: string): Promise<{ db: number; replicas: number; pods: number }> {
+  await coreApi(cluster).readNamespace({ name: ns }); // a missing namespace is not "scaled to zero"
   const apps = appsApi(cluster);
   const sets = (await apps.listNamespacedStatefulSet({ namespace: ns })).items;
   const deployments = (await apps.listNamespacedDeployment({ namespace: ns })).items;
@@ -406,10 +407,18 @@ describe('failover and failback of the sample application between two sites', ()
     // The old primary comes back, its database starting with it: the replication from target fences it again.
     await Promise.all([startCluster(stackWorkdir(), 'source'), startSourceStore()]);
     sourceStopped = false;
-    await waitFor('the returning source scaled to zero by the replication from target', 180_000, async () => {
-      const s = await serving('source', ns.name).catch(() => undefined);
-      return !!s && s.db === 0 && s.replicas === 0 && s.pods === 0;
-    });
+    let seen = '';
+    await waitFor(
+      'the returning source scaled to zero by the replication from target',
+      180_000,
+      async () => {
+        const s = await serving('source', ns.name).catch((e: Error) => ({ error: e.message }));
+        seen = `${JSON.stringify(s)}; loop: ${JSON.stringify(await loopStatus('primary').then((l) => ({ phase: l.phase, cycles: l.cycles, standbyFence: l.standbyFence, lastError: l.lastError })).catch((e: Error) => e.message))}`;
+        return 'db' in s && s.db === 0 && s.replicas === 0 && s.pods === 0;
+      },
+      () => seen,
+    );
+    figures.returningSource = seen;
     const s = await loopStatus('primary');
     expect(s.standbyFence).toMatchObject({ ok: true });
     expect(await serving('target', ns.name)).toMatchObject(SERVING);

@@ -232,3 +232,29 @@ describe('compression probe', () => {
     expect(compressBlob(small)[0][0]).not.toBe(CompressionFlag.Raw);
   });
 });
+
+describe('mirror restore (warm standby hydration)', () => {
+  test('a second point onto the first restore rewrites only what changed, removes what the point lacks, reads no unchanged file', async () => {
+    const src = await tmp();
+    await makeVolume(src);
+    await settle();
+    const { repo } = await newRepo();
+    const r1 = await backupTree(repo, { root: src, manifestKey: 'p1/v.snap', sessionId: 's1', ...opts });
+    const dst = join(await tmp(), 'standby');
+    const first = await restoreTree(repo, { manifestKey: r1.key, target: dst, mirror: true });
+    expect(first.removed).toBe(0);
+    expect(await describeTree(dst)).toEqual(await describeTree(src));
+
+    await writeFile(join(src, 'db/base/rel-3'), prng(999, 1000));
+    fs.rmSync(join(src, 'logs'), { recursive: true });
+    await writeFile(join(dst, 'stray.tmp'), 'left by nobody');
+    await settle();
+    const r2 = await backupTree(repo, { root: src, manifestKey: 'p2/v.snap', sessionId: 's2', parentManifestKey: r1.key, ...opts });
+    const opened = spyReads(dst);
+    const second = await restoreTree(repo, { manifestKey: r2.key, target: dst, mirror: true });
+    expect(await describeTree(dst)).toEqual(await describeTree(src));
+    expect(second.removed).toBe(2); // logs/ (with app.log) and stray.tmp
+    expect(second.files - second.filesSkipped).toBe(1);
+    expect(opened).toEqual([]);
+  });
+});

@@ -67,3 +67,27 @@ describe('sites of a plan and the plan seen from another primary', () => {
     expect(newFailoverId(new Date('2026-12-01T18:00:00.123Z'), 'shop', 'unplanned')).toBe('shop-20261201t180000z-unplanned');
   });
 });
+
+describe('the objects a warm standby holds', () => {
+  it('fences workloads at zero replicas keeping the replicas they had, suspends CronJobs, labels namespaces, leaves the rest', () => {
+    const { fenceObject, FENCED_REPLICAS_ANNOTATION, FENCED_SUSPEND_ANNOTATION, FENCED_BY_LABEL } = require('../../../shared/failover');
+    expect(fenceObject({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db' }, spec: { replicas: 3 } }, 'shop')).toEqual({
+      apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', annotations: { [FENCED_REPLICAS_ANNOTATION]: '3' } }, spec: { replicas: 0 },
+    });
+    // Already fenced (a planned failover's final point): the recorded replicas stay.
+    expect(fenceObject({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', annotations: { [FENCED_REPLICAS_ANNOTATION]: '2' } }, spec: { replicas: 0 } }, 'shop').metadata.annotations).toEqual({ [FENCED_REPLICAS_ANNOTATION]: '2' });
+    expect(fenceObject({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'one' }, spec: {} }, 'shop').metadata.annotations[FENCED_REPLICAS_ANNOTATION]).toBe('1');
+    expect(fenceObject({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'report' }, spec: { schedule: '* * * * *' } }, 'shop')).toMatchObject({ metadata: { annotations: { [FENCED_SUSPEND_ANNOTATION]: 'false' } }, spec: { suspend: true } });
+    expect(fenceObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { team: 'a' } } }, 'shop').metadata.labels).toEqual({ team: 'a', [FENCED_BY_LABEL]: 'shop' });
+    const owned = { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'web-1', ownerReferences: [{ kind: 'Deployment' }] }, spec: { replicas: 2 } };
+    expect(fenceObject(owned, 'shop')).toBe(owned);
+    const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } };
+    expect(fenceObject(cm, 'shop')).toBe(cm);
+  });
+
+  it('keeps the warm/cold choice of each site when the primary moves', () => {
+    const p = parsePlan(plan().replace('      context: target\n', '      context: target\n      standby: warm\n'));
+    expect(sitesOf(p).map((s) => [s.name, s.standby])).toEqual([['east', 'cold'], ['west', 'warm']]);
+    expect(planWithPrimary(p, 'west').spec.standbys!.map((s) => [s.name, s.standby])).toEqual([['east', 'cold']]);
+  });
+});

@@ -34,6 +34,7 @@ describe('standby sites in a plan', () => {
         name: 'target',
         context: 'target',
         clusterName: 'target',
+        standby: 'cold',
         store: {
           url: 's3://temporal-dr/plans',
           endpoint: 'http://127.0.0.1:9100',
