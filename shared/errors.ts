@@ -83,3 +83,17 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'RepositoryFormatError',
   'InvalidEncryptionKeyError',
 ];
+
+/**
+ * The innermost message of a failure chain (workflow → child workflow → activity → application
+ * error): the one that says what actually failed. Cut at `max` characters.
+ */
+export function innermostMessage(err: unknown, max = 1000): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  let message = e?.message ?? String(err);
+  while (e?.cause) {
+    e = e.cause as { message?: string; cause?: unknown };
+    if (e?.message) message = e.message;
+  }
+  return message.length > max ? message.slice(0, max) + '…' : message;
+}

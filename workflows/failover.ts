@@ -25,7 +25,7 @@ import { planKeyRef, planToStoreRef, storeLocationToRef, type ApprovalGate, type
 import type { RestoreRequest } from '../shared/restore-request';
 import { replicateWorkflowId, type ShippedPoint } from '../shared/replication';
 import { parseDuration, formatDuration } from '../shared/duration';
-import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
+import { NON_RETRYABLE_ERROR_TYPES, innermostMessage } from '../shared/errors';
 import {
   planWithPrimary,
   siteNamed,
@@ -172,7 +172,7 @@ export async function failover(input: FailoverInput): Promise<FailoverReport> {
         args: [restoreRequest(point.pointId, `${input.failoverId}-preflight`, true)],
         staticSummary: `Dry run of failover ${input.failoverId} on ${to.name}`,
       }).catch((err) => {
-        throw stop('PreflightFailedError', `${to.name} cannot take the application; nothing was changed: ${innermost(err)}`);
+        throw stop('PreflightFailedError', `${to.name} cannot take the application; nothing was changed: ${innermostMessage(err)}`);
       });
     }
     return point ? `newest point at ${to.name}: ${point.pointId} (captured ${point.capturedAt}); dry run passed` : `no point at ${to.name} yet: the final point will be shipped`;
@@ -448,16 +448,6 @@ const storeOf = (site: Site) => storeLocationToRef(site.store);
 
 function stop(type: string, message: string): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: true });
-}
-
-function innermost(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  let message = e?.message ?? String(err);
-  while (e?.cause) {
-    e = e.cause as { message?: string; cause?: unknown };
-    if (e?.message) message = e.message;
-  }
-  return message;
 }
 
 function details(s: FailoverStatus): string {

@@ -23,7 +23,7 @@ import { backup, backupWorkflowId, type BackupInput, type BackupReport } from '.
 import { restore, restoreWorkflowId } from './restore';
 import { planKeyRef, planToStoreRef, replicationIntervalMs, standbySite, standbyStoreRef, type Plan, type StandbySpec } from '../shared/plan';
 import { parseDuration, formatDuration } from '../shared/duration';
-import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
+import { NON_RETRYABLE_ERROR_TYPES, innermostMessage } from '../shared/errors';
 import { DrOperation, DrPhase, DrPlan, DrRpoSeconds, DrSourceCluster, DrTargetCluster } from '../shared/search-attributes';
 import { rpoHealth, type ReplicatePhase, type ReplicateState, type ReplicateStatus } from '../shared/replication';
 
@@ -354,7 +354,7 @@ export async function replicate(input: ReplicateInput): Promise<void> {
       };
     } catch (err) {
       if (isCancellation(err)) throw err;
-      state.lastHydration = { pointId, at: new Date().toISOString(), ok: false, durationMs: Date.now() - started, error: messageOf(err) };
+      state.lastHydration = { pointId, at: new Date().toISOString(), ok: false, durationMs: Date.now() - started, error: innermostMessage(err) };
     }
   }
 
@@ -364,14 +364,14 @@ export async function replicate(input: ReplicateInput): Promise<void> {
       state.standbyFence = { at: new Date().toISOString(), ok: true, detail: `${r.workloads.length} workload(s) held at zero on ${site.context}` };
     } catch (err) {
       if (isCancellation(err)) throw err;
-      state.standbyFence = { at: new Date().toISOString(), ok: false, detail: messageOf(err) };
+      state.standbyFence = { at: new Date().toISOString(), ok: false, detail: innermostMessage(err) };
     }
   }
 
   function failed(at: 'Backup' | 'Ship', err: unknown, startedAt: number, point?: Pick<BackupReport, 'pointId' | 'uploadedBytes'>): void {
     state.failures++;
     state.consecutiveFailures++;
-    state.lastError = { at: new Date().toISOString(), phase: at, message: messageOf(err), ...(point ? { pointId: point.pointId } : {}) };
+    state.lastError = { at: new Date().toISOString(), phase: at, message: innermostMessage(err), ...(point ? { pointId: point.pointId } : {}) };
     state.lastCycle = {
       ...(point ? { pointId: point.pointId } : {}),
       startedAt: new Date(startedAt).toISOString(),
@@ -394,17 +394,6 @@ function siteOf(plan: Plan, name: string): StandbySpec {
 
 function reject(message: string): never {
   throw new Error(message);
-}
-
-/** The innermost message of a failure chain (child workflow → activity → application error). */
-function messageOf(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  let message = e?.message ?? String(err);
-  while (e?.cause) {
-    e = e.cause as { message?: string; cause?: unknown };
-    if (e?.message) message = e.message;
-  }
-  return message.length > 1000 ? message.slice(0, 1000) + '…' : message;
 }
 
 function details(s: ReplicateStatus): string {

@@ -16,7 +16,7 @@ import { replicateWorkflowId } from '../../shared/replication';
 import type { ApprovalGate, Plan } from '../../shared/plan';
 import { formatDuration } from '../../shared/duration';
 import { DrOperation, DrPlan, DrSourceCluster, DrTargetCluster } from '../../shared/search-attributes';
-import { InvalidInputError, NotFoundError } from '../../shared/errors';
+import { InvalidInputError, NotFoundError, innermostMessage } from '../../shared/errors';
 import { openClient } from '../temporal-client';
 import { loadPlanFile } from './plan';
 import { replicateStatusQuery } from '../../workflows/replicate';
@@ -145,7 +145,7 @@ async function run(planFile: string, operation: FailoverInput['operation'], opts
     } catch (err) {
       if (err instanceof WorkflowFailedError) {
         const s = await handle.query(failoverStatusQuery).catch(() => undefined);
-        throw new InvalidInputError(`${operation} ${failoverId} failed${s ? ` in phase ${s.phase}` : ''}: ${innermost(err)}`);
+        throw new InvalidInputError(`${operation} ${failoverId} failed${s ? ` in phase ${s.phase}` : ''}: ${innermostMessage(err)}`);
       }
       throw err;
     }
@@ -172,16 +172,6 @@ async function requireReverseReplication(client: Client, plan: Plan): Promise<vo
         'the failover starts it: wait until `drctl replicate status` shows a point at that site, then fail back',
     );
   }
-}
-
-function innermost(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  let message = e?.message ?? String(err);
-  while (e?.cause) {
-    e = e.cause as { message?: string; cause?: unknown };
-    if (e?.message) message = e.message;
-  }
-  return message;
 }
 
 const GATES: ApprovalGate[] = ['before-fencing', 'before-traffic-switch', 'confirm-fenced'];

@@ -33,7 +33,7 @@ import { generateMasterKey } from '../../activities/datapath/crypto';
 import { openStore } from '../../activities/store/open-store';
 import { attachTestEnv, uniqueId } from '../harness/temporal';
 import { freshStore } from '../harness/store';
-import { freshTargetStore, startSourceStore, stopSourceStore, sourceStoreRunning } from '../harness/sites';
+import { freshTargetStore, standbyOn, startSourceStore, stopSourceStore, sourceStoreRunning } from '../harness/sites';
 import { appsApi, coreApi, execInPod, freshNamespace, stackWorkdir, startCluster, stopCluster, waitFor, type ClusterName, type TestNamespace } from '../harness/clusters';
 import { recordHistory } from '../harness/histories';
 import { freePort } from '../stack/postgres';
@@ -184,13 +184,7 @@ describe('failover and failback of the sample application between two sites', ()
       spec: {
         ...base.spec,
         rpo: `${RPO_MS / 1000}s`,
-        standbys: [
-          {
-            name: 'target',
-            context: 'target',
-            store: { url: `s3://${standby.bucket}/${standby.prefix}`, endpoint: standby.endpoint, forcePathStyle: true, credentials: { fromEnv: standby.credentialsFromEnv! } },
-          },
-        ],
+        standbys: [standbyOn('target', standby)],
         failover: {
           waitReadyTimeout: '3m',
           verify: [{ name: 'orders-readable', podSelector: { namespace: ns.name, matchLabels: { 'app.kubernetes.io/name': 'db' } }, container: 'postgres', command: psql('SELECT count(*) FROM orders;') }],

@@ -17,7 +17,7 @@ import { validatePlan, type Plan } from '../../shared/plan';
 import { generateMasterKey } from '../../activities/datapath/crypto';
 import { attachTestEnv, uniqueId } from '../harness/temporal';
 import { freshStore } from '../harness/store';
-import { freshTargetStore } from '../harness/sites';
+import { freshTargetStore, standbyOn } from '../harness/sites';
 import { appsApi, coreApi, execInPod, freshNamespace, type TestNamespace } from '../harness/clusters';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
 import { deployShop, hashTree, NODES, psql, pvcDir, shopPlan } from './app-fixture';
@@ -62,14 +62,7 @@ describe('a warm standby: pre-staged fenced after every point, failed over by ap
       spec: {
         ...base.spec,
         rpo: '1m',
-        standbys: [
-          {
-            name: 'target',
-            context: 'target',
-            standby: 'warm',
-            store: { url: `s3://${standby.bucket}/${standby.prefix}`, endpoint: standby.endpoint, forcePathStyle: true, credentials: { fromEnv: standby.credentialsFromEnv! } },
-          },
-        ],
+        standbys: [standbyOn('target', standby, { standby: 'warm' })],
         failover: { waitReadyTimeout: '3m' },
       },
     });

@@ -28,6 +28,16 @@ export function targetStoreRef(bucket = uniqueId('tdr-standby').toLowerCase(), p
   return { endpoint, bucket, prefix, region: 'us-east-1', forcePathStyle: true, credentialsFromEnv: { ...TARGET_CREDENTIALS } };
 }
 
+/** A standby site of a plan on the "target" cluster whose store is `ref` (a spec.standbys[] entry). */
+export function standbyOn(name: string, ref: StoreRef, extra: { standby?: 'cold' | 'warm' } = {}) {
+  return {
+    name,
+    context: 'target',
+    store: { url: `s3://${ref.bucket}/${ref.prefix}`, endpoint: ref.endpoint, forcePathStyle: true, credentials: { fromEnv: ref.credentialsFromEnv! } },
+    ...extra,
+  };
+}
+
 /** A fresh, empty bucket on the target site's MinIO. */
 export async function freshTargetStore(prefix = ''): Promise<{ ref: StoreRef; store: S3ObjectStore }> {
   const ref = targetStoreRef(undefined, prefix);

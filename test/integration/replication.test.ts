@@ -42,7 +42,7 @@ import { generateMasterKey } from '../../activities/datapath/crypto';
 import { Repository } from '../../activities/datapath/repository';
 import { attachTestEnv, uniqueId } from '../harness/temporal';
 import { freshStore } from '../harness/store';
-import { freshTargetStore, startSourceStore, stopSourceStore, sourceStoreRunning } from '../harness/sites';
+import { freshTargetStore, standbyOn, startSourceStore, stopSourceStore, sourceStoreRunning } from '../harness/sites';
 import { coreApi, execInPod, freshNamespace, type TestNamespace } from '../harness/clusters';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
 import { deployShop, hashTree, NODES, psql, pvcDir, restoreRequest, shopPlan } from '../e2e/app-fixture';
@@ -85,13 +85,7 @@ describe('replication of the sample application to the target site\'s own store'
       spec: {
         ...base.spec,
         rpo: '1m',
-        standbys: [
-          {
-            name: 'target',
-            context: 'target',
-            store: { url: `s3://${standby.bucket}/${standby.prefix}`, endpoint: standby.endpoint, forcePathStyle: true, credentials: { fromEnv: standby.credentialsFromEnv! } },
-          },
-        ],
+        standbys: [standbyOn('target', standby)],
       },
     });
     expect(standbyStoreRef(standbySite(plan, 'target'))).toMatchObject({ endpoint: process.env.S3_ENDPOINT_TARGET, bucket: standby.bucket });
@@ -319,14 +313,9 @@ describe('replication of the sample application to the target site\'s own store'
 
   it('fans out to two standby sites: both loops keep shipping, sharing the points of the primary instead of colliding on its one backup', async () => {
     const [a, b] = [(await freshTargetStore('fan-a')).ref, (await freshTargetStore('fan-b')).ref];
-    const siteOf = (name: string, ref: StoreRef) => ({
-      name,
-      context: 'target',
-      store: { url: `s3://${ref.bucket}/${ref.prefix}`, endpoint: ref.endpoint, forcePathStyle: true, credentials: { fromEnv: ref.credentialsFromEnv! } },
-    });
     const fresh = (await freshStore('fan')).ref;
     const base = shopPlan(uniqueId('fan').toLowerCase(), ns.name, fresh, KEY_ENV);
-    const fanPlan = validatePlan({ ...base, spec: { ...base.spec, rpo: '1m', standbys: [siteOf('site-a', a), siteOf('site-b', b)] } });
+    const fanPlan = validatePlan({ ...base, spec: { ...base.spec, rpo: '1m', standbys: [standbyOn('site-a', a), standbyOn('site-b', b)] } });
     const loops = await Promise.all(['site-a', 'site-b'].map((site) => startReplication(env.client, taskQueue, fanPlan, site, { intervalMs: 4_000, backup: { agentHeartbeatTimeoutMs: 10_000 } })));
     const statuses = () => Promise.all(loops.map((l) => l.handle.query(replicateStatusQuery)));
     const deadline = Date.now() + 240_000;
