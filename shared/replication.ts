@@ -7,7 +7,7 @@
 export const replicateWorkflowId = (planName: string, site: string): string => `replicate/${planName}/${site}`;
 
 /** Where the loop is: taking a point, shipping it, waiting for the next interval, or paused. */
-export type ReplicatePhase = 'Starting' | 'Backup' | 'Ship' | 'Hydrate' | 'Waiting' | 'Paused';
+export type ReplicatePhase = 'Starting' | 'Fence' | 'Backup' | 'Ship' | 'Hydrate' | 'Waiting' | 'Paused';
 
 /**
  * How the achieved RPO compares with the plan's target. Warning at 2x and critical at 3x the
@@ -35,7 +35,7 @@ export interface ShippedPoint {
 
 export interface ReplicateError {
   at: string;
-  /** `Backup` or `Ship`. */
+  /** `Starting` (the standby store could not be read), `Backup` or `Ship`. */
   phase: string;
   message: string;
   pointId?: string;

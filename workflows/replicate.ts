@@ -199,8 +199,13 @@ export async function replicate(input: ReplicateInput): Promise<void> {
     { key: DrTargetCluster, value: site.clusterName ?? site.context },
   ]);
   if (!input.state) {
-    // A loop started again over an existing standby knows its newest point from the store.
-    const newest = await storeOps.newestPointAtStandby(standbyStoreRef(site), planName);
+    // A loop started again over an existing standby knows its newest point from the store. A
+    // standby that is down (an old primary after a disaster) is found by the cycles instead.
+    const newest = await storeOps.newestPointAtStandby(standbyStoreRef(site), planName).catch((err: unknown) => {
+      if (isCancellation(err)) throw err;
+      state.lastError = { at: new Date().toISOString(), phase: 'Starting', message: innermostMessage(err) };
+      return undefined;
+    });
     if (newest) state.newest = newest;
   }
   publish(state.paused ? 'Paused' : 'Starting');
@@ -359,6 +364,7 @@ export async function replicate(input: ReplicateInput): Promise<void> {
   }
 
   async function keepStandbyFenced(namespaces: string[]): Promise<void> {
+    publish('Fence');
     try {
       const r = await standbyFence.fenceApplication(site.context, namespaces, planName);
       state.standbyFence = { at: new Date().toISOString(), ok: true, detail: `${r.workloads.length} workload(s) held at zero on ${site.context}` };

@@ -278,6 +278,18 @@ describe('failover and failback of the sample application between two sites', ()
     expect(report.steps.map((st) => st.name)).toEqual(['Preflight', 'RevertAfterRejection']);
     expect(await serving('source', ns.name)).toEqual({ ...SERVING, pods: 4 });
     expect(await running(replicateWorkflowId(plan.metadata.name, 'target'))).toBe(true);
+
+    // A site whose store holds no point: the unplanned failover stops in preflight, nothing changed.
+    const empty = (await freshTargetStore('empty')).ref;
+    const withEmpty = validatePlan({ ...plan, spec: { ...plan.spec, standbys: [...plan.spec.standbys!, standbyOn('empty', empty)] } });
+    const none = await startFailover(env.client, taskQueue, withEmpty, { operation: 'failover', mode: 'unplanned', from: 'primary', to: 'empty' });
+    await expect(none.handle.result()).rejects.toThrow();
+    const failed = await none.handle.query(failoverStatusQuery);
+    expect(failed).toMatchObject({ phase: 'Failed', steps: [] });
+    expect(drctl('failover', plan.metadata.name, '--status', '--json')).toContain('"phase": "Failed"');
+    await expect(none.handle.result()).rejects.toMatchObject({ cause: { message: expect.stringContaining('holds no complete point of plan') } });
+    expect(await serving('source', ns.name)).toEqual({ ...SERVING, pods: 4 });
+    expect(await running(replicateWorkflowId(plan.metadata.name, 'target'))).toBe(true);
     const before = writer.acked.length;
     await waitFor('the writer to go on writing on source', 20_000, async () => writer.acked.length > before + 5);
   }, 180_000);
@@ -407,8 +419,9 @@ describe('failover and failback of the sample application between two sites', ()
       180_000,
       async () => {
         const s = await serving('source', ns.name).catch((e: Error) => ({ error: e.message }));
-        seen = `${JSON.stringify(s)}; loop: ${JSON.stringify(await loopStatus('primary').then((l) => ({ phase: l.phase, cycles: l.cycles, standbyFence: l.standbyFence, lastError: l.lastError })).catch((e: Error) => e.message))}`;
-        return 'db' in s && s.db === 0 && s.replicas === 0 && s.pods === 0;
+        const l = await loopStatus('primary').catch(() => undefined);
+        seen = `${JSON.stringify(s)}; loop: ${JSON.stringify(l && { phase: l.phase, cycles: l.cycles, standbyFence: l.standbyFence, lastError: l.lastError })}`;
+        return 'db' in s && s.db === 0 && s.replicas === 0 && s.pods === 0 && !!l?.standbyFence?.ok;
       },
       () => seen,
     );
@@ -419,7 +432,7 @@ describe('failover and failback of the sample application between two sites', ()
     const reverse = env.client.workflow.getHandle(replicateWorkflowId(plan.metadata.name, 'primary'));
     await reverse.cancel();
     await reverse.result().catch(() => undefined);
-    await recordHistory(reverse, 'replicate-v1-fence-standby-cancelled');
+    await recordHistory(reverse, 'replicate-v2-fence-standby-cancelled');
   }, 600_000);
 });
 

@@ -304,7 +304,7 @@ describe('replication of the sample application to the target site\'s own store'
       }
       const updates = (h: temporal.api.history.v1.IHistory) => (h.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length;
       const withUpdates = runs.reduce((a, b) => (updates(b) > updates(a) ? b : a));
-      for (const [history, name] of [[runs[0], 'replicate-v1'], [withUpdates, 'replicate-v1-updates']] as const) {
+      for (const [history, name] of [[runs[0], 'replicate-v2-fan-out'], [withUpdates, 'replicate-v2-fan-out-updates']] as const) {
         writeFileSync(path.join(__dirname, `../histories/${name}.bin`), temporal.api.history.v1.History.encode(history).finish());
       }
       figures.recordedRuns = `${runs.length} runs; updates in the recorded one: ${updates(withUpdates)}`;
