@@ -18,6 +18,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -122,6 +123,9 @@ describe('failover and failback of the sample application between two sites', ()
   let writer: Writer;
   let sourceStopped = false;
   let metricsAddress: string;
+  /** The traffic-switch webhook: a server in this process recording what it was sent. */
+  const switched: Record<string, unknown>[] = [];
+  let webhook: Server;
   const figures: Record<string, unknown> = {};
   const procEnv = () => ({ [KEY_ENV]: process.env[KEY_ENV]! });
   const workerEnv = () => ({ ...procEnv(), TDR_METRICS_ADDRESS: metricsAddress });
@@ -176,6 +180,16 @@ describe('failover and failback of the sample application between two sites', ()
       namespace: trafficNs.name,
       body: { metadata: { name: 'shop' }, spec: { type: 'ExternalName', externalName: `db.${ns.name}.source.example` } },
     });
+    webhook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        switched.push(JSON.parse(body) as Record<string, unknown>);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', () => r()));
+    const webhookUrl = `http://127.0.0.1:${(webhook.address() as { port: number }).port}/switch`;
     const primary = (await freshStore('dr')).ref;
     const standby = (await freshTargetStore('dr')).ref;
     const base = shopPlan(uniqueId('shopdr').toLowerCase(), ns.name, primary, KEY_ENV);
@@ -195,6 +209,7 @@ describe('failover and failback of the sample application between two sites', ()
               name: 'shop',
               externalNames: { primary: `db.${ns.name}.source.example`, target: `db.${ns.name}.target.example` },
             },
+            webhook: { url: webhookUrl },
           },
         },
       },
@@ -218,6 +233,7 @@ describe('failover and failback of the sample application between two sites', ()
     await coreApi('target').deleteNamespace({ name: ns.name }).catch(() => undefined);
     await ns?.cleanup().catch(() => undefined);
     await trafficNs?.cleanup().catch(() => undefined);
+    webhook?.close();
     await env?.teardown();
     console.log(`[failover figures] ${JSON.stringify(figures)}`);
   });
@@ -279,9 +295,23 @@ describe('failover and failback of the sample application between two sites', ()
     expect(await serving('source', ns.name)).toEqual({ ...SERVING, pods: 4 });
     expect(await running(replicateWorkflowId(plan.metadata.name, 'target'))).toBe(true);
 
+    // An approval nobody gives: after approvalTimeout it counts as onApprovalTimeout (reject).
+    const timing = validatePlan({ ...gated, spec: { ...gated.spec, failover: { ...gated.spec.failover!, approvalTimeout: '3s', onApprovalTimeout: 'reject' } } });
+    const timedOut = (await (await startFailover(env.client, taskQueue, timing, { operation: 'failover', mode: 'planned', from: 'primary', to: 'target' })).handle.result()) as FailoverReport;
+    expect(timedOut).toMatchObject({ outcome: 'rejected', approvals: [expect.objectContaining({ gate: 'before-fencing', decision: 'timed-out-rejected', by: 'timeout' })] });
+    expect(timedOut.notes.join(' ')).toContain('not approved within 3s');
+
     // A site whose store holds no point: the unplanned failover stops in preflight, nothing changed.
     const empty = (await freshTargetStore('empty')).ref;
-    const withEmpty = validatePlan({ ...plan, spec: { ...plan.spec, standbys: [...plan.spec.standbys!, standbyOn('empty', empty)] } });
+    const service = plan.spec.failover!.trafficSwitch!.service!;
+    const withEmpty = validatePlan({
+      ...plan,
+      spec: {
+        ...plan.spec,
+        standbys: [...plan.spec.standbys!, standbyOn('empty', empty)],
+        failover: { ...plan.spec.failover!, trafficSwitch: { ...plan.spec.failover!.trafficSwitch!, service: { ...service, externalNames: { ...service.externalNames, empty: 'nowhere.example' } } } },
+      },
+    });
     const none = await startFailover(env.client, taskQueue, withEmpty, { operation: 'failover', mode: 'unplanned', from: 'primary', to: 'empty' });
     await expect(none.handle.result()).rejects.toThrow();
     const failed = await none.handle.query(failoverStatusQuery);
@@ -314,6 +344,8 @@ describe('failover and failback of the sample application between two sites', ()
     expect(await serving('target', ns.name)).toMatchObject(SERVING);
     const svc = await coreApi('target').readNamespacedService({ namespace: trafficNs.name, name: 'shop' });
     expect(svc.spec?.externalName).toBe(`db.${ns.name}.target.example`);
+    expect(switched).toEqual([{ plan: plan.metadata.name, from: 'primary', to: 'target', failoverId }]);
+    expect(report.trafficSwitched).toEqual([`Service target/${trafficNs.name}/shop -> db.${ns.name}.target.example`, expect.stringMatching(/^webhook http:\/\/127\.0\.0\.1:\d+\/switch \(204\)$/)]);
     const stored = JSON.parse((await openStore(standbyStoreRef(standbySite(plan, 'target'))).get(report.reportKey!))!.toString('utf8')) as FailoverReport;
     expect(stored).toMatchObject({ failoverId, outcome: 'completed', pointId: report.pointId });
     expect(report.reverseReplication).toBe(replicateWorkflowId(plan.metadata.name, 'primary'));
