@@ -23,6 +23,8 @@ import { activateApplication, clearFencedNamespaces, fenceApplication, probeClus
 import { callWebhook, switchTraffic, writeFailoverReport } from './failover/traffic';
 import type { FailoverSpec } from '../shared/plan';
 import type { FailoverReport } from '../shared/failover';
+import { newestPointForDrill, prepareDrillNamespaces, teardownDrill, writeDrillReport } from './drill/isolation';
+import type { DrillReport } from '../shared/drill';
 
 /**
  * The orchestrator's activities: every side effect a workflow needs, except volume data, which
@@ -79,6 +81,11 @@ export function createActivities() {
     callWebhook: (url: string, body: Record<string, unknown>, purpose: string) => callWebhook(url, body, purpose),
     switchTraffic: (spec: NonNullable<FailoverSpec['trafficSwitch']>, to: string, info: { planName: string; from: string; failoverId: string }) => switchTraffic(spec, to, info),
     writeFailoverReport: (store: StoreRef, report: FailoverReport) => writeFailoverReport(store, report),
+    /** Drills: the point to restore, isolated namespaces, teardown that checks nothing is left, the report. */
+    newestPointForDrill: (store: StoreRef, planName: string) => newestPointForDrill(store, planName),
+    prepareDrillNamespaces: (context: string, namespaces: string[], drillId: string) => prepareDrillNamespaces(context, namespaces, drillId),
+    teardownDrill: (context: string, namespaces: string[], drillId: string) => teardownDrill(context, namespaces, drillId),
+    writeDrillReport: (store: StoreRef, report: DrillReport) => writeDrillReport(store, report),
   };
 }
 

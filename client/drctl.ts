@@ -8,6 +8,7 @@ import { registerPointsCommands } from './commands/points';
 import { registerRestoreCommand } from './commands/restore';
 import { registerReplicateCommands } from './commands/replicate';
 import { registerFailoverCommands } from './commands/failover';
+import { registerDrillCommands } from './commands/drill';
 import { runMain } from '../config/run-main';
 
 const program = new Command('drctl')
@@ -20,6 +21,7 @@ registerPointsCommands(program);
 registerRestoreCommand(program);
 registerReplicateCommands(program);
 registerFailoverCommands(program);
+registerDrillCommands(program);
 registerStoreCommands(program);
 
 runMain('drctl', async () => {

@@ -34,6 +34,8 @@ export interface RestoreRequest {
    * suspended, namespaces labelled; see fenceObject), so nothing runs until a failover activates it.
    */
   fencedFor?: string;
+  /** A drill's restore: every object isolated and labelled for this drill (see isolateForDrill). */
+  drillId?: string;
   /** Warm standby: also write the data of claims that exist already, making each an exact copy of the point (unchanged files are not rewritten). */
   hydrateVolumes?: boolean;
   /** Heartbeat timeout of planning, apply waves, rollback, helper removal and wait-ready: how fast a dead worker is noticed (default 2 min). */

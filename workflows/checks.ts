@@ -10,6 +10,7 @@ export interface CheckResult {
   pod: string;
   ok: boolean;
   output: string;
+  durationMs: number;
 }
 
 const kube = proxyActivities<Activities>({
@@ -38,8 +39,9 @@ export async function runAppChecks(context: string, checks: AppCheck[], what: st
     const targets = await kube.resolveHookTargets(context, hook);
     if (!targets.length) throw ApplicationFailure.create({ type: 'HookFailedError', nonRetryable: true, message: `${what} ${check.name}: no running pod matches its selector in ${check.namespace}` });
     for (const t of targets) {
+      const t0 = Date.now();
       const r = await kube.runHookStep(context, hook, 'post', t);
-      into.push({ name: check.name, pod: t.pod, ok: r.ok, output: r.output.slice(0, 500) });
+      into.push({ name: check.name, pod: t.pod, ok: r.ok, output: r.output.slice(0, 500), durationMs: Date.now() - t0 });
       if (!r.ok) throw ApplicationFailure.create({ type: 'HookFailedError', nonRetryable: true, message: `${what} ${check.name} failed in ${t.pod} (exit ${r.exitCode}): ${r.output.slice(-300)}` });
     }
   }

@@ -5,3 +5,4 @@ export { restore } from './restore';
 export { prune, storeGc } from './prune';
 export { replicate } from './replicate';
 export { failover } from './failover';
+export { drill } from './drill';

@@ -27,7 +27,7 @@ export interface RestoreReport {
   skipped: number;
   /** `filesSkipped`, `bytesSkipped` and `removed` on hydrations (hydrateVolumes): what was already there, and what was not in the point. */
   volumes: { pvc: string; node: string; files: number; bytes: number; filesSkipped?: number; bytesSkipped?: number; removed?: number }[];
-  checks: { name: string; pod: string; ok: boolean; output: string }[];
+  checks: { name: string; pod: string; ok: boolean; output: string; durationMs: number }[];
   /** Start of the run to every workload ready: the restore's RTO. */
   rtoMs: number;
   rolledBack?: string[];

@@ -1,4 +1,5 @@
 import { fenceObject } from '../../shared/failover';
+import { isolateForDrill } from '../../shared/drill';
 import * as k8s from '@kubernetes/client-node';
 import { storageClassOf } from '../../shared/storage-class';
 import { helperPlacementFor } from '../../shared/helper-placement';
@@ -109,7 +110,15 @@ export async function planRestore(req: RestoreRequest): Promise<RestorePlanSumma
       dropped++;
       continue;
     }
-    const obj = req.fencedFor ? fenceObject(result.obj, req.fencedFor) : result.obj;
+    let obj = req.fencedFor ? fenceObject(result.obj, req.fencedFor) : result.obj;
+    if (req.drillId) {
+      const isolated = isolateForDrill(obj, req.drillId);
+      if (!isolated) {
+        dropped++;
+        continue;
+      }
+      obj = isolated;
+    }
     planned.push({ obj, source: formatRef(refOf(o)), applied: result.applied, exists: false });
   }
 

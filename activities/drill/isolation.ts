@@ -1,0 +1,106 @@
+import * as k8s from '@kubernetes/client-node';
+import { DRILL_LABEL, DRILL_NETWORK_POLICY, drillReportKey, type DrillReport } from '../../shared/drill';
+import { PreflightFailedError } from '../../shared/errors';
+import type { StoreRef } from '../../shared/store-ref';
+import { listPoints, readCatalog } from '../catalog/points';
+import { classifyKubeError, connectCluster, statusOf } from '../kube/cluster';
+import { openStore } from '../store/open-store';
+import { pause } from '../util/heartbeat';
+
+/** The newest complete point of a plan in a store, its capture time and the namespaces it holds. */
+export async function newestPointForDrill(store: StoreRef, planName: string): Promise<{ pointId: string; capturedAt: string; namespaces: string[] } | undefined> {
+  const s = openStore(store);
+  const newest = (await listPoints(s, planName)).find((p) => p.status === 'complete');
+  if (!newest) return undefined;
+  const catalog = await readCatalog(s, planName, newest.pointId);
+  const namespaces = [...new Set(catalog.resources.items.flatMap((r) => (r.namespace ? [r.namespace] : r.kind === 'Namespace' ? [r.name] : [])))].sort();
+  return { pointId: newest.pointId, capturedAt: catalog.startedAt, namespaces };
+}
+
+/**
+ * Creates the drill's namespaces, labelled with the drill id, each with a NetworkPolicy that lets
+ * pods reach only pods of their own namespace (no egress to production or the internet), before
+ * anything is restored into them. A namespace that exists and is not this drill's stops the drill:
+ * it never writes into a namespace it did not create.
+ */
+export async function prepareDrillNamespaces(context: string, namespaces: string[], drillId: string): Promise<void> {
+  const c = connectCluster(context);
+  const net = c.kc.makeApiClient(k8s.NetworkingV1Api);
+  try {
+    for (const name of namespaces) {
+      const existing = await c.core.readNamespace({ name }).catch((err: unknown) => {
+        if (statusOf(err) === 404) return undefined;
+        throw err;
+      });
+      if (existing && existing.metadata?.labels?.[DRILL_LABEL] !== drillId) {
+        throw new PreflightFailedError(
+          `cluster ${context}: namespace ${name} exists and is not this drill's; a drill only restores into namespaces it creates. ` +
+            'Remove it (if a previous drill left it) or choose another spec.drill.namespaceSuffix',
+        );
+      }
+      if (!existing) await c.core.createNamespace({ body: { metadata: { name, labels: { [DRILL_LABEL]: drillId } } } });
+      await net
+        .createNamespacedNetworkPolicy({
+          namespace: name,
+          body: {
+            metadata: { name: DRILL_NETWORK_POLICY, labels: { [DRILL_LABEL]: drillId } },
+            spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ podSelector: {} }] }] },
+          },
+        })
+        .catch((err: unknown) => {
+          if (statusOf(err) !== 409) throw err;
+        });
+    }
+  } catch (err) {
+    throw classifyKubeError(err, context, 'prepare', `the drill namespaces ${namespaces.join(', ')}`);
+  }
+}
+
+/**
+ * Removes everything of a drill: its namespaces (and with them every namespaced object) and the
+ * volumes that were bound to its claims, then checks that nothing labelled with the drill id, no
+ * drill namespace and no such volume is left. Returns what is left (empty when clean).
+ */
+export async function teardownDrill(context: string, namespaces: string[], drillId: string, timeoutMs = 5 * 60_000): Promise<{ removed: string[]; leftovers: string[] }> {
+  const c = connectCluster(context);
+  const removed: string[] = [];
+  try {
+    const labelled = (await c.core.listNamespace({ labelSelector: `${DRILL_LABEL}=${drillId}` })).items.map((n) => n.metadata!.name!);
+    for (const name of [...new Set([...namespaces, ...labelled])]) {
+      await c.core.deleteNamespace({ name }).then(
+        () => removed.push(`Namespace ${name}`),
+        (err: unknown) => {
+          if (statusOf(err) !== 404) throw err;
+        },
+      );
+    }
+    const start = Date.now();
+    let leftovers: string[] = [];
+    for (;;) {
+      leftovers = await drillLeftovers(c.core, namespaces, drillId);
+      if (!leftovers.length || Date.now() - start > timeoutMs) return { removed, leftovers };
+      await pause(1000, { leftovers: leftovers.length });
+    }
+  } catch (err) {
+    throw classifyKubeError(err, context, 'tear down', `drill ${drillId}`);
+  }
+}
+
+async function drillLeftovers(core: k8s.CoreV1Api, namespaces: string[], drillId: string): Promise<string[]> {
+  const left: string[] = [];
+  for (const n of (await core.listNamespace()).items) {
+    const name = n.metadata!.name!;
+    if (namespaces.includes(name) || n.metadata?.labels?.[DRILL_LABEL] === drillId) left.push(`Namespace ${name} (${n.status?.phase ?? 'present'})`);
+  }
+  for (const pv of (await core.listPersistentVolume()).items) {
+    const claimNs = pv.spec?.claimRef?.namespace;
+    if ((claimNs && namespaces.includes(claimNs)) || pv.metadata?.labels?.[DRILL_LABEL] === drillId) left.push(`PersistentVolume ${pv.metadata!.name} (claim ${claimNs}/${pv.spec?.claimRef?.name})`);
+  }
+  return left;
+}
+
+export async function writeDrillReport(store: StoreRef, report: DrillReport): Promise<string> {
+  const key = drillReportKey(report.planName, report.drillId);
+  await openStore(store).put(key, JSON.stringify(report, null, 2), { contentType: 'application/json' });
+  return key;
+}

@@ -1,0 +1,183 @@
+import type { Command } from 'commander';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowFailedError, type Client } from '@temporalio/client';
+import { drill } from '../../workflows';
+import type { DrillInput } from '../../workflows/drill';
+import { drillReportKey, drillReportsPrefix, drillScheduleId, drillWorkflowId, newDrillId, type DrillReport } from '../../shared/drill';
+import { planToStoreRef, standbyStoreRef, type Plan } from '../../shared/plan';
+import { cronProblem } from '../../shared/cron';
+import { parseDuration } from '../../shared/duration';
+import { DrOperation, DrPlan } from '../../shared/search-attributes';
+import { InvalidInputError, NotFoundError, innermostMessage } from '../../shared/errors';
+import { openStore } from '../../activities/store/open-store';
+import { listAll } from '../../activities/store/object-store';
+import { openClient } from '../temporal-client';
+import { loadPlanFile } from './plan';
+
+/** The store a plan's drills read from and report to: the first standby's, else the plan's. */
+const drillStore = (plan: Plan) => (plan.spec.standbys?.[0] ? standbyStoreRef(plan.spec.standbys[0]) : planToStoreRef(plan));
+
+export async function startDrill(client: Client, taskQueue: string, plan: Plan, opts: Omit<DrillInput, 'plan' | 'drillId'> = {}) {
+  const drillId = newDrillId(new Date(), plan.metadata.name, Math.random().toString(16).slice(2, 8));
+  const handle = await client.workflow.start(drill, {
+    taskQueue,
+    workflowId: drillWorkflowId(plan.metadata.name, drillId),
+    args: [{ ...opts, plan, drillId }],
+    typedSearchAttributes: [
+      { key: DrPlan, value: plan.metadata.name },
+      { key: DrOperation, value: 'drill' },
+    ],
+    staticSummary: `DR drill of plan ${plan.metadata.name}`,
+  });
+  return { handle, drillId };
+}
+
+/**
+ * Creates (or replaces) the plan's drill schedule: a Temporal Schedule that starts the drill
+ * workflow on the cron, skipping a run while one is still going (overlap SKIP), catching up missed
+ * runs within `catchupWindow`, and pausing itself after a failed drill when `pauseOnFailure`.
+ */
+export async function scheduleDrills(client: Client, taskQueue: string, plan: Plan, opts: { cron: string; catchupWindow?: string; pauseOnFailure?: boolean; restore?: DrillInput['restore'] }) {
+  const problem = cronProblem(opts.cron);
+  if (problem) throw new InvalidInputError(`--cron: ${problem} (expected cron like "0 3 * * 1")`);
+  const catchupMs = parseDuration(opts.catchupWindow ?? '10m');
+  if (catchupMs === undefined || catchupMs < 1000) throw new InvalidInputError(`--catchup-window: expected a duration of at least 1s like 10m, got "${opts.catchupWindow}"`);
+  const scheduleId = drillScheduleId(plan.metadata.name);
+  const options = {
+    scheduleId,
+    spec: { cronExpressions: [opts.cron] },
+    action: {
+      type: 'startWorkflow' as const,
+      workflowType: drill,
+      taskQueue,
+      workflowId: `drill/${plan.metadata.name}/scheduled`,
+      args: [{ plan, ...(opts.restore ? { restore: opts.restore } : {}) }] as [DrillInput],
+      typedSearchAttributes: [
+        { key: DrPlan, value: plan.metadata.name },
+        { key: DrOperation, value: 'drill' },
+      ],
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: catchupMs, pauseOnFailure: opts.pauseOnFailure ?? true },
+    state: { note: `drills of plan ${plan.metadata.name} (${opts.cron})` },
+  };
+  try {
+    return await client.schedule.create(options);
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    const handle = client.schedule.getHandle(scheduleId);
+    await handle.update((prev) => ({ ...prev, spec: options.spec, action: options.action, policies: options.policies }));
+    return handle;
+  }
+}
+
+export async function readDrillReports(plan: Plan): Promise<DrillReport[]> {
+  const store = openStore(drillStore(plan));
+  const keys = (await listAll(store, drillReportsPrefix(plan.metadata.name))).map((o) => o.key).sort().reverse();
+  return Promise.all(keys.map(async (k) => JSON.parse((await store.get(k))!.toString('utf8')) as DrillReport));
+}
+
+export function formatDrillReport(r: DrillReport): string {
+  const s = (ms?: number) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
+  return [
+    `drill ${r.drillId} of ${r.planName}: ${r.outcome.toUpperCase()}${r.failure ? ` (${r.failure})` : ''}`,
+    `  point ${r.pointId ?? '-'} from ${r.store}, captured ${r.pointCapturedAt ?? '-'}; RPO ${s(r.rpoMs)}, RTO ${s(r.rtoMs)}`,
+    `  on ${r.cluster}: ${Object.entries(r.namespaces).map(([a, b]) => `${a} -> ${b}`).join(', ')}`,
+    ...r.steps.map((st) => `  ${st.ok ? 'ok  ' : 'FAIL'} ${st.name.padEnd(10)} ${s(st.durationMs).padStart(8)}  ${st.detail ?? ''}`),
+    ...r.checks.map((c) => `  check ${c.name} in ${c.pod}: ${c.ok ? 'ok' : 'FAILED'} (${s(c.durationMs)}) ${c.output.trim().split('\n')[0] ?? ''}`),
+    ...(r.leftovers.length ? [`  LEFT BEHIND: ${r.leftovers.join(', ')}`] : []),
+  ].join('\n');
+}
+
+export function registerDrillCommands(program: Command): void {
+  const cmd = program.command('drill').description('prove recovery works: restore into isolated namespaces, check, tear down, report');
+
+  cmd
+    .command('run <plan>')
+    .description('run a drill now and wait for its report (plan file)')
+    .option('--json', 'print the report as JSON')
+    .option('--detach', 'print the workflow id and return')
+    .action(async (file: string, opts: { json?: boolean; detach?: boolean }) => {
+      const plan = loadPlanFile(file);
+      const dr = await openClient();
+      try {
+        const { handle, drillId } = await startDrill(dr.client, dr.settings.taskQueue, plan);
+        process.stderr.write(`started drill ${drillId} (workflow ${handle.workflowId})\n`);
+        if (opts.detach) return;
+        const report = await handle.result().catch(async (err: unknown) => {
+          if (!(err instanceof WorkflowFailedError)) throw err;
+          const stored = (await readDrillReports(plan)).find((r) => r.drillId === drillId);
+          if (stored) return stored;
+          throw new InvalidInputError(`drill ${drillId} failed: ${innermostMessage(err)}`);
+        });
+        console.log(opts.json ? JSON.stringify(report, null, 2) : formatDrillReport(report));
+        if (report.outcome !== 'passed') process.exitCode = 4;
+      } finally {
+        await dr.close();
+      }
+    });
+
+  cmd
+    .command('schedule <plan>')
+    .description('run drills on a cron (a Temporal Schedule; re-running updates it)')
+    .option('--cron <expr>', 'cron expression (default: the plan\'s spec.drill.schedule)')
+    .option('--catchup-window <duration>', 'how late a missed run may still start', '10m')
+    .option('--no-pause-on-failure', 'keep the schedule running after a failed drill')
+    .action(async (file: string, opts: { cron?: string; catchupWindow: string; pauseOnFailure: boolean }) => {
+      const plan = loadPlanFile(file);
+      const cron = opts.cron ?? plan.spec.drill?.schedule;
+      if (!cron) throw new InvalidInputError(`--cron: plan ${plan.metadata.name} has no spec.drill.schedule; give --cron "0 3 * * 1"`);
+      const dr = await openClient();
+      try {
+        const h = await scheduleDrills(dr.client, dr.settings.taskQueue, plan, { cron, catchupWindow: opts.catchupWindow, pauseOnFailure: opts.pauseOnFailure });
+        console.log(`drill schedule ${h.scheduleId}: ${cron}, overlap skip, catch-up ${opts.catchupWindow}, ${opts.pauseOnFailure ? 'pauses after a failed drill' : 'keeps running after failures'}`);
+      } finally {
+        await dr.close();
+      }
+    });
+
+  for (const [verb, what] of [
+    ['pause', 'pause the plan\'s drill schedule'],
+    ['unpause', 'resume the plan\'s drill schedule'],
+    ['delete', 'delete the plan\'s drill schedule (reports stay in the store)'],
+  ] as const) {
+    cmd
+      .command(`${verb} <plan>`)
+      .description(what)
+      .action(async (planArg: string) => {
+        const planName = /\.ya?ml$/.test(planArg) ? loadPlanFile(planArg).metadata.name : planArg;
+        const dr = await openClient();
+        try {
+          const h = dr.client.schedule.getHandle(drillScheduleId(planName));
+          await (verb === 'pause' ? h.pause('paused with drctl') : verb === 'unpause' ? h.unpause('unpaused with drctl') : h.delete()).catch((err: unknown) => {
+            if (err instanceof ScheduleNotFoundError) throw new NotFoundError(`plan ${planName} has no drill schedule (${drillScheduleId(planName)}); create it with \`drctl drill schedule <plan.yaml>\``);
+            throw err;
+          });
+          console.log(`${verb}d ${drillScheduleId(planName)}`);
+        } finally {
+          await dr.close();
+        }
+      });
+  }
+
+  cmd
+    .command('list <plan>')
+    .description('past drills of a plan, newest first, from the store (plan file)')
+    .option('--json', 'print as JSON')
+    .action(async (file: string, opts: { json?: boolean }) => {
+      const reports = await readDrillReports(loadPlanFile(file));
+      if (opts.json) return console.log(JSON.stringify(reports.map(({ steps: _s, checks: _c, ...r }) => r), null, 2));
+      for (const r of reports) console.log(`${r.drillId}  ${r.outcome.padEnd(6)}  RTO ${((r.rtoMs ?? 0) / 1000).toFixed(1)} s  RPO ${((r.rpoMs ?? 0) / 1000).toFixed(1)} s  ${r.failure ?? ''}`);
+      if (!reports.length) console.log('no drills yet');
+    });
+
+  cmd
+    .command('report <plan> <id>')
+    .description('one drill\'s report (plan file and drill id)')
+    .option('--json', 'print as JSON')
+    .action(async (file: string, id: string, opts: { json?: boolean }) => {
+      const plan = loadPlanFile(file);
+      const body = await openStore(drillStore(plan)).get(drillReportKey(plan.metadata.name, id));
+      if (!body) throw new NotFoundError(`no drill ${id} of plan ${plan.metadata.name}; see \`drctl drill list ${file}\``);
+      const report = JSON.parse(body.toString('utf8')) as DrillReport;
+      console.log(opts.json ? JSON.stringify(report, null, 2) : formatDrillReport(report));
+    });
+}

@@ -1,0 +1,161 @@
+/**
+ * DR drills end to end: the sample application (PostgreSQL with rows, files) backed up on "source"
+ * and shipped to the standby site's own store; drills restore the newest point from that store
+ * into isolated namespaces on "target", check the application, tear down and report.
+ *  - a drill scheduled on a short cron runs on its schedule, passes its SQL check, leaves nothing,
+ *    and its report (in the standby store) shows RTO and RPO;
+ *  - a drill whose check cannot pass fails naming the check, and still tears down;
+ *  - a drill whose worker is SIGKILLed mid-restore still ends torn down;
+ *  - a drill that would restore into a production namespace is refused before anything is created.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { WorkflowFailedError } from '@temporalio/client';
+import { readDrillReports, scheduleDrills, startDrill } from '../../client/commands/drill';
+import { backup } from '../../workflows';
+import { drillStatusQuery } from '../../workflows/drill';
+import { restoreProgressQuery, restoreWorkflowId } from '../../workflows/restore';
+import { DRILL_LABEL, DRILL_NETWORK_POLICY, drillScheduleId, type DrillReport } from '../../shared/drill';
+import { planToStoreRef, standbySite, standbyStoreRef, validatePlan, type Plan } from '../../shared/plan';
+import { shipPoint } from '../../activities/replication/ship-point';
+import { generateMasterKey } from '../../activities/datapath/crypto';
+import { attachTestEnv, uniqueId } from '../harness/temporal';
+import { freshStore } from '../harness/store';
+import { freshTargetStore, standbyOn } from '../harness/sites';
+import * as k8s from '@kubernetes/client-node';
+import { coreApi, execInPod, freshNamespace, kubeConfigFor, waitFor, type TestNamespace } from '../harness/clusters';
+import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
+import { deployShop, NODES, psql, shopPlan } from './app-fixture';
+
+const KEY_ENV = 'TDR_DRILL_KEY';
+const networkApi = (cluster: 'source' | 'target') => kubeConfigFor(cluster).makeApiClient(k8s.NetworkingV1Api);
+const DRCTL = path.join(__dirname, '../../dist/client/drctl.js');
+
+describe('DR drills of the sample application from the standby store', () => {
+  let env: TestWorkflowEnvironment;
+  let ns: TestNamespace;
+  let plan: Plan;
+  let taskQueue: string;
+  let worker: TestProcess;
+  let agents: TestProcess[] = [];
+  const figures: Record<string, unknown> = {};
+  const drillNs = () => `${ns.name}-drill`;
+  const targetNamespaceGone = async () => (await coreApi('target').listNamespace()).items.every((n) => n.metadata?.name !== drillNs());
+  const withVerify = (sql: string): Plan =>
+    validatePlan({
+      ...plan,
+      spec: {
+        ...plan.spec,
+        drill: { ...plan.spec.drill!, verify: [{ name: 'orders', podSelector: { namespace: ns.name, matchLabels: { 'app.kubernetes.io/name': 'db' } }, container: 'postgres', command: psql(sql) }] },
+      },
+    });
+
+  beforeAll(async () => {
+    process.env[KEY_ENV] = generateMasterKey();
+    env = await attachTestEnv();
+    ns = await freshNamespace('source', 'shop-drill-src');
+    await deployShop(ns.name, 1024 * 1024);
+    for (let i = 1; i <= 10; i++) await execInPod('source', ns.name, 'db-0', 'postgres', psql(`INSERT INTO orders (id, item) VALUES (${i}, 'drill-${i}');`));
+    const primary = (await freshStore('dr')).ref;
+    const standby = (await freshTargetStore('dr')).ref;
+    const base = shopPlan(uniqueId('drill').toLowerCase(), ns.name, primary, KEY_ENV);
+    plan = validatePlan({ ...base, spec: { ...base.spec, rpo: '1h', standbys: [standbyOn('target', standby)], drill: { schedule: '0 3 * * 1', namespaceSuffix: '-drill', verify: [] } } });
+    plan = withVerify("SELECT 1/(SELECT count(*) FROM orders WHERE item LIKE 'drill-%');");
+    taskQueue = uniqueId('drill');
+    const procEnv = { [KEY_ENV]: process.env[KEY_ENV]! };
+    worker = startWorkerProcess(taskQueue, procEnv);
+    agents = [startAgentProcess('source', NODES, procEnv), startAgentProcess('target', NODES, procEnv)];
+    const point = await env.client.workflow.execute(backup, { taskQueue, workflowId: uniqueId('backup'), args: [{ plan, agentHeartbeatTimeoutMs: 10_000 }] });
+    await shipPoint({ planName: plan.metadata.name, pointId: point.pointId, source: planToStoreRef(plan), standby: standbyStoreRef(standbySite(plan, 'target')), keyEnv: KEY_ENV });
+  });
+
+  afterAll(async () => {
+    await env?.client.schedule.getHandle(drillScheduleId(plan.metadata.name)).delete().catch(() => undefined);
+    await Promise.all([worker, ...agents].filter(Boolean).map((p) => p.kill()));
+    await coreApi('target').deleteNamespace({ name: drillNs() }).catch(() => undefined);
+    await ns?.cleanup().catch(() => undefined);
+    await env?.teardown();
+    console.log(`[drill figures] ${JSON.stringify(figures)}`);
+  });
+
+  it('runs on its schedule, passes its SQL check in an isolated copy, leaves nothing, reports RTO and RPO', async () => {
+    const handle = await scheduleDrills(env.client, taskQueue, plan, { cron: '* * * * *', catchupWindow: '1m' });
+    let report: DrillReport | undefined;
+    let isolation: unknown;
+    await waitFor('a scheduled drill to finish', 150_000, async () => {
+      const d = await handle.describe();
+      const done = d.info.recentActions.find((a) => a.action.type === 'startWorkflow');
+      if (!done) return false;
+      const h = env.client.workflow.getHandle(done.action.workflow.workflowId, done.action.workflow.firstExecutionRunId);
+      const st = await h.describe();
+      if (st.status.name === 'RUNNING') {
+        // While it runs, the drill namespace is isolated: labelled, egress limited to itself.
+        const n = await coreApi('target').readNamespace({ name: drillNs() }).catch(() => undefined);
+        const policy = n && (await networkApi('target').readNamespacedNetworkPolicy({ namespace: drillNs(), name: DRILL_NETWORK_POLICY }).catch(() => undefined));
+        if (n && policy) isolation = { label: n.metadata?.labels?.[DRILL_LABEL], egress: policy.spec?.egress, types: policy.spec?.policyTypes };
+        return false;
+      }
+      report = (await h.result()) as DrillReport;
+      return true;
+    });
+    await handle.pause('test: one run is enough');
+    figures.scheduled = { rtoMs: report!.rtoMs, rpoMs: report!.rpoMs, steps: report!.steps.map((s) => `${s.name}:${s.durationMs}`) };
+    expect(report).toMatchObject({ outcome: 'passed', namespaces: { [ns.name]: drillNs() }, leftovers: [] });
+    expect(report!.rtoMs).toBeGreaterThan(0);
+    expect(report!.rpoMs).toBeGreaterThan(0);
+    expect(report!.checks).toEqual([expect.objectContaining({ name: 'orders', ok: true, output: expect.stringContaining('1') })]);
+    expect(report!.steps.map((s) => [s.name, s.ok])).toEqual([['Preflight', true], ['Isolate', true], ['Restore', true], ['Verify', true], ['Teardown', true]]);
+    expect(await targetNamespaceGone()).toBe(true);
+    expect(isolation).toEqual({ label: report!.drillId, egress: [{ to: [{ podSelector: {} }] }], types: ['Egress'] });
+    // The report is in the standby store, readable with drctl.
+    const planFile = path.join(process.env.TDR_TEST_STACK_DIR!, `${plan.metadata.name}.yaml`);
+    writeFileSync(planFile, YAML.stringify(plan));
+    const listed = execFileSync(process.execPath, [DRCTL, 'drill', 'list', planFile], { env: { ...process.env, TEMPORAL_TASK_QUEUE: taskQueue }, encoding: 'utf8' });
+    expect(listed).toContain(`${report!.drillId}  passed`);
+    const shown = JSON.parse(execFileSync(process.execPath, [DRCTL, 'drill', 'report', planFile, report!.drillId, '--json'], { env: process.env, encoding: 'utf8' })) as DrillReport;
+    expect(shown).toEqual(report);
+  }, 240_000);
+
+  it('fails a drill whose check cannot pass, naming the check, and still tears down', async () => {
+    const failing = withVerify('SELECT 1/(SELECT count(*) FROM orders WHERE id = 999999);');
+    const { handle, drillId } = await startDrill(env.client, taskQueue, failing);
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause?.message).toMatch(new RegExp(`drill ${drillId} of .* failed: Verify: drill check orders failed in db-0`));
+    const report = (await readDrillReports(failing)).find((r) => r.drillId === drillId)!;
+    expect(report).toMatchObject({ outcome: 'failed', leftovers: [] });
+    expect(report.checks).toEqual([expect.objectContaining({ name: 'orders', ok: false, output: expect.stringContaining('division by zero') })]);
+    expect(report.steps.map((s) => [s.name, s.ok])).toEqual([['Preflight', true], ['Isolate', true], ['Restore', true], ['Verify', false], ['Teardown', true]]);
+    expect(await targetNamespaceGone()).toBe(true);
+  }, 240_000);
+
+  it('tears down a drill whose worker was SIGKILLed mid-restore', async () => {
+    const { handle, drillId } = await startDrill(env.client, taskQueue, plan, { restore: { heartbeatTimeoutMs: 15_000, agentHeartbeatTimeoutMs: 10_000 } });
+    await waitFor('the drill restore to write volume data', 120_000, async () => {
+      const p = await env.client.workflow.getHandle(restoreWorkflowId(drillId)).query(restoreProgressQuery).catch(() => undefined);
+      return !!p && (p.phase === 'RestoreVolumes' || p.phase.startsWith('Apply'));
+    });
+    await worker.kill('SIGKILL');
+    worker = startWorkerProcess(taskQueue, { [KEY_ENV]: process.env[KEY_ENV]! });
+    const report = (await handle.result()) as DrillReport;
+    figures.killed = { rtoMs: report.rtoMs, steps: report.steps.map((s) => `${s.name}:${s.durationMs}`) };
+    expect(report).toMatchObject({ outcome: 'passed', leftovers: [] });
+    expect((await handle.query(drillStatusQuery)).phase).toBe('Passed');
+    expect(await targetNamespaceGone()).toBe(true);
+  }, 300_000);
+
+  it('refuses a drill that would restore into a production namespace, before creating anything', async () => {
+    const intoProduction = validatePlan({ ...plan, spec: { ...plan.spec, selector: { ...plan.spec.selector, namespaces: [ns.name, drillNs()] } } });
+    const { handle, drillId } = await startDrill(env.client, taskQueue, intoProduction);
+    await expect(handle.result()).rejects.toMatchObject({ cause: { message: expect.stringContaining(`the drill namespace ${drillNs()} is a production namespace of the plan`) } });
+    const report = (await readDrillReports(plan)).find((r) => r.drillId === drillId)!;
+    expect(report.steps.map((s) => [s.name, s.ok])).toEqual([['Preflight', false], ['Teardown', true]]);
+    expect(await targetNamespaceGone()).toBe(true);
+  }, 120_000);
+});

@@ -1,0 +1,196 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  executeChild,
+  metricMeter,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { restore, restoreWorkflowId, type RestoreReport } from './restore';
+import { runAppChecks, type CheckResult } from './checks';
+import { planKeyRef, planToStoreRef, standbyStoreRef, type Plan } from '../shared/plan';
+import type { RestoreRequest } from '../shared/restore-request';
+import { NON_RETRYABLE_ERROR_TYPES, innermostMessage } from '../shared/errors';
+import { drillCluster, drillNamespaceMapping, drillReportKey, newDrillId, type DrillReport, type DrillStep } from '../shared/drill';
+import { DrOperation, DrPhase, DrPlan, DrTargetCluster } from '../shared/search-attributes';
+
+export interface DrillInput {
+  plan: Plan;
+  /** Default: derived from the run (scheduled runs get one each). */
+  drillId?: string;
+  /** Restore into this cluster instead of the plan's first standby (or target). */
+  cluster?: { context: string; clusterName?: string };
+  /** Options of the drill's restore (heartbeat timeouts). */
+  restore?: Pick<RestoreRequest, 'heartbeatTimeoutMs' | 'agentHeartbeatTimeoutMs' | 'waitReadyTimeoutMs'>;
+}
+
+export const drillStatusQuery = defineQuery<{ phase: string; steps: DrillStep[] }>('status');
+
+const retry = { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
+const kube = proxyActivities<Activities>({ startToCloseTimeout: '15 minutes', heartbeatTimeout: '1 minute', retry });
+
+/**
+ * A DR drill, the runbook: take the newest complete point (from the standby's store when the plan
+ * has one: the copy a real disaster would use), restore it into isolated drill namespaces on the
+ * standby cluster, check the application works, and tear everything down whatever happened,
+ * checking nothing is left. The report (RTO, RPO, each check and step) is stored beside the points
+ * and returned; a failed drill fails the workflow naming the failing check.
+ */
+export async function drill(input: DrillInput): Promise<DrillReport> {
+  const { plan } = input;
+  const planName = plan.metadata.name;
+  const info = workflowInfo();
+  const drillId = input.drillId ?? newDrillId(info.startTime, planName, info.runId.replace(/-/g, '').slice(-6));
+  const cluster = drillCluster(plan, input.cluster);
+  const standby = plan.spec.standbys?.[0];
+  const store = standby ? standbyStoreRef(standby) : planToStoreRef(plan);
+  const started = Date.now();
+  let phase = 'Preflight';
+  const steps: DrillStep[] = [];
+  const checks: CheckResult[] = [];
+  const report: DrillReport = {
+    drillId,
+    planName,
+    outcome: 'passed',
+    cluster: cluster.context,
+    store: `${store.bucket}/${store.prefix}`,
+    startedAt: new Date(started).toISOString(),
+    finishedAt: '',
+    namespaces: {},
+    checks: [],
+    steps,
+    leftovers: [],
+  };
+  setHandler(drillStatusQuery, () => ({ phase, steps }));
+  upsertSearchAttributes([
+    { key: DrPlan, value: planName },
+    { key: DrOperation, value: 'drill' },
+    { key: DrTargetCluster, value: cluster.clusterName },
+  ]);
+
+  let failure: unknown;
+  try {
+    await step('Preflight', preflight);
+    await step('Isolate', () => kube.prepareDrillNamespaces(cluster.context, Object.values(report.namespaces), drillId).then(() => `namespaces ${Object.values(report.namespaces).join(', ')} created with egress limited to themselves`));
+    await step('Restore', restoreIsolated);
+    await step('Verify', verify);
+  } catch (err) {
+    failure = err;
+    report.outcome = 'failed';
+    report.failure = `${phase}: ${innermostMessage(err, 500)}`;
+  } finally {
+    // Teardown runs whatever happened, cancellation included, and checks its own work.
+    await CancellationScope.nonCancellable(async () => {
+      await step('Teardown', teardown).catch((err) => {
+        report.outcome = 'failed';
+        report.failure ??= `Teardown: ${innermostMessage(err, 500)}`;
+      });
+      report.checks = checks;
+      report.finishedAt = new Date().toISOString();
+      await kube.writeDrillReport(store, report);
+      recordMetrics();
+      publish(report.outcome === 'passed' ? 'Passed' : 'Failed');
+    });
+  }
+  if (report.outcome === 'failed') {
+    throw ApplicationFailure.create({
+      type: 'DrillFailedError',
+      nonRetryable: true,
+      message: `drill ${drillId} of ${planName} failed: ${report.failure}; report at ${drillReportKey(planName, drillId)}`,
+      ...(failure ? { cause: failure as Error } : {}),
+    });
+  }
+  return report;
+
+  async function step(name: string, run: () => Promise<string | void>): Promise<void> {
+    const t0 = Date.now();
+    publish(name);
+    try {
+      const detail = await run();
+      steps.push({ name, startedAt: new Date(t0).toISOString(), durationMs: Date.now() - t0, ok: true, ...(detail ? { detail } : {}) });
+    } catch (err) {
+      steps.push({ name, startedAt: new Date(t0).toISOString(), durationMs: Date.now() - t0, ok: false, detail: innermostMessage(err, 500) });
+      throw err;
+    }
+  }
+
+  async function preflight(): Promise<string> {
+    const point = await kube.newestPointForDrill(store, planName);
+    if (!point) throw ApplicationFailure.create({ type: 'NotFoundError', nonRetryable: true, message: `no complete point of plan ${planName} in ${report.store}: nothing to drill` });
+    report.pointId = point.pointId;
+    report.pointCapturedAt = point.capturedAt;
+    report.rpoMs = Math.max(0, started - Date.parse(point.capturedAt));
+    try {
+      report.namespaces = drillNamespaceMapping(point.namespaces, plan.spec.drill?.namespaceSuffix ?? '-drill', plan.spec.selector.namespaces);
+    } catch (err) {
+      throw ApplicationFailure.create({ type: 'InvalidInputError', nonRetryable: true, message: (err as Error).message });
+    }
+    return `point ${point.pointId} from ${report.store}, captured ${point.capturedAt}; into ${Object.values(report.namespaces).join(', ')} on ${cluster.context}`;
+  }
+
+  async function restoreIsolated(): Promise<string> {
+    const r: RestoreReport = await executeChild(restore, {
+      workflowId: restoreWorkflowId(drillId),
+      args: [
+        {
+          restoreId: drillId,
+          store,
+          keyEnv: planKeyRef(plan).env,
+          planName,
+          pointId: report.pointId!,
+          target: cluster,
+          namespaceMapping: report.namespaces,
+          drillId,
+          // The drill's namespaces exist already (created isolated); nothing else may.
+          existingPolicy: 'skip',
+          dryRun: false,
+          rollbackOnFailure: false,
+          waitReadyTimeoutMs: 10 * 60_000,
+          ...input.restore,
+        },
+      ],
+      staticSummary: `Restore of drill ${drillId} (${planName}) into ${Object.values(report.namespaces).join(', ')}`,
+    });
+    report.rtoMs = r.rtoMs;
+    return `${r.created} object(s) and ${r.volumes.length} volume(s) restored, Ready in ${Math.round(r.rtoMs / 1000)} s`;
+  }
+
+  async function verify(): Promise<string> {
+    const drillChecks = (plan.spec.drill?.verify ?? []).map((c) => ({
+      name: c.name,
+      namespace: report.namespaces[c.podSelector.namespace] ?? `${c.podSelector.namespace}${plan.spec.drill?.namespaceSuffix ?? '-drill'}`,
+      matchLabels: c.podSelector.matchLabels,
+      command: c.command,
+      timeout: c.timeout,
+      ...(c.container ? { container: c.container } : {}),
+    }));
+    await runAppChecks(cluster.context, drillChecks, 'drill check', checks);
+    return drillChecks.length ? `${checks.length} check(s) passed` : 'workloads Ready; no spec.drill.verify checks';
+  }
+
+  async function teardown(): Promise<string> {
+    const r = await kube.teardownDrill(cluster.context, Object.values(report.namespaces), drillId);
+    report.leftovers = r.leftovers;
+    if (r.leftovers.length) throw new Error(`left behind: ${r.leftovers.join(', ')}`);
+    return `removed ${r.removed.join(', ') || 'nothing (nothing was created)'}; nothing left`;
+  }
+
+  function publish(next: string): void {
+    phase = next;
+    upsertSearchAttributes([{ key: DrPhase, value: next }]);
+    setCurrentDetails(
+      [`**Drill ${drillId}** of ${planName} on ${cluster.context} · phase **${next}**`, '', ...steps.map((s) => `- ${s.ok ? '✓' : '✗'} ${s.name} (${Math.round(s.durationMs / 1000)} s)${s.detail ? `: ${s.detail}` : ''}`)].join('\n'),
+    );
+  }
+
+  function recordMetrics(): void {
+    const tags = { plan: planName };
+    metricMeter.createCounter('dr_drills_total', '', 'drills run').withTags({ ...tags, outcome: report.outcome }).add(1);
+    if (report.outcome === 'passed') metricMeter.createGauge('dr_drill_last_success_timestamp_seconds', 'int', 's', 'end of the last drill that passed').withTags(tags).set(Math.floor(Date.now() / 1000));
+  }
+}
