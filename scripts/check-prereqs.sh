@@ -16,3 +16,14 @@ if ! [ -x /usr/lib/postgresql/15/bin/postgres ] && ! command -v postgres >/dev/n
     fail "PostgreSQL server binaries (Debian/Ubuntu: apt-get install postgresql)."
   fi
 fi
+# Headless Chromium renders the drill report's HTML page in a test (a screenshot must show it):
+# only the test command (`check-prereqs.sh --tests`) needs it.
+if [ "${1:-}" = "--tests" ] && ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "[prereqs] installing Chromium (headless, to render the drill report page in a test) with apt-get" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || fail "Chromium; apt-get install chromium failed."
+  else
+    fail "Chromium for the drill report test (Debian/Ubuntu: apt-get install chromium)."
+  fi
+fi

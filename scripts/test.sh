@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 source scripts/stack/lib.sh
 start=$SECONDS
 
-bash scripts/check-prereqs.sh
+bash scripts/check-prereqs.sh --tests
 bash scripts/npm-install.sh
 eval "$(bash scripts/stack/build-binaries.sh)"
 export TEMPORAL_BIN MINIO_BIN

@@ -1,4 +1,6 @@
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { drillReportHtml } from '../drill-html';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowFailedError, type Client } from '@temporalio/client';
 import { drill } from '../../workflows';
 import type { DrillInput } from '../../workflows/drill';
@@ -173,11 +175,13 @@ export function registerDrillCommands(program: Command): void {
     .command('report <plan> <id>')
     .description('one drill\'s report (plan file and drill id)')
     .option('--json', 'print as JSON')
-    .action(async (file: string, id: string, opts: { json?: boolean }) => {
+    .option('--html <file>', 'also write it as one self-contained HTML page with a timeline chart')
+    .action(async (file: string, id: string, opts: { json?: boolean; html?: string }) => {
       const plan = loadPlanFile(file);
       const body = await openStore(drillStore(plan)).get(drillReportKey(plan.metadata.name, id));
       if (!body) throw new NotFoundError(`no drill ${id} of plan ${plan.metadata.name}; see \`drctl drill list ${file}\``);
       const report = JSON.parse(body.toString('utf8')) as DrillReport;
+      if (opts.html) writeFileSync(opts.html, drillReportHtml(report));
       console.log(opts.json ? JSON.stringify(report, null, 2) : formatDrillReport(report));
     });
 }

@@ -9,7 +9,7 @@
  *  - a drill that would restore into a production namespace is refused before anything is created.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -63,7 +63,8 @@ describe('DR drills of the sample application from the standby store', () => {
     const standby = (await freshTargetStore('dr')).ref;
     const base = shopPlan(uniqueId('drill').toLowerCase(), ns.name, primary, KEY_ENV);
     plan = validatePlan({ ...base, spec: { ...base.spec, rpo: '1h', standbys: [standbyOn('target', standby)], drill: { schedule: '0 3 * * 1', namespaceSuffix: '-drill', verify: [] } } });
-    plan = withVerify("SELECT 1/(SELECT count(*) FROM orders WHERE item LIKE 'drill-%');");
+    // Divides by zero (fails) unless the 10 rows written above are there; prints 1 when they are.
+    plan = withVerify("SELECT 10/(SELECT count(*) FROM orders WHERE item LIKE 'drill-%');");
     taskQueue = uniqueId('drill');
     const procEnv = { [KEY_ENV]: process.env[KEY_ENV]! };
     worker = startWorkerProcess(taskQueue, procEnv);
@@ -115,8 +116,19 @@ describe('DR drills of the sample application from the standby store', () => {
     writeFileSync(planFile, YAML.stringify(plan));
     const listed = execFileSync(process.execPath, [DRCTL, 'drill', 'list', planFile], { env: { ...process.env, TEMPORAL_TASK_QUEUE: taskQueue }, encoding: 'utf8' });
     expect(listed).toContain(`${report!.drillId}  passed`);
-    const shown = JSON.parse(execFileSync(process.execPath, [DRCTL, 'drill', 'report', planFile, report!.drillId, '--json'], { env: process.env, encoding: 'utf8' })) as DrillReport;
+    const html = path.join(process.env.TDR_TEST_STACK_DIR!, `${report!.drillId}.html`);
+    const shown = JSON.parse(execFileSync(process.execPath, [DRCTL, 'drill', 'report', planFile, report!.drillId, '--json', '--html', html], { env: process.env, encoding: 'utf8' })) as DrillReport;
     expect(shown).toEqual(report);
+    // The HTML page renders in a browser: headless Chromium screenshots it, and the timeline shows every step.
+    const page = readFileSync(html, 'utf8');
+    for (const step of ['Preflight', 'Isolate', 'Restore', 'Verify', 'Teardown']) expect(page).toContain(`class="label">${step}</text>`);
+    expect(page).toContain('<span class="verdict passed">PASSED</span>');
+    const png = path.join(process.env.TDR_TEST_STACK_DIR!, `${report!.drillId}.png`);
+    execFileSync('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', `--screenshot=${png}`, '--window-size=1000,900', `file://${html}`], { stdio: 'ignore', timeout: 60_000 });
+    const shot = readFileSync(png);
+    expect(shot.subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect(shot.length).toBeGreaterThan(20_000);
+    figures.reportScreenshot = { file: png, bytes: shot.length };
   }, 240_000);
 
   it('fails a drill whose check cannot pass, naming the check, and still tears down', async () => {
