@@ -95,13 +95,16 @@ export function registerDrillCommands(program: Command): void {
   cmd
     .command('run <plan>')
     .description('run a drill now and wait for its report (plan file)')
+    .option('--to <context>', 'restore into this cluster (default: the plan\'s first standby, else its target)')
+    .option('--cluster-name <name>', 'the cluster name its node agents use (default: the context)')
     .option('--json', 'print the report as JSON')
     .option('--detach', 'print the workflow id and return')
-    .action(async (file: string, opts: { json?: boolean; detach?: boolean }) => {
+    .action(async (file: string, opts: { to?: string; clusterName?: string; json?: boolean; detach?: boolean }) => {
       const plan = loadPlanFile(file);
+      if (opts.clusterName && !opts.to) throw new InvalidInputError('--cluster-name: give it with --to <context>');
       const dr = await openClient();
       try {
-        const { handle, drillId } = await startDrill(dr.client, dr.settings.taskQueue, plan);
+        const { handle, drillId } = await startDrill(dr.client, dr.settings.taskQueue, plan, opts.to ? { cluster: { context: opts.to, clusterName: opts.clusterName ?? opts.to } } : {});
         process.stderr.write(`started drill ${drillId} (workflow ${handle.workflowId})\n`);
         if (opts.detach) return;
         const report = await handle.result().catch(async (err: unknown) => {

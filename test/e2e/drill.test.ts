@@ -27,6 +27,7 @@ import { freshStore } from '../harness/store';
 import { freshTargetStore, standbyOn } from '../harness/sites';
 import * as k8s from '@kubernetes/client-node';
 import { coreApi, execInPod, freshNamespace, kubeConfigFor, waitFor, type TestNamespace } from '../harness/clusters';
+import { recordHistory } from '../harness/histories';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
 import { deployShop, NODES, psql, shopPlan } from './app-fixture';
 
@@ -138,6 +139,7 @@ describe('DR drills of the sample application from the standby store', () => {
       () => undefined,
       (e: unknown) => e,
     );
+    await recordHistory(handle, 'drill-v1-check-failed');
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((err as WorkflowFailedError).cause?.message).toMatch(new RegExp(`drill ${drillId} of .* failed: Verify: drill check orders failed in db-0`));
     const report = (await readDrillReports(failing)).find((r) => r.drillId === drillId)!;
@@ -156,6 +158,7 @@ describe('DR drills of the sample application from the standby store', () => {
     await worker.kill('SIGKILL');
     worker = startWorkerProcess(taskQueue, { [KEY_ENV]: process.env[KEY_ENV]! });
     const report = (await handle.result()) as DrillReport;
+    await recordHistory(handle, 'drill-v1-worker-killed');
     figures.killed = { rtoMs: report.rtoMs, steps: report.steps.map((s) => `${s.name}:${s.durationMs}`) };
     expect(report).toMatchObject({ outcome: 'passed', leftovers: [] });
     expect((await handle.query(drillStatusQuery)).phase).toBe('Passed');
@@ -166,6 +169,7 @@ describe('DR drills of the sample application from the standby store', () => {
     const intoProduction = validatePlan({ ...plan, spec: { ...plan.spec, selector: { ...plan.spec.selector, namespaces: [ns.name, drillNs()] } } });
     const { handle, drillId } = await startDrill(env.client, taskQueue, intoProduction);
     await expect(handle.result()).rejects.toMatchObject({ cause: { message: expect.stringContaining(`the drill namespace ${drillNs()} is a production namespace of the plan`) } });
+    await recordHistory(handle, 'drill-v1-refused');
     const report = (await readDrillReports(plan)).find((r) => r.drillId === drillId)!;
     expect(report.steps.map((s) => [s.name, s.ok])).toEqual([['Preflight', false], ['Teardown', true]]);
     expect(await targetNamespaceGone()).toBe(true);
