@@ -23,7 +23,7 @@ import { activateApplication, clearFencedNamespaces, fenceApplication, probeClus
 import { callWebhook, switchTraffic, writeFailoverReport } from './failover/traffic';
 import type { FailoverSpec } from '../shared/plan';
 import type { FailoverReport } from '../shared/failover';
-import { newestPointForDrill, prepareDrillNamespaces, teardownDrill, writeDrillReport } from './drill/isolation';
+import { newestPointForDrill, pauseDrillsAfterFailures, prepareDrillNamespaces, teardownDrill, writeDrillReport } from './drill/isolation';
 import type { DrillReport } from '../shared/drill';
 
 /**
@@ -86,6 +86,7 @@ export function createActivities() {
     prepareDrillNamespaces: (context: string, namespaces: string[], drillId: string) => prepareDrillNamespaces(context, namespaces, drillId),
     teardownDrill: (context: string, namespaces: string[], drillId: string) => teardownDrill(context, namespaces, drillId),
     writeDrillReport: (store: StoreRef, report: DrillReport) => writeDrillReport(store, report),
+    pauseDrillsAfterFailures: (store: StoreRef, planName: string, after: number) => pauseDrillsAfterFailures(store, planName, after),
   };
 }
 

@@ -3,6 +3,7 @@
  * object is changed so that the restored copy cannot reach or disturb production. No Node imports.
  */
 import { InvalidInputError } from './errors';
+import { matchesAnyGlob } from './glob';
 import type { Plan } from './plan';
 
 /** Everything a drill creates carries this label with the drill's id; teardown deletes by it and then checks nothing is left. */
@@ -22,8 +23,8 @@ export function newDrillId(now: Date, planName: string, suffix: string): string 
 
 /**
  * The drill namespace of each namespace the point holds: `<namespace><suffix>`. Refused when a
- * drill namespace would be a production namespace (one the plan protects, or the same name), so a
- * drill can never write where the application lives.
+ * drill namespace would be a production namespace (one the plan's namespace globs select, or one
+ * the point holds), so a drill can never write where the application lives.
  */
 export function drillNamespaceMapping(pointNamespaces: string[], suffix: string, productionNamespaces: string[]): Record<string, string> {
   const mapping: Record<string, string> = {};
@@ -31,7 +32,8 @@ export function drillNamespaceMapping(pointNamespaces: string[], suffix: string,
   for (const ns of pointNamespaces) {
     const to = `${ns}${suffix}`;
     if (to.length > 63) problems.push(`namespace ${ns}: the drill namespace ${to} is longer than 63 characters; use a shorter spec.drill.namespaceSuffix`);
-    if (productionNamespaces.includes(to) || pointNamespaces.includes(to)) {
+    // A glob of the plan that matches the drill namespace would also put it in the next backups.
+    if (matchesAnyGlob(productionNamespaces, to) || pointNamespaces.includes(to)) {
       problems.push(`namespace ${ns}: the drill namespace ${to} is a production namespace of the plan; a drill never restores into production, choose another spec.drill.namespaceSuffix`);
     }
     mapping[ns] = to;
@@ -108,4 +110,8 @@ export interface DrillReport {
   steps: DrillStep[];
   /** What teardown found still there (a failure when not empty). */
   leftovers: string[];
+  /** Started by the plan's drill schedule. */
+  scheduled?: boolean;
+  /** This failed drill paused the schedule (spec.drill.pauseAfterFailures reached). */
+  schedulePaused?: boolean;
 }

@@ -248,6 +248,8 @@ const drillSchema = z.strictObject({
   /** Appended to each namespace of the drill restore: shop -> shop-drill. */
   namespaceSuffix: z.string().regex(/^-[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: 'expected a suffix like -drill' }).default('-drill'),
   verify: z.array(verifyCheckSchema).default([]),
+  /** Scheduled drills failed in a row after which the schedule pauses itself (0: never). */
+  pauseAfterFailures: z.number().int().min(0).default(1),
 });
 
 export const planSchema = z.strictObject({

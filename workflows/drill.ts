@@ -27,6 +27,8 @@ export interface DrillInput {
   cluster?: { context: string; clusterName?: string };
   /** Options of the drill's restore (heartbeat timeouts). */
   restore?: Pick<RestoreRequest, 'heartbeatTimeoutMs' | 'agentHeartbeatTimeoutMs' | 'waitReadyTimeoutMs'>;
+  /** Set by the plan's drill schedule: failures count towards pausing it after `pauseAfterFailures` in a row (above 1; 1 is the schedule's own pauseOnFailure). */
+  scheduled?: { pauseAfterFailures: number };
 }
 
 export const drillStatusQuery = defineQuery<{ phase: string; steps: DrillStep[] }>('status');
@@ -65,6 +67,7 @@ export async function drill(input: DrillInput): Promise<DrillReport> {
     checks: [],
     steps,
     leftovers: [],
+    ...(input.scheduled ? { scheduled: true } : {}),
   };
   setHandler(drillStatusQuery, () => ({ phase, steps }));
   upsertSearchAttributes([
@@ -93,6 +96,14 @@ export async function drill(input: DrillInput): Promise<DrillReport> {
       report.checks = checks;
       report.finishedAt = new Date().toISOString();
       await kube.writeDrillReport(store, report);
+      const after = input.scheduled?.pauseAfterFailures ?? 0;
+      if (report.outcome === 'failed' && after > 1) {
+        const p = await kube.pauseDrillsAfterFailures(store, planName, after).catch(() => undefined);
+        if (p?.paused) {
+          report.schedulePaused = true;
+          await kube.writeDrillReport(store, report);
+        }
+      }
       recordMetrics();
       publish(report.outcome === 'passed' ? 'Passed' : 'Failed');
     });

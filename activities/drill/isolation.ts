@@ -1,5 +1,9 @@
 import * as k8s from '@kubernetes/client-node';
-import { DRILL_LABEL, DRILL_NETWORK_POLICY, drillReportKey, type DrillReport } from '../../shared/drill';
+import { Client } from '@temporalio/client';
+import { DRILL_LABEL, DRILL_NETWORK_POLICY, drillReportKey, drillReportsPrefix, drillScheduleId, type DrillReport } from '../../shared/drill';
+import { temporalSettings } from '../../config/environment';
+import { connectClient } from '../../config/temporal-connection';
+import { listAll } from '../store/object-store';
 import { PreflightFailedError } from '../../shared/errors';
 import type { StoreRef } from '../../shared/store-ref';
 import { listPoints, readCatalog } from '../catalog/points';
@@ -103,4 +107,29 @@ export async function writeDrillReport(store: StoreRef, report: DrillReport): Pr
   const key = drillReportKey(report.planName, report.drillId);
   await openStore(store).put(key, JSON.stringify(report, null, 2), { contentType: 'application/json' });
   return key;
+}
+
+/**
+ * After a failed scheduled drill: pauses the plan's drill schedule when the newest `after`
+ * scheduled drills in the store all failed. Says whether it paused.
+ */
+export async function pauseDrillsAfterFailures(store: StoreRef, planName: string, after: number): Promise<{ paused: boolean; failedInARow: number }> {
+  const s = openStore(store);
+  const keys = (await listAll(s, drillReportsPrefix(planName))).map((o) => o.key).sort().reverse();
+  let failedInARow = 0;
+  for (const key of keys) {
+    const r = JSON.parse((await s.get(key))!.toString('utf8')) as DrillReport;
+    if (!r.scheduled) continue;
+    if (r.outcome !== 'failed') break;
+    if (++failedInARow >= after) break;
+  }
+  if (failedInARow < after) return { paused: false, failedInARow };
+  const settings = temporalSettings();
+  const connection = await connectClient(settings);
+  try {
+    await new Client({ connection, namespace: settings.namespace }).schedule.getHandle(drillScheduleId(planName)).pause(`paused by the drill itself: the last ${failedInARow} scheduled drills failed`);
+  } finally {
+    await connection.close();
+  }
+  return { paused: true, failedInARow };
 }

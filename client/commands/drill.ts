@@ -36,9 +36,11 @@ export async function startDrill(client: Client, taskQueue: string, plan: Plan, 
 /**
  * Creates (or replaces) the plan's drill schedule: a Temporal Schedule that starts the drill
  * workflow on the cron, skipping a run while one is still going (overlap SKIP), catching up missed
- * runs within `catchupWindow`, and pausing itself after a failed drill when `pauseOnFailure`.
+ * runs within `catchupWindow`, and pausing itself after `pauseAfterFailures` failed drills in a row.
  */
-export async function scheduleDrills(client: Client, taskQueue: string, plan: Plan, opts: { cron: string; catchupWindow?: string; pauseOnFailure?: boolean; restore?: DrillInput['restore'] }) {
+export async function scheduleDrills(client: Client, taskQueue: string, plan: Plan, opts: { cron: string; catchupWindow?: string; pauseAfterFailures?: number; restore?: DrillInput['restore'] }) {
+  const pauseAfter = opts.pauseAfterFailures ?? plan.spec.drill?.pauseAfterFailures ?? 1;
+  if (!Number.isInteger(pauseAfter) || pauseAfter < 0) throw new InvalidInputError(`--pause-after-failures: expected a whole number, 0 (never) or more, got ${opts.pauseAfterFailures}`);
   const problem = cronProblem(opts.cron);
   if (problem) throw new InvalidInputError(`--cron: ${problem} (expected cron like "0 3 * * 1")`);
   const catchupMs = parseDuration(opts.catchupWindow ?? '10m');
@@ -52,13 +54,14 @@ export async function scheduleDrills(client: Client, taskQueue: string, plan: Pl
       workflowType: drill,
       taskQueue,
       workflowId: `drill/${plan.metadata.name}/scheduled`,
-      args: [{ plan, ...(opts.restore ? { restore: opts.restore } : {}) }] as [DrillInput],
+      args: [{ plan, scheduled: { pauseAfterFailures: pauseAfter }, ...(opts.restore ? { restore: opts.restore } : {}) }] as [DrillInput],
       typedSearchAttributes: [
         { key: DrPlan, value: plan.metadata.name },
         { key: DrOperation, value: 'drill' },
       ],
     },
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: catchupMs, pauseOnFailure: opts.pauseOnFailure ?? true },
+    // One failure: the schedule's own pauseOnFailure. More: the drill counts and pauses it (workflows/drill.ts).
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: catchupMs, pauseOnFailure: pauseAfter === 1 },
     state: { note: `drills of plan ${plan.metadata.name} (${opts.cron})` },
   };
   try {
@@ -125,15 +128,18 @@ export function registerDrillCommands(program: Command): void {
     .description('run drills on a cron (a Temporal Schedule; re-running updates it)')
     .option('--cron <expr>', 'cron expression (default: the plan\'s spec.drill.schedule)')
     .option('--catchup-window <duration>', 'how late a missed run may still start', '10m')
-    .option('--no-pause-on-failure', 'keep the schedule running after a failed drill')
-    .action(async (file: string, opts: { cron?: string; catchupWindow: string; pauseOnFailure: boolean }) => {
+    .option('--pause-after-failures <n>', 'pause the schedule after n failed drills in a row, 0 never (default: spec.drill.pauseAfterFailures, 1)')
+    .action(async (file: string, opts: { cron?: string; catchupWindow: string; pauseAfterFailures?: string }) => {
       const plan = loadPlanFile(file);
       const cron = opts.cron ?? plan.spec.drill?.schedule;
       if (!cron) throw new InvalidInputError(`--cron: plan ${plan.metadata.name} has no spec.drill.schedule; give --cron "0 3 * * 1"`);
       const dr = await openClient();
       try {
-        const h = await scheduleDrills(dr.client, dr.settings.taskQueue, plan, { cron, catchupWindow: opts.catchupWindow, pauseOnFailure: opts.pauseOnFailure });
-        console.log(`drill schedule ${h.scheduleId}: ${cron}, overlap skip, catch-up ${opts.catchupWindow}, ${opts.pauseOnFailure ? 'pauses after a failed drill' : 'keeps running after failures'}`);
+        const n = opts.pauseAfterFailures === undefined ? undefined : Number(opts.pauseAfterFailures);
+        if (n !== undefined && !(Number.isInteger(n) && n >= 0)) throw new InvalidInputError(`--pause-after-failures: expected a whole number, 0 (never) or more, got "${opts.pauseAfterFailures}"`);
+        const h = await scheduleDrills(dr.client, dr.settings.taskQueue, plan, { cron, catchupWindow: opts.catchupWindow, ...(n === undefined ? {} : { pauseAfterFailures: n }) });
+        const after = n ?? plan.spec.drill?.pauseAfterFailures ?? 1;
+        console.log(`drill schedule ${h.scheduleId}: ${cron}, overlap skip, catch-up ${opts.catchupWindow}, ${after ? `pauses after ${after} failed drill(s) in a row` : 'never pauses itself'}`);
       } finally {
         await dr.close();
       }

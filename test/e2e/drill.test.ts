@@ -174,4 +174,21 @@ describe('DR drills of the sample application from the standby store', () => {
     expect(report.steps.map((s) => [s.name, s.ok])).toEqual([['Preflight', false], ['Teardown', true]]);
     expect(await targetNamespaceGone()).toBe(true);
   }, 120_000);
+
+  it('pauses its schedule after two failed scheduled drills in a row', async () => {
+    await env.client.schedule.getHandle(drillScheduleId(plan.metadata.name)).delete().catch(() => undefined);
+    const failing = withVerify('SELECT 1/(SELECT count(*) FROM orders WHERE id = 999999);');
+    const handle = await scheduleDrills(env.client, taskQueue, failing, { cron: '* * * * *', catchupWindow: '1m', pauseAfterFailures: 2 });
+    await waitFor('the schedule to pause itself', 200_000, async () => (await handle.describe()).state.paused);
+    const d = await handle.describe();
+    expect(d.state.note).toContain('the last 2 scheduled drills failed');
+    const scheduled = (await readDrillReports(failing)).filter((r) => r.scheduled);
+    expect(scheduled.slice(0, 2).map((r) => [r.outcome, r.failure?.startsWith('Verify: drill check orders failed')])).toEqual([
+      ['failed', true],
+      ['failed', true],
+    ]);
+    expect(scheduled[0]!.schedulePaused).toBe(true);
+    expect(scheduled[1]!.schedulePaused).toBeUndefined();
+    expect(await targetNamespaceGone()).toBe(true);
+  }, 240_000);
 });

@@ -91,3 +91,25 @@ describe('the objects a warm standby holds', () => {
     expect(planWithPrimary(p, 'west').spec.standbys!.map((s) => [s.name, s.standby])).toEqual([['east', 'cold']]);
   });
 });
+
+describe('drill isolation rules', () => {
+  const { drillNamespaceMapping, isolateForDrill, DRILL_LABEL } = require('../../../shared/drill');
+  it('maps each namespace to its drill namespace and refuses one that is a production namespace', () => {
+    expect(drillNamespaceMapping(['shop', 'pay'], '-drill', ['shop', 'pay'])).toEqual({ shop: 'shop-drill', pay: 'pay-drill' });
+    expect(() => drillNamespaceMapping(['shop'], '-drill', ['shop', 'shop-drill'])).toThrow(/the drill namespace shop-drill is a production namespace of the plan/);
+    expect(() => drillNamespaceMapping(['a', 'a-x'], '-x', ['a', 'a-x'])).toThrow(/a-x is a production namespace/);
+    // The plan protects shop*: a drill namespace shop-drill would be protected (and backed up) too.
+    expect(() => drillNamespaceMapping(['shop'], '-drill', ['shop*'])).toThrow(/shop-drill is a production namespace/);
+  });
+  it('drops routes, closes exposed Services, suspends CronJobs and labels everything with the drill', () => {
+    expect(isolateForDrill({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'web' } }, 'd1')).toBeUndefined();
+    expect(isolateForDrill({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'web' } }, 'd1')).toBeUndefined();
+    const svc = isolateForDrill(
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { type: 'LoadBalancer', externalTrafficPolicy: 'Local', loadBalancerIP: '1.2.3.4', ports: [{ port: 80, nodePort: 30080 }] } },
+      'd1',
+    );
+    expect(svc).toEqual({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', labels: { [DRILL_LABEL]: 'd1' } }, spec: { type: 'ClusterIP', ports: [{ port: 80 }] } });
+    expect(isolateForDrill({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'r' }, spec: { schedule: '* * * * *' } }, 'd1')).toMatchObject({ spec: { suspend: true } });
+    expect(isolateForDrill({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', labels: { a: 'b' } } }, 'd1')).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', labels: { a: 'b', [DRILL_LABEL]: 'd1' } } });
+  });
+});

@@ -43,7 +43,7 @@ describe('parsePlan', () => {
       { name: 'postgres', podSelector: { namespace: 'shop', matchLabels: { app: 'postgres' } }, container: 'postgres', preset: 'postgresql' },
     ]);
     expect(plan.spec.volumes).toEqual({ defaultMode: 'copy', byStorageClass: {}, byPvc: {} });
-    expect(plan.spec.drill).toEqual({ schedule: '0 3 * * 1', namespaceSuffix: '-drill', verify: [] });
+    expect(plan.spec.drill).toEqual({ schedule: '0 3 * * 1', namespaceSuffix: '-drill', verify: [], pauseAfterFailures: 1 });
     expect(plan.spec.retention).toEqual({ keepLast: 3, keepDaily: 7, keepWeekly: 4 });
   });
 
