@@ -130,6 +130,8 @@ export interface FailoverReport extends FailoverStatus {
   rtoMs?: number;
   /** How the old primary was fenced: scaled to zero (and how many workloads), by webhook, or confirmed by a human. */
   fencing?: { how: 'scaled-to-zero' | 'webhook' | 'confirmed-by-human'; workloads?: number; detail?: string };
+  /** The spec.failover.verify checks run on the new primary. */
+  checks?: { name: string; pod: string; ok: boolean; output: string; durationMs: number }[];
   trafficSwitched?: string[];
   /** The replication from the new primary to the old one, started at the end. */
   reverseReplication?: string;

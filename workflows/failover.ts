@@ -278,6 +278,7 @@ export async function failover(input: FailoverInput): Promise<FailoverReport> {
 
   async function verify(): Promise<string> {
     const verifyChecks = settings.verify.map((c) => ({ name: c.name, namespace: c.podSelector.namespace, matchLabels: c.podSelector.matchLabels, command: c.command, timeout: c.timeout, ...(c.container ? { container: c.container } : {}) }));
+    report.checks = checks;
     await runAppChecks(to.context, verifyChecks, 'failover check', checks);
     return verifyChecks.length ? `${checks.length} check(s) passed: ${[...new Set(checks.map((c) => c.name))].join(', ')}` : 'no checks in spec.failover.verify; workloads Ready';
   }

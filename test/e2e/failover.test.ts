@@ -336,6 +336,7 @@ describe('failover and failback of the sample application between two sites', ()
     expect(report).toMatchObject({ outcome: 'completed', phase: 'Done', mode: 'planned', from: 'primary', to: 'target', rpoMs: 0, fencing: { how: 'scaled-to-zero', workloads: 3 } });
     expect(report.steps.map((s) => s.name)).toEqual(['Preflight', 'StopReplication', 'Fence', 'FinalPoint', 'PrepareTarget', 'Restore', 'Activate', 'Verify', 'SwitchTraffic', 'StartReverseReplication']);
     expect(report.rtoMs).toBeGreaterThan(0);
+    expect(report.checks).toEqual([expect.objectContaining({ name: 'orders-readable', pod: 'db-0', ok: true })]);
     // No committed row lost: every row the source acknowledged is on the target.
     const onTarget = await rowIds('target', ns.name);
     const lost = writer.acked.filter((r) => !onTarget.has(r.id));
