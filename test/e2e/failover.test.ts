@@ -72,7 +72,9 @@ class Writer {
         const r = await execInPod(cluster, this.ns, 'db-0', 'postgres', psql(`INSERT INTO orders (id, item) VALUES (${id}, 'w-${cluster}') RETURNING (extract(epoch from at) * 1000)::bigint;`), undefined, 10_000).catch(
           (e: Error) => ({ exitCode: -1, stdout: '', stderr: e.message }),
         );
-        const at = r.exitCode === 0 ? Number(r.stdout.split('\n')[0]) : NaN;
+        // Acknowledged only when the database answered with the commit stamp (an exec cut short by a dying site may end with no output).
+        const line = r.stdout.split('\n')[0]!.trim();
+        const at = r.exitCode === 0 && /^\d{13}$/.test(line) ? Number(line) : NaN;
         if (Number.isFinite(at)) this.acked.push({ id, at, cluster });
         else {
           this.failures++;
