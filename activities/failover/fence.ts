@@ -70,6 +70,7 @@ export async function fenceApplication(context: string, namespaceGlobs: string[]
             } as KubernetesObject);
           }
           result.workloads.push(`${s.kind} ${namespace}/${w.metadata!.name}`);
+          beat({ fenced: result.workloads.length });
         }
       }
       const batch = c.kc.makeApiClient(k8s.BatchV1Api);
@@ -139,6 +140,7 @@ export async function activateApplication(context: string, namespaceGlobs: strin
             spec: { replicas: Number(recorded) },
           } as unknown as KubernetesObject);
           workloads.push(`${s.kind} ${namespace}/${w.metadata!.name}`);
+          beat({ activated: workloads.length });
         }
       }
       const batch = c.kc.makeApiClient(k8s.BatchV1Api);
