@@ -257,7 +257,9 @@ export async function failover(input: FailoverInput): Promise<FailoverReport> {
   async function restoreOnTarget(): Promise<string> {
     const r = await executeChild(restore, {
       workflowId: restoreWorkflowId(input.failoverId),
-      args: [{ ...restoreRequest(point!.pointId, input.failoverId, false), ...(to.standby === 'warm' ? { fencedFor: planName, hydrateVolumes: true } : {}) }],
+      // Restored fenced: nothing runs on the target before Activate, and a run that fails half-way
+      // leaves namespaces marked as this plan's, which the next run's PrepareTarget clears.
+      args: [{ ...restoreRequest(point!.pointId, input.failoverId, false), fencedFor: planName, ...(to.standby === 'warm' ? { hydrateVolumes: true } : {}) }],
       staticSummary: `Restore of ${planName}/${point!.pointId} on ${to.name} for failover ${input.failoverId}`,
     });
     restoredNamespaces = r.plan.namespaces;
