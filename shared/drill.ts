@@ -4,7 +4,8 @@
  */
 import { InvalidInputError } from './errors';
 import { matchesAnyGlob } from './glob';
-import type { Plan } from './plan';
+import { planToStoreRef, standbyStoreRef, type Plan } from './plan';
+import type { StoreRef } from './store-ref';
 
 /** Everything a drill creates carries this label with the drill's id; teardown deletes by it and then checks nothing is left. */
 export const DRILL_LABEL = 'temporal-dr.io/drill';
@@ -71,6 +72,12 @@ export function isolateForDrill<T extends Obj>(obj: T, drillId: string): T | und
 export function drillCluster(plan: Plan, override?: { context: string; clusterName?: string }): { context: string; clusterName: string } {
   const c = override ?? plan.spec.standbys?.[0] ?? plan.spec.target ?? plan.spec.source;
   return { context: c.context, clusterName: c.clusterName ?? c.context };
+}
+
+/** Where a plan's drills read their point and write their reports: the first standby's store (the copy a disaster would use), else the plan's. */
+export function drillStoreRef(plan: Plan): StoreRef {
+  const standby = plan.spec.standbys?.[0];
+  return standby ? standbyStoreRef(standby) : planToStoreRef(plan);
 }
 
 export interface DrillCheckResult {

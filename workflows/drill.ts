@@ -13,10 +13,10 @@ import {
 import type { Activities } from '../activities';
 import { restore, restoreWorkflowId, type RestoreReport } from './restore';
 import { runAppChecks, type CheckResult } from './checks';
-import { planKeyRef, planToStoreRef, standbyStoreRef, type Plan } from '../shared/plan';
+import { planKeyRef, type Plan } from '../shared/plan';
 import type { RestoreRequest } from '../shared/restore-request';
 import { NON_RETRYABLE_ERROR_TYPES, innermostMessage } from '../shared/errors';
-import { drillCluster, drillNamespaceMapping, drillReportKey, newDrillId, type DrillReport, type DrillStep } from '../shared/drill';
+import { drillCluster, drillNamespaceMapping, drillStoreRef, drillReportKey, newDrillId, type DrillReport, type DrillStep } from '../shared/drill';
 import { DrOperation, DrPhase, DrPlan, DrTargetCluster } from '../shared/search-attributes';
 
 export interface DrillInput {
@@ -49,8 +49,7 @@ export async function drill(input: DrillInput): Promise<DrillReport> {
   const info = workflowInfo();
   const drillId = input.drillId ?? newDrillId(info.startTime, planName, info.runId.replace(/-/g, '').slice(-6));
   const cluster = drillCluster(plan, input.cluster);
-  const standby = plan.spec.standbys?.[0];
-  const store = standby ? standbyStoreRef(standby) : planToStoreRef(plan);
+  const store = drillStoreRef(plan);
   const started = Date.now();
   let phase = 'Preflight';
   const steps: DrillStep[] = [];

@@ -21,12 +21,13 @@ import { backup, backupWorkflowId, type BackupInput } from './backup';
 import { restore, restoreWorkflowId } from './restore';
 import { replicate, type ReplicateInput } from './replicate';
 import { runAppChecks, type CheckResult } from './checks';
-import { planKeyRef, planToStoreRef, storeLocationToRef, type ApprovalGate, type Plan } from '../shared/plan';
+import { planKeyRef, planToStoreRef, standbyStoreRef, type ApprovalGate, type Plan } from '../shared/plan';
 import type { RestoreRequest } from '../shared/restore-request';
 import { replicateWorkflowId, type ShippedPoint } from '../shared/replication';
 import { parseDuration, formatDuration } from '../shared/duration';
 import { NON_RETRYABLE_ERROR_TYPES, innermostMessage } from '../shared/errors';
 import {
+  failoverReportKey,
   planWithPrimary,
   siteNamed,
   sitesOf,
@@ -162,7 +163,7 @@ export async function failover(input: FailoverInput): Promise<FailoverReport> {
       const source = await unsure.probeCluster(from.context);
       if (!source.reachable) throw stop('ClusterUnreachableError', `the primary ${from.name} (context ${from.context}) is unreachable (${source.error}); a planned failover needs it. Run an unplanned failover (--unplanned); nothing was changed`);
     }
-    point = await sites.newestPointAtStandby(storeOf(to), planName);
+    point = await sites.newestPointAtStandby(standbyStoreRef(to), planName);
     if (!point && mode === 'unplanned') {
       throw stop('NotFoundError', `site ${to.name}'s store (${to.store.url}) holds no complete point of plan ${planName}: there is nothing to fail over to; nothing was changed`);
     }
@@ -238,7 +239,7 @@ export async function failover(input: FailoverInput): Promise<FailoverReport> {
         staticSummary: `Final point of plan ${planName} for failover ${input.failoverId}`,
       }),
     );
-    const shipped = await shipping.shipPoint({ planName, pointId: taken.pointId, source: planToStoreRef(fromPlan), standby: storeOf(to), keyEnv });
+    const shipped = await shipping.shipPoint({ planName, pointId: taken.pointId, source: planToStoreRef(fromPlan), standby: standbyStoreRef(to), keyEnv });
     point = { pointId: shipped.pointId, capturedAt: shipped.capturedAt, shippedAt: new Date().toISOString(), bytesShipped: shipped.bytesShipped };
     return `final point ${taken.pointId} taken with ${from.name} fenced, ${shipped.bytesShipped} bytes shipped to ${to.name}`;
   }
@@ -389,8 +390,8 @@ export async function failover(input: FailoverInput): Promise<FailoverReport> {
 
   async function storeReport(phase: FailoverPhase): Promise<void> {
     report.finishedAt = new Date().toISOString();
-    report.reportKey = `failovers/${planName}/${input.failoverId}.json`;
-    await sites.writeFailoverReport(storeOf(to), { ...report, ...status, phase, notes: report.notes, reportKey: report.reportKey });
+    report.reportKey = failoverReportKey(planName, input.failoverId);
+    await sites.writeFailoverReport(standbyStoreRef(to), { ...report, ...status, phase, notes: report.notes, reportKey: report.reportKey });
   }
 
   function publish(phase: FailoverPhase): void {
@@ -409,7 +410,7 @@ export async function failover(input: FailoverInput): Promise<FailoverReport> {
   function restoreRequest(pointId: string, restoreId: string, dryRun: boolean): RestoreRequest {
     return {
       restoreId,
-      store: storeOf(to),
+      store: standbyStoreRef(to),
       keyEnv,
       planName,
       pointId,
@@ -447,7 +448,6 @@ function siteOf(plan: Plan, name: string): Site {
   }
 }
 
-const storeOf = (site: Site) => storeLocationToRef(site.store);
 
 function stop(type: string, message: string): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: true });

@@ -4,8 +4,8 @@ import { drillReportHtml } from '../drill-html';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowFailedError, type Client } from '@temporalio/client';
 import { drill } from '../../workflows';
 import type { DrillInput } from '../../workflows/drill';
-import { drillReportKey, drillReportsPrefix, drillScheduleId, drillWorkflowId, newDrillId, type DrillReport } from '../../shared/drill';
-import { planToStoreRef, standbyStoreRef, type Plan } from '../../shared/plan';
+import { drillReportKey, drillStoreRef, drillReportsPrefix, drillScheduleId, drillWorkflowId, newDrillId, type DrillReport } from '../../shared/drill';
+import type { Plan } from '../../shared/plan';
 import { cronProblem } from '../../shared/cron';
 import { parseDuration } from '../../shared/duration';
 import { DrOperation, DrPlan } from '../../shared/search-attributes';
@@ -15,8 +15,6 @@ import { listAll } from '../../activities/store/object-store';
 import { openClient } from '../temporal-client';
 import { loadPlanFile } from './plan';
 
-/** The store a plan's drills read from and report to: the first standby's, else the plan's. */
-const drillStore = (plan: Plan) => (plan.spec.standbys?.[0] ? standbyStoreRef(plan.spec.standbys[0]) : planToStoreRef(plan));
 
 export async function startDrill(client: Client, taskQueue: string, plan: Plan, opts: Omit<DrillInput, 'plan' | 'drillId'> = {}) {
   const drillId = newDrillId(new Date(), plan.metadata.name, Math.random().toString(16).slice(2, 8));
@@ -75,7 +73,7 @@ export async function scheduleDrills(client: Client, taskQueue: string, plan: Pl
 }
 
 export async function readDrillReports(plan: Plan): Promise<DrillReport[]> {
-  const store = openStore(drillStore(plan));
+  const store = openStore(drillStoreRef(plan));
   const keys = (await listAll(store, drillReportsPrefix(plan.metadata.name))).map((o) => o.key).sort().reverse();
   return Promise.all(keys.map(async (k) => JSON.parse((await store.get(k))!.toString('utf8')) as DrillReport));
 }
@@ -187,7 +185,7 @@ export function registerDrillCommands(program: Command): void {
     .option('--html <file>', 'also write it as one self-contained HTML page with a timeline chart')
     .action(async (file: string, id: string, opts: { json?: boolean; html?: string }) => {
       const plan = loadPlanFile(file);
-      const body = await openStore(drillStore(plan)).get(drillReportKey(plan.metadata.name, id));
+      const body = await openStore(drillStoreRef(plan)).get(drillReportKey(plan.metadata.name, id));
       if (!body) throw new NotFoundError(`no drill ${id} of plan ${plan.metadata.name}; see \`drctl drill list ${file}\``);
       const report = JSON.parse(body.toString('utf8')) as DrillReport;
       if (opts.html) writeFileSync(opts.html, drillReportHtml(report));
