@@ -25,6 +25,8 @@ import type { FailoverSpec } from '../shared/plan';
 import type { FailoverReport } from '../shared/failover';
 import { newestPointForDrill, pauseDrillsAfterFailures, prepareDrillNamespaces, teardownDrill, writeDrillReport } from './drill/isolation';
 import type { DrillReport } from '../shared/drill';
+import { httpCheckThroughApiServer } from './drill/http-check';
+import type { HttpCheck } from '../shared/plan';
 
 /**
  * The orchestrator's activities: every side effect a workflow needs, except volume data, which
@@ -85,6 +87,7 @@ export function createActivities() {
     newestPointForDrill: (store: StoreRef, planName: string) => newestPointForDrill(store, planName),
     prepareDrillNamespaces: (context: string, namespaces: string[], drillId: string) => prepareDrillNamespaces(context, namespaces, drillId),
     teardownDrill: (context: string, namespaces: string[], drillId: string) => teardownDrill(context, namespaces, drillId),
+    httpCheckThroughApiServer: (context: string, check: HttpCheck) => httpCheckThroughApiServer(context, check),
     writeDrillReport: (store: StoreRef, report: DrillReport) => writeDrillReport(store, report),
     pauseDrillsAfterFailures: (store: StoreRef, planName: string, after: number) => pauseDrillsAfterFailures(store, planName, after),
   };

@@ -24,3 +24,6 @@ fi
 if [ "${1:-}" = "--tests" ] && ! command -v chromium >/dev/null; then
   apt_install chromium "Chromium (headless, renders the drill report page in a test)"
 fi
+# The stack's HTTP pods answer on their pod IP, added to the loopback interface (needs root).
+command -v ip >/dev/null || apt_install iproute2 "iproute2 (ip: the stack's web pods listen on their pod IP)"
+[ "$(id -u)" = 0 ] || echo "[prereqs] not root: the stack's web pods cannot take their pod IPs, so HTTP checks through the API server will fail (run as root)" >&2

@@ -92,6 +92,16 @@ export const workloadImagesSchema = z.strictObject({
   containers: z.array(z.strictObject({ name: z.string(), image: z.string(), imageID: z.string().optional() })),
 });
 
+export const dataCheckRecordSchema = z.strictObject({
+  name: z.string(),
+  pod: z.strictObject({ namespace: z.string(), name: z.string() }),
+  /** The command's trimmed output; absent when it failed (then `error` says why). */
+  value: z.string().optional(),
+  error: z.string().optional(),
+  recordedAt: isoTime,
+});
+export type DataCheckRecord = z.output<typeof dataCheckRecordSchema>;
+
 export const catalogSchema = z.strictObject({
   formatVersion: z.literal(CATALOG_FORMAT_VERSION),
   pointId: z.string(),
@@ -110,6 +120,8 @@ export const catalogSchema = z.strictObject({
   volumes: z.array(catalogVolumeSchema),
   images: z.array(workloadImagesSchema),
   hooks: z.array(hookRunSchema),
+  /** The output of each of the plan's spec.drill.dataChecks, recorded while quiesced; drills compare their copy with it. */
+  dataChecks: z.array(dataCheckRecordSchema).optional(),
   /** Duration of each phase of the backup, in run order. */
   timings: z.array(z.strictObject({ phase: z.string(), startedAt: isoTime, durationMs: count })),
   totals: z.strictObject({ resources: count, volumes: count, files: count, bytes: count, storedBytes: count }),

@@ -80,8 +80,33 @@ export function drillStoreRef(plan: Plan): StoreRef {
   return standby ? standbyStoreRef(standby) : planToStoreRef(plan);
 }
 
+/**
+ * A data check of a drill: passes when the drill copy's output equals what the backup recorded
+ * for the point. A point that recorded nothing (taken before the check was added) or whose
+ * command failed at backup time fails the check, saying so. Pure.
+ */
+export function compareDataCheck(name: string, pointId: string, recorded: { value?: string; error?: string; pod: { name: string } } | undefined, got: { value?: string; error?: string }): { ok: boolean; output: string } {
+  if (!recorded) return { ok: false, output: `point ${pointId} recorded no value for data check ${name} (taken before the check was in spec.drill.dataChecks); the next backup records it` };
+  if (recorded.value === undefined) return { ok: false, output: `the backup of point ${pointId} could not record data check ${name}: ${recorded.error ?? 'no output'}` };
+  if (got.value === undefined) return { ok: false, output: `expected ${JSON.stringify(recorded.value)} (recorded in ${recorded.pod.name} at backup), the drill copy failed: ${got.error ?? 'no output'}` };
+  const same = got.value === recorded.value;
+  return { ok: same, output: `${same ? 'matches' : 'differs from'} the backup: expected ${JSON.stringify(recorded.value)} (recorded in ${recorded.pod.name}), got ${JSON.stringify(got.value)}` };
+}
+
+/** An HTTP check's verdict on a response. Pure. */
+export function judgeHttpResponse(expectStatus: number, bodyContains: string | undefined, r: { status?: number; body?: string; error?: string }): { ok: boolean; output: string } {
+  if (r.status === undefined) return { ok: false, output: `no response: ${r.error ?? 'unknown error'}` };
+  const problems: string[] = [];
+  if (r.status !== expectStatus) problems.push(`status ${r.status}, expected ${expectStatus}`);
+  if (bodyContains !== undefined && !(r.body ?? '').includes(bodyContains)) problems.push(`body does not contain ${JSON.stringify(bodyContains)}`);
+  const head = `HTTP ${r.status}: ${(r.body ?? '').replace(/\s+/g, ' ').trim().slice(0, 200)}`;
+  return { ok: !problems.length, output: problems.length ? `${problems.join('; ')} (${head})` : head };
+}
+
 export interface DrillCheckResult {
   name: string;
+  kind?: 'exec' | 'data' | 'http';
+  /** The pod the check ran in (http: the Service). */
   pod: string;
   ok: boolean;
   output: string;
@@ -99,7 +124,7 @@ export interface DrillStep {
 export interface DrillReport {
   drillId: string;
   planName: string;
-  outcome: 'passed' | 'failed';
+  outcome: 'passed' | 'failed' | 'cancelled';
   /** The failing step or check, when failed. */
   failure?: string;
   cluster: string;

@@ -240,6 +240,19 @@ const verifyCheckSchema = z.strictObject({
   timeout: durationSchema.default('30s'),
 });
 
+const httpCheckSchema = z.strictObject({
+  name: dnsLabelSchema,
+  /** A Service of the application, by its production namespace (the drill maps it to its own). */
+  service: z.strictObject({ namespace: dnsLabelSchema, name: dnsLabelSchema, port: z.union([z.number().int().min(1).max(65535), dnsLabelSchema]) }),
+  path: z.string().regex(/^\/[^?#]*$/, { error: 'expected a path starting with / (no query string)' }).default('/'),
+  expectStatus: z.number().int().min(100).max(599).default(200),
+  /** Text the response body must contain. */
+  bodyContains: z.string().optional(),
+  /** How long the check keeps asking (a Service's endpoints lag its pods becoming Ready). */
+  timeout: durationSchema.default('60s'),
+});
+export type HttpCheck = z.output<typeof httpCheckSchema>;
+
 const drillSchema = z.strictObject({
   schedule: z.string().superRefine((s, ctx) => {
     const problem = cronProblem(s);
@@ -248,6 +261,15 @@ const drillSchema = z.strictObject({
   /** Appended to each namespace of the drill restore: shop -> shop-drill. */
   namespaceSuffix: z.string().regex(/^-[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: 'expected a suffix like -drill' }).default('-drill'),
   verify: z.array(verifyCheckSchema).default([]),
+  /**
+   * Commands whose output (trimmed) each backup records while the application is quiesced, after
+   * its volumes are copied (a row count, a checksum); a drill runs them in its copy and fails a
+   * check whose output differs. The output is stored in the catalog in clear: record counts and
+   * checksums, never data.
+   */
+  dataChecks: z.array(verifyCheckSchema).default([]),
+  /** Requests sent through the drill cluster's API server (its Service proxy) to a Service of the drill copy. */
+  httpChecks: z.array(z.lazy(() => httpCheckSchema)).default([]),
   /** Scheduled drills failed in a row after which the schedule pauses itself (0: never). */
   pauseAfterFailures: z.number().int().min(0).default(1),
 });
@@ -294,7 +316,7 @@ function crossFieldIssues(plan: Plan): string[] {
   if (plan.spec.store.encryption.keyFrom.secret) {
     issues.push('spec.store.encryption.keyFrom.secret: not supported by this release yet; use keyFrom.env and set the variable on the workers and node agents');
   }
-  issues.push(...standbyIssues(plan), ...failoverIssues(plan));
+  issues.push(...standbyIssues(plan), ...failoverIssues(plan), ...drillIssues(plan));
   const includes = new Set(plan.spec.selector.includeKinds ?? []);
   (plan.spec.selector.excludeKinds ?? []).forEach((kind, i) => {
     if (includes.has(kind)) issues.push(`spec.selector.excludeKinds[${i}]: ${kind} is also in includeKinds`);
@@ -303,6 +325,22 @@ function crossFieldIssues(plan: Plan): string[] {
 }
 
 /** Standby sites must be other clusters with other stores, named once, with an rpo to keep. */
+/** A drill reports its checks by name: each name once across verify, dataChecks and httpChecks. */
+function drillIssues(plan: Plan): string[] {
+  const drill = plan.spec.drill;
+  if (!drill) return [];
+  const issues: string[] = [];
+  const seen = new Map<string, string>();
+  for (const list of ['verify', 'dataChecks', 'httpChecks'] as const) {
+    drill[list].forEach((c, i) => {
+      const where = `spec.drill.${list}[${i}].name`;
+      if (seen.has(c.name)) issues.push(`${where}: duplicate of ${seen.get(c.name)} "${c.name}"; give each drill check its own name`);
+      else seen.set(c.name, where);
+    });
+  }
+  return issues;
+}
+
 function standbyIssues(plan: Plan): string[] {
   const standbys = plan.spec.standbys ?? [];
   if (!standbys.length) return [];

@@ -22,7 +22,8 @@ import type { HookRunResult } from '../shared/hooks';
 import { DEFAULT_MAX_HOLD_MS } from '../shared/quiesce';
 import { artifactBytes, artifactContent, copyWhileQuiesced, hookFailure, QUIESCE_PATCH, type HoldOutcome, type QuiescedCopy } from './backup/quiesce';
 import { legacyCopyWhileQuiesced } from './backup/quiesce-legacy';
-import { pointId as makePointId, volumeSnapshotKey, hookArtifactKey, sanitizeHookOutput, type CatalogVolume, type HookRun } from '../shared/catalog';
+import { pointId as makePointId, volumeSnapshotKey, hookArtifactKey, sanitizeHookOutput, type CatalogVolume, type DataCheckRecord, type HookRun } from '../shared/catalog';
+import { readDataChecks } from './checks';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 import { nodeAgentTaskQueue } from '../shared/task-queues';
 import { DrPhase } from '../shared/search-attributes';
@@ -209,7 +210,11 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
       progress.volumesDone++;
       progress.bytesCopied += r.bytes;
     };
-    /** What is taken while the application is quiesced: the snapshots, and the live copies. */
+    // Plans validated before spec.drill.dataChecks existed have none, so runs started by older
+    // releases never take this step and replay unchanged without a patch.
+    const dataChecks = (plan.spec.drill?.dataChecks ?? []).map((c) => ({ name: c.name, namespace: c.podSelector.namespace, matchLabels: c.podSelector.matchLabels, command: c.command, timeout: c.timeout, ...(c.container ? { container: c.container } : {}) }));
+    let dataCheckValues: DataCheckRecord[] = [];
+    /** What is taken while the application is quiesced: the snapshots, the live copies, and the data checks' values. */
     const copyWhileHeld = async (attempt: number) => {
       if (snapshotCopies.length) {
         snapshots = await phase('Snapshot', () =>
@@ -225,6 +230,11 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
           ),
         ),
       );
+      if (dataChecks.length) {
+        const read = await phase('RecordDataChecks', () => readDataChecks(context, dataChecks, 'data check'));
+        dataCheckValues = read.map(({ durationMs: _d, ...r }) => r);
+        for (const r of read) if (r.error) log.warn(`data check ${r.name} could not be recorded; drills of this point will fail it`, { error: r.error });
+      }
     };
     const quiesceOptions = {
       context,
@@ -358,6 +368,7 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
         hooks: hookRuns,
         timings,
         storedBytes: uploaded,
+        ...(dataChecks.length ? { dataChecks: dataCheckValues } : {}),
       }),
     );
     // Retention runs after the new point is complete, so it can never expire the only good point.

@@ -3,7 +3,9 @@ import {
   CancellationScope,
   defineQuery,
   executeChild,
+  isCancellation,
   metricMeter,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -12,11 +14,12 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { restore, restoreWorkflowId, type RestoreReport } from './restore';
-import { runAppChecks, type CheckResult } from './checks';
+import { readDataChecks, runAppChecks, type CheckResult } from './checks';
+import type { DataCheckRecord } from '../shared/catalog';
 import { planKeyRef, type Plan } from '../shared/plan';
 import type { RestoreRequest } from '../shared/restore-request';
 import { NON_RETRYABLE_ERROR_TYPES, innermostMessage } from '../shared/errors';
-import { drillCluster, drillNamespaceMapping, drillStoreRef, drillReportKey, newDrillId, type DrillReport, type DrillStep } from '../shared/drill';
+import { compareDataCheck, drillCluster, drillNamespaceMapping, drillStoreRef, drillReportKey, newDrillId, type DrillReport, type DrillStep } from '../shared/drill';
 import { DrOperation, DrPhase, DrPlan, DrTargetCluster } from '../shared/search-attributes';
 
 export interface DrillInput {
@@ -54,6 +57,8 @@ export async function drill(input: DrillInput): Promise<DrillReport> {
   let phase = 'Preflight';
   const steps: DrillStep[] = [];
   const checks: CheckResult[] = [];
+  /** What the point's backup recorded for spec.drill.dataChecks. */
+  let pointDataChecks: DataCheckRecord[] = [];
   const report: DrillReport = {
     drillId,
     planName,
@@ -83,13 +88,14 @@ export async function drill(input: DrillInput): Promise<DrillReport> {
     await step('Verify', verify);
   } catch (err) {
     failure = err;
-    report.outcome = 'failed';
-    report.failure = `${phase}: ${innermostMessage(err, 500)}`;
+    // A cancelled drill says so and ends cancelled (drills started before this change fail instead).
+    report.outcome = isCancellation(err) && patched('drill-reports-cancelled') ? 'cancelled' : 'failed';
+    report.failure = `${phase}: ${report.outcome === 'cancelled' ? 'cancelled' : innermostMessage(err, 500)}`;
   } finally {
     // Teardown runs whatever happened, cancellation included, and checks its own work.
     await CancellationScope.nonCancellable(async () => {
       await step('Teardown', teardown).catch((err) => {
-        report.outcome = 'failed';
+        report.outcome = 'failed'; // a leftover fails even a cancelled drill
         report.failure ??= `Teardown: ${innermostMessage(err, 500)}`;
       });
       report.checks = checks;
@@ -104,9 +110,10 @@ export async function drill(input: DrillInput): Promise<DrillReport> {
         }
       }
       recordMetrics();
-      publish(report.outcome === 'passed' ? 'Passed' : 'Failed');
+      publish({ passed: 'Passed', failed: 'Failed', cancelled: 'Cancelled' }[report.outcome]);
     });
   }
+  if (report.outcome === 'cancelled') throw failure;
   if (report.outcome === 'failed') {
     throw ApplicationFailure.create({
       type: 'DrillFailedError',
@@ -134,6 +141,7 @@ export async function drill(input: DrillInput): Promise<DrillReport> {
     if (!point) throw ApplicationFailure.create({ type: 'NotFoundError', nonRetryable: true, message: `no complete point of plan ${planName} in ${report.store}: nothing to drill` });
     report.pointId = point.pointId;
     report.pointCapturedAt = point.capturedAt;
+    pointDataChecks = point.dataChecks ?? [];
     report.rpoMs = Math.max(0, started - Date.parse(point.capturedAt));
     try {
       report.namespaces = drillNamespaceMapping(point.namespaces, plan.spec.drill?.namespaceSuffix ?? '-drill', plan.spec.selector.namespaces);
@@ -171,16 +179,41 @@ export async function drill(input: DrillInput): Promise<DrillReport> {
   }
 
   async function verify(): Promise<string> {
-    const drillChecks = (plan.spec.drill?.verify ?? []).map((c) => ({
+    const spec = plan.spec.drill;
+    const suffix = spec?.namespaceSuffix ?? '-drill';
+    const inDrill = (ns: string) => report.namespaces[ns] ?? `${ns}${suffix}`;
+    const asAppCheck = (c: NonNullable<Plan['spec']['drill']>['verify'][number]) => ({
       name: c.name,
-      namespace: report.namespaces[c.podSelector.namespace] ?? `${c.podSelector.namespace}${plan.spec.drill?.namespaceSuffix ?? '-drill'}`,
+      namespace: inDrill(c.podSelector.namespace),
       matchLabels: c.podSelector.matchLabels,
       command: c.command,
       timeout: c.timeout,
       ...(c.container ? { container: c.container } : {}),
-    }));
-    await runAppChecks(cluster.context, drillChecks, 'drill check', checks);
-    return drillChecks.length ? `${checks.length} check(s) passed` : 'workloads Ready; no spec.drill.verify checks';
+    });
+    // Drills started before this change stopped at the first failing check.
+    if (!patched('drill-runs-every-check')) {
+      await runAppChecks(cluster.context, (spec?.verify ?? []).map(asAppCheck), 'drill check', checks);
+      return spec?.verify.length ? `${checks.length} check(s) passed` : 'workloads Ready; no spec.drill.verify checks';
+    }
+    // Every check runs, so the report holds each one's result; the failure names every failing one.
+    const failures: string[] = [];
+    for (const c of spec?.verify ?? []) {
+      await runAppChecks(cluster.context, [asAppCheck(c)], 'drill check', checks).catch((err: unknown) => failures.push(innermostMessage(err, 300)));
+    }
+    const recorded = new Map(pointDataChecks.map((r) => [r.name, r]));
+    for (const r of await readDataChecks(cluster.context, (spec?.dataChecks ?? []).map(asAppCheck), 'drill data check', (c) => recorded.get(c.name)?.pod.name)) {
+      const v = compareDataCheck(r.name, report.pointId!, recorded.get(r.name), r);
+      checks.push({ name: r.name, kind: 'data', pod: r.pod.name, ok: v.ok, output: v.output, durationMs: r.durationMs });
+      if (!v.ok) failures.push(`drill data check ${r.name} failed${r.pod.name ? ` in ${r.pod.name}` : ''}: ${v.output}`);
+    }
+    for (const h of spec?.httpChecks ?? []) {
+      const service = { ...h.service, namespace: inDrill(h.service.namespace) };
+      const r = await kube.httpCheckThroughApiServer(cluster.context, { ...h, service });
+      checks.push({ name: h.name, kind: 'http', pod: `service/${service.name}:${service.port}`, ok: r.ok, output: r.output, durationMs: r.durationMs });
+      if (!r.ok) failures.push(`drill HTTP check ${h.name} failed on service ${service.name}: ${r.output}`);
+    }
+    if (failures.length) throw ApplicationFailure.create({ type: 'HookFailedError', nonRetryable: true, message: failures.join('; ') });
+    return checks.length ? `${checks.length} check(s) passed` : 'workloads Ready; no checks in spec.drill';
   }
 
   async function teardown(): Promise<string> {

@@ -11,6 +11,7 @@ import {
   type CatalogVolume,
   type HookRun,
   type InProgressMarker,
+  type DataCheckRecord,
 } from '../../shared/catalog';
 import { DataCorruptionError } from '../../shared/errors';
 import { formatIssuePath } from '../../shared/validation-issues';
@@ -51,6 +52,7 @@ export interface CatalogInputs {
   hooks: HookRun[];
   timings: { phase: string; startedAt: string; durationMs: number }[];
   storedBytes: number;
+  dataChecks?: DataCheckRecord[];
 }
 
 /**
@@ -76,6 +78,7 @@ export async function writeCatalog(input: CatalogInputs): Promise<{ catalogKey: 
     volumes: input.volumes,
     images: staged.images,
     hooks: input.hooks,
+    ...(input.dataChecks ? { dataChecks: input.dataChecks } : {}),
     timings: input.timings,
     totals: {
       resources: staged.items.length,

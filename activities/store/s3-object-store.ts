@@ -33,6 +33,11 @@ const isMissing = (err: unknown) =>
   (err instanceof S3ServiceException && err.$metadata?.httpStatusCode === 404);
 
 /** ObjectStore over any S3-compatible server with @aws-sdk/client-s3. */
+// The SDK warns on every command, in eight lines, that its releases after January 2027 need
+// Node 22: a matter for our dependency pins (package.json engines), not for the operator. Set the
+// variable to anything else to see it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export class S3ObjectStore implements ObjectStore {
   readonly location: string;
   readonly client: S3Client;

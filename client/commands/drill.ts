@@ -85,7 +85,7 @@ export function formatDrillReport(r: DrillReport): string {
     `  point ${r.pointId ?? '-'} from ${r.store}, captured ${r.pointCapturedAt ?? '-'}; RPO ${s(r.rpoMs)}, RTO ${s(r.rtoMs)}`,
     `  on ${r.cluster}: ${Object.entries(r.namespaces).map(([a, b]) => `${a} -> ${b}`).join(', ')}`,
     ...r.steps.map((st) => `  ${st.ok ? 'ok  ' : 'FAIL'} ${st.name.padEnd(10)} ${s(st.durationMs).padStart(8)}  ${st.detail ?? ''}`),
-    ...r.checks.map((c) => `  check ${c.name} in ${c.pod}: ${c.ok ? 'ok' : 'FAILED'} (${s(c.durationMs)}) ${c.output.trim().split('\n')[0] ?? ''}`),
+    ...r.checks.map((c) => `  ${c.kind ?? 'exec'} check ${c.name} in ${c.pod}: ${c.ok ? 'ok' : 'FAILED'} (${s(c.durationMs)}) ${c.output.trim().split('\n')[0] ?? ''}`),
     ...(r.leftovers.length ? [`  LEFT BEHIND: ${r.leftovers.join(', ')}`] : []),
   ].join('\n');
 }

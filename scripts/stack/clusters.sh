@@ -129,7 +129,7 @@ write_kubeconfig() {
 }
 
 apiserver_port() { # from kwokctl's saved config
-  sed -n 's/^ *kubeApiserverPort: *//p' "$(cluster_dir "$1")/kwok.yaml" 2>/dev/null | head -1
+  sed -n 's/^ *kubeApiserverPort: *//p' "$(cluster_dir "$1")/kwok.yaml" 2>/dev/null | awk 'NR==1'
 }
 
 create_or_start_cluster() { # NAME [PORTS: six free ports, for a new cluster]
@@ -178,7 +178,10 @@ CFG
 
 setup_cluster() { # NAME: nodes, storage classes, snapshot CRDs (idempotent)
   local c="$1" region; region="$(region_of "$c")"
-  local i z nodes=""
+  local i z nodes="" net
+  # Pod IPs unique across both clusters (source 10.81.<node>.x, target 10.82.<node>.x): the kubelet
+  # simulator serves HTTP pods on their pod IP, which the API server's Service proxy dials.
+  net=$([ "$c" = source ] && echo 81 || echo 82)
   for i in 0 1 2; do
     z="abc"; z="${region}${z:$i:1}"
     nodes+="apiVersion: v1
@@ -195,6 +198,8 @@ metadata:
     type: kwok
     topology.kubernetes.io/region: $region
     topology.kubernetes.io/zone: $z
+spec:
+  podCIDR: 10.$net.$i.0/24
 ---
 "
   done
@@ -277,7 +282,7 @@ wait_ready() { # NAME
   # and a freshly (re)started kwok-controller has loaded the exec targets: probe one running pod
   local probe
   probe="$(kctl --context "$c" get pods -A --field-selector status.phase=Running \
-    -o jsonpath='{range .items[*]}{.metadata.namespace}{" "}{.metadata.name}{"\n"}{end}' 2>/dev/null | head -1)"
+    -o jsonpath='{range .items[*]}{.metadata.namespace}{" "}{.metadata.name}{"\n"}{end}' 2>/dev/null | awk 'NR==1')"
   if [ -n "$probe" ]; then
     i=0
     until kctl --context "$c" exec -n "${probe% *}" "${probe#* }" -- true >/dev/null 2>&1; do

@@ -4,8 +4,10 @@
  * into isolated namespaces on "target", check the application, tear down and report.
  *  - a drill scheduled on a short cron runs on its schedule, passes its SQL check, leaves nothing,
  *    and its report (in the standby store) shows RTO and RPO;
- *  - a drill whose check cannot pass fails naming the check, and still tears down;
- *  - a drill whose worker is SIGKILLed mid-restore still ends torn down;
+ *  - each drill also compares a row count with the value its backup recorded, and fetches a page
+ *    through the standby API server's Service proxy;
+ *  - a drill whose checks cannot pass fails naming each, and still tears down;
+ *  - a drill whose worker is SIGKILLed mid-restore still ends torn down, as does a cancelled one;
  *  - a drill that would restore into a production namespace is refused before anything is created.
  */
 import { execFileSync } from 'node:child_process';
@@ -13,7 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { readDrillReports, scheduleDrills, startDrill } from '../../client/commands/drill';
 import { backup } from '../../workflows';
 import { drillStatusQuery } from '../../workflows/drill';
@@ -63,7 +65,24 @@ describe('DR drills of the sample application from the standby store', () => {
     const primary = (await freshStore('dr')).ref;
     const standby = (await freshTargetStore('dr')).ref;
     const base = shopPlan(uniqueId('drill').toLowerCase(), ns.name, primary, KEY_ENV);
-    plan = validatePlan({ ...base, spec: { ...base.spec, rpo: '1h', standbys: [standbyOn('target', standby)], drill: { schedule: '0 3 * * 1', namespaceSuffix: '-drill', verify: [] } } });
+    const db = { namespace: ns.name, matchLabels: { 'app.kubernetes.io/name': 'db' } };
+    plan = validatePlan({
+      ...base,
+      spec: {
+        ...base.spec,
+        rpo: '1h',
+        standbys: [standbyOn('target', standby)],
+        drill: {
+          schedule: '0 3 * * 1',
+          namespaceSuffix: '-drill',
+          verify: [],
+          // Recorded by the backup below (10 rows), compared in each drill's copy.
+          dataChecks: [{ name: 'order-count', podSelector: db, container: 'postgres', command: psql('SELECT count(*) FROM orders;') }],
+          // The web pods serve the web-content ConfigMap: through the target API server's Service proxy.
+          httpChecks: [{ name: 'storefront', service: { namespace: ns.name, name: 'web', port: 80 }, bodyContains: '<h1>shop</h1>' }],
+        },
+      },
+    });
     // Divides by zero (fails) unless the 10 rows written above are there; prints 1 when they are.
     plan = withVerify("SELECT 10/(SELECT count(*) FROM orders WHERE item LIKE 'drill-%');");
     taskQueue = uniqueId('drill');
@@ -108,7 +127,12 @@ describe('DR drills of the sample application from the standby store', () => {
     expect(report).toMatchObject({ outcome: 'passed', namespaces: { [ns.name]: drillNs() }, leftovers: [] });
     expect(report!.rtoMs).toBeGreaterThan(0);
     expect(report!.rpoMs).toBeGreaterThan(0);
-    expect(report!.checks).toEqual([expect.objectContaining({ name: 'orders', ok: true, output: expect.stringContaining('1') })]);
+    expect(report!.checks).toEqual([
+      expect.objectContaining({ name: 'orders', ok: true, output: expect.stringContaining('1') }),
+      expect.objectContaining({ name: 'order-count', kind: 'data', pod: 'db-0', ok: true, output: 'matches the backup: expected "10" (recorded in db-0), got "10"' }),
+      expect.objectContaining({ name: 'storefront', kind: 'http', pod: 'service/web:80', ok: true, output: expect.stringContaining('HTTP 200: <html><body><h1>shop</h1>') }),
+    ]);
+    figures.checks = report!.checks.map((c) => `${c.name}:${c.durationMs}`);
     expect(report!.steps.map((s) => [s.name, s.ok])).toEqual([['Preflight', true], ['Isolate', true], ['Restore', true], ['Verify', true], ['Teardown', true]]);
     expect(await targetNamespaceGone()).toBe(true);
     expect(isolation).toEqual({ label: report!.drillId, egress: [{ to: [{ podSelector: {} }] }], types: ['Egress'] });
@@ -132,19 +156,39 @@ describe('DR drills of the sample application from the standby store', () => {
     figures.reportScreenshot = { file: png, bytes: shot.length };
   }, 240_000);
 
-  it('fails a drill whose check cannot pass, naming the check, and still tears down', async () => {
-    const failing = withVerify('SELECT 1/(SELECT count(*) FROM orders WHERE id = 999999);');
+  it('fails a drill whose checks cannot pass, naming each, and still tears down', async () => {
+    const base = withVerify('SELECT 1/(SELECT count(*) FROM orders WHERE id = 999999);');
+    const drill = base.spec.drill!;
+    // A data check the point never recorded, and a page the application does not serve.
+    const failing = validatePlan({
+      ...base,
+      spec: {
+        ...base.spec,
+        drill: { ...drill, dataChecks: [...drill.dataChecks, { ...drill.dataChecks[0]!, name: 'late-count' }], httpChecks: [...drill.httpChecks, { ...drill.httpChecks[0]!, name: 'missing-page', path: '/missing.html', timeout: '3s' }] },
+      },
+    });
     const { handle, drillId } = await startDrill(env.client, taskQueue, failing);
     const err = await handle.result().then(
       () => undefined,
       (e: unknown) => e,
     );
-    await recordHistory(handle, 'drill-v1-check-failed');
+    await recordHistory(handle, 'drill-v2-checks-failed');
     expect(err).toBeInstanceOf(WorkflowFailedError);
-    expect((err as WorkflowFailedError).cause?.message).toMatch(new RegExp(`drill ${drillId} of .* failed: Verify: drill check orders failed in db-0`));
+    const message = (err as WorkflowFailedError).cause?.message ?? '';
+    expect(message).toMatch(new RegExp(`drill ${drillId} of .* failed: Verify: drill check orders failed in db-0`));
+    expect(message).toContain('drill data check late-count failed in db-0: point ');
+    expect(message).toContain('drill HTTP check missing-page failed on service web: status 404, expected 200');
     const report = (await readDrillReports(failing)).find((r) => r.drillId === drillId)!;
     expect(report).toMatchObject({ outcome: 'failed', leftovers: [] });
-    expect(report.checks).toEqual([expect.objectContaining({ name: 'orders', ok: false, output: expect.stringContaining('division by zero') })]);
+    expect(report.checks.map((c) => [c.name, c.ok])).toEqual([
+      ['orders', false],
+      ['order-count', true],
+      ['late-count', false],
+      ['storefront', true],
+      ['missing-page', false],
+    ]);
+    expect(report.checks[0]).toMatchObject({ output: expect.stringContaining('division by zero') });
+    expect(report.checks[2]).toMatchObject({ kind: 'data', output: expect.stringContaining('recorded no value for data check late-count') });
     expect(report.steps.map((s) => [s.name, s.ok])).toEqual([['Preflight', true], ['Isolate', true], ['Restore', true], ['Verify', false], ['Teardown', true]]);
     expect(await targetNamespaceGone()).toBe(true);
   }, 240_000);
@@ -158,18 +202,39 @@ describe('DR drills of the sample application from the standby store', () => {
     await worker.kill('SIGKILL');
     worker = startWorkerProcess(taskQueue, { [KEY_ENV]: process.env[KEY_ENV]! });
     const report = (await handle.result()) as DrillReport;
-    await recordHistory(handle, 'drill-v1-worker-killed');
+    await recordHistory(handle, 'drill-v2-worker-killed');
     figures.killed = { rtoMs: report.rtoMs, steps: report.steps.map((s) => `${s.name}:${s.durationMs}`) };
     expect(report).toMatchObject({ outcome: 'passed', leftovers: [] });
     expect((await handle.query(drillStatusQuery)).phase).toBe('Passed');
     expect(await targetNamespaceGone()).toBe(true);
   }, 300_000);
 
+  it('tears down a drill cancelled mid-restore, and ends cancelled', async () => {
+    const { handle, drillId } = await startDrill(env.client, taskQueue, plan);
+    await waitFor('the drill restore to start', 120_000, async () => {
+      const p = await env.client.workflow.getHandle(restoreWorkflowId(drillId)).query(restoreProgressQuery).catch(() => undefined);
+      return !!p && (p.phase === 'RestoreVolumes' || p.phase.startsWith('Apply'));
+    });
+    await handle.cancel();
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await recordHistory(handle, 'drill-v2-cancelled');
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    expect((await handle.describe()).status.name).toBe('CANCELLED');
+    const report = (await readDrillReports(plan)).find((r) => r.drillId === drillId)!;
+    expect(report).toMatchObject({ outcome: 'cancelled', failure: 'Restore: cancelled', leftovers: [] });
+    expect(report.steps.map((s) => [s.name, s.ok])).toEqual([['Preflight', true], ['Isolate', true], ['Restore', false], ['Teardown', true]]);
+    expect(await targetNamespaceGone()).toBe(true);
+  }, 240_000);
+
   it('refuses a drill that would restore into a production namespace, before creating anything', async () => {
     const intoProduction = validatePlan({ ...plan, spec: { ...plan.spec, selector: { ...plan.spec.selector, namespaces: [ns.name, drillNs()] } } });
     const { handle, drillId } = await startDrill(env.client, taskQueue, intoProduction);
     await expect(handle.result()).rejects.toMatchObject({ cause: { message: expect.stringContaining(`the drill namespace ${drillNs()} is a production namespace of the plan`) } });
-    await recordHistory(handle, 'drill-v1-refused');
+    await recordHistory(handle, 'drill-v2-refused');
     const report = (await readDrillReports(plan)).find((r) => r.drillId === drillId)!;
     expect(report.steps.map((s) => [s.name, s.ok])).toEqual([['Preflight', false], ['Teardown', true]]);
     expect(await targetNamespaceGone()).toBe(true);

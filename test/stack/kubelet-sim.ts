@@ -21,6 +21,7 @@
 //     TDR_CONTAINER TDR_ROOT (the container rootfs above) TDR_VOLUMES_DIR
 //     and for postgres pods PGHOST=127.0.0.1 PGPORT PGUSER PGDATABASE PGDATA(host path)
 // - runs the real process of pods annotated stack.temporal-dr.local/run=postgres;
+// - serves HTTP on the pod IP of pods annotated stack.temporal-dr.local/serve=http (http-pod.ts);
 // - marks a pod prepared (annotation stack.temporal-dr.local/prepared=<uid>): only then do the
 //   kwok stages of scripts/stack/kwok/stages.yaml make it Running/Ready;
 // - when such a pod is deleted, stops its process first, then sets
@@ -31,11 +32,13 @@ import path from 'node:path';
 import { LocalPathProvisioner, backingDirOf, errText } from './local-path-provisioner';
 import { LocalPathSnapshotter } from './local-path-snapshotter';
 import { PostgresProcess, freePort, sleep } from './postgres';
+import { HttpPod } from './http-pod';
 
 const ANN = 'stack.temporal-dr.local';
 const A_RUN = `${ANN}/run`;
 const A_PREPARED = `${ANN}/prepared`;
 const A_STOPPED = `${ANN}/stopped`;
+const A_SERVE = `${ANN}/serve`;
 const EXEC_LABEL = `${ANN}/pod-uid`;
 const FIELD_MANAGER = 'temporal-dr-kubelet-sim';
 
@@ -58,6 +61,7 @@ interface PodState {
   starting?: Promise<void>;
   failed?: string;
   stopped?: boolean;
+  http?: HttpPod | 'failed';
 }
 
 class KubeletSim {
@@ -137,7 +141,13 @@ class KubeletSim {
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
     this.wake?.();
-    await Promise.all([...this.pods.values()].map((s) => s.process?.stop().catch(() => undefined)));
+    await Promise.all([...this.pods.values()].map((s) => Promise.all([s.process?.stop().catch(() => undefined), this.stopHttp(s)])));
+  }
+
+  private async stopHttp(st: PodState) {
+    const h = st.http;
+    if (h && h !== 'failed') await h.stop().catch(() => undefined);
+    if (h) st.http = undefined;
   }
 
   private async reconcilePods() {
@@ -159,6 +169,7 @@ class KubeletSim {
     for (const [uid, st] of this.pods) {
       if (seen.has(uid)) continue;
       await st.process?.stop();
+      await this.stopHttp(st);
       this.pods.delete(uid);
       this.removePodDir(st);
       await this.deleteExec(uid);
@@ -210,6 +221,13 @@ class KubeletSim {
     if (pod.metadata?.annotations?.[A_PREPARED] !== uid) {
       await this.annotate(pod, { [A_PREPARED]: uid });
       log(`prepared ${podRef(pod)} on ${pod.spec!.nodeName}`);
+    }
+    // kwok gives the pod its IP once prepared: serve from the next pass on.
+    if (pod.metadata?.annotations?.[A_SERVE] === 'http' && !st.http && !st.stopped) {
+      st.http = await HttpPod.start(this.core, pod, log).catch((e) => {
+        log(`${podRef(pod)}: ${errText(e)}`);
+        return 'failed' as const;
+      });
     }
     return true;
   }
@@ -415,6 +433,7 @@ class KubeletSim {
     const st = this.pods.get(uid);
     if (st) {
       st.stopped = true;
+      await this.stopHttp(st);
       if (st.starting) await st.starting;
       if (st.process) {
         const wasRunning = st.process.running;

@@ -113,3 +113,30 @@ describe('drill isolation rules', () => {
     expect(isolateForDrill({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', labels: { a: 'b' } } }, 'd1')).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', labels: { a: 'b', [DRILL_LABEL]: 'd1' } } });
   });
 });
+
+describe('drill checks', () => {
+  const { compareDataCheck, judgeHttpResponse } = require('../../../shared/drill');
+  const recorded = { value: '10', pod: { name: 'db-0' } };
+  it('passes a data check only when the copy gives what the backup recorded, and says why otherwise', () => {
+    expect(compareDataCheck('rows', 'p1', recorded, { value: '10' })).toEqual({ ok: true, output: 'matches the backup: expected "10" (recorded in db-0), got "10"' });
+    expect(compareDataCheck('rows', 'p1', recorded, { value: '9' })).toEqual({ ok: false, output: 'differs from the backup: expected "10" (recorded in db-0), got "9"' });
+    expect(compareDataCheck('rows', 'p1', recorded, { error: 'exit 1: relation "orders" does not exist' })).toMatchObject({ ok: false, output: expect.stringContaining('the drill copy failed: exit 1') });
+    expect(compareDataCheck('rows', 'p1', undefined, { value: '10' })).toMatchObject({ ok: false, output: expect.stringContaining('point p1 recorded no value for data check rows') });
+    expect(compareDataCheck('rows', 'p1', { error: 'exit 2', pod: { name: 'db-0' } }, { value: '10' })).toMatchObject({ ok: false, output: 'the backup of point p1 could not record data check rows: exit 2' });
+  });
+  it('judges an HTTP response by status and body', () => {
+    expect(judgeHttpResponse(200, 'shop', { status: 200, body: '<h1>shop</h1>\n' })).toEqual({ ok: true, output: 'HTTP 200: <h1>shop</h1>' });
+    expect(judgeHttpResponse(200, undefined, { status: 404, body: 'nope' })).toEqual({ ok: false, output: 'status 404, expected 200 (HTTP 404: nope)' });
+    expect(judgeHttpResponse(200, 'shop', { status: 200, body: 'other' })).toMatchObject({ ok: false, output: expect.stringContaining('body does not contain "shop"') });
+    expect(judgeHttpResponse(200, undefined, { error: 'ECONNREFUSED' })).toEqual({ ok: false, output: 'no response: ECONNREFUSED' });
+  });
+  it('refuses two drill checks with one name and a path with a query string', () => {
+    const check = (name: string) => `{ name: ${name}, podSelector: { namespace: shop, matchLabels: { app: db } }, command: [psql] }`;
+    expect(issuesOf(plan(`  drill:\n    schedule: "0 3 * * 1"\n    verify: [${check('rows')}]\n    dataChecks: [${check('rows')}]\n    httpChecks: [{ name: web, service: { namespace: shop, name: web, port: 80 }, path: "/x?y=1" }]\n`))).toEqual([
+      'spec.drill.httpChecks[0].path: expected a path starting with / (no query string)',
+    ]);
+    expect(issuesOf(plan(`  drill:\n    schedule: "0 3 * * 1"\n    verify: [${check('rows')}]\n    dataChecks: [${check('rows')}]\n`))).toEqual([
+      'spec.drill.dataChecks[0].name: duplicate of spec.drill.verify[0].name "rows"; give each drill check its own name',
+    ]);
+  });
+});

@@ -43,7 +43,10 @@ describe('parsePlan', () => {
       { name: 'postgres', podSelector: { namespace: 'shop', matchLabels: { app: 'postgres' } }, container: 'postgres', preset: 'postgresql' },
     ]);
     expect(plan.spec.volumes).toEqual({ defaultMode: 'copy', byStorageClass: {}, byPvc: {} });
-    expect(plan.spec.drill).toEqual({ schedule: '0 3 * * 1', namespaceSuffix: '-drill', verify: [], pauseAfterFailures: 1 });
+    expect(plan.spec.drill).toMatchObject({ schedule: '0 3 * * 1', namespaceSuffix: '-drill', pauseAfterFailures: 1 });
+    expect(plan.spec.drill!.verify.map((c) => c.timeout)).toEqual(['30s']);
+    expect(plan.spec.drill!.dataChecks.map((c) => c.name)).toEqual(['order-count']);
+    expect(plan.spec.drill!.httpChecks).toEqual([{ name: 'storefront', service: { namespace: 'shop', name: 'web', port: 80 }, path: '/', expectStatus: 200, bodyContains: '<h1>shop</h1>', timeout: '60s' }]);
     expect(plan.spec.retention).toEqual({ keepLast: 3, keepDaily: 7, keepWeekly: 4 });
   });
 
