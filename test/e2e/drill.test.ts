@@ -32,6 +32,7 @@ import { coreApi, execInPod, freshNamespace, kubeConfigFor, waitFor, type TestNa
 import { recordHistory } from '../harness/histories';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
 import { deployShop, NODES, psql, shopPlan } from './app-fixture';
+import { freePort } from '../stack/postgres';
 
 const KEY_ENV = 'TDR_DRILL_KEY';
 const networkApi = (cluster: 'source' | 'target') => kubeConfigFor(cluster).makeApiClient(k8s.NetworkingV1Api);
@@ -44,6 +45,7 @@ describe('DR drills of the sample application from the standby store', () => {
   let taskQueue: string;
   let worker: TestProcess;
   let agents: TestProcess[] = [];
+  let metricsAddress: string;
   const figures: Record<string, unknown> = {};
   const drillNs = () => `${ns.name}-drill`;
   const targetNamespaceGone = async () => (await coreApi('target').listNamespace()).items.every((n) => n.metadata?.name !== drillNs());
@@ -86,8 +88,9 @@ describe('DR drills of the sample application from the standby store', () => {
     // Divides by zero (fails) unless the 10 rows written above are there; prints 1 when they are.
     plan = withVerify("SELECT 10/(SELECT count(*) FROM orders WHERE item LIKE 'drill-%');");
     taskQueue = uniqueId('drill');
+    metricsAddress = `127.0.0.1:${await freePort()}`;
     const procEnv = { [KEY_ENV]: process.env[KEY_ENV]! };
-    worker = startWorkerProcess(taskQueue, procEnv);
+    worker = startWorkerProcess(taskQueue, { ...procEnv, TDR_METRICS_ADDRESS: metricsAddress });
     agents = [startAgentProcess('source', NODES, procEnv), startAgentProcess('target', NODES, procEnv)];
     const point = await env.client.workflow.execute(backup, { taskQueue, workflowId: uniqueId('backup'), args: [{ plan, agentHeartbeatTimeoutMs: 10_000 }] });
     await shipPoint({ planName: plan.metadata.name, pointId: point.pointId, source: planToStoreRef(plan), standby: standbyStoreRef(standbySite(plan, 'target')), keyEnv: KEY_ENV });
@@ -189,6 +192,15 @@ describe('DR drills of the sample application from the standby store', () => {
     ]);
     expect(report.checks[0]).toMatchObject({ output: expect.stringContaining('division by zero') });
     expect(report.checks[2]).toMatchObject({ kind: 'data', output: expect.stringContaining('recorded no value for data check late-count') });
+    // Loud: the worker's metrics count it (the scheduled drill before it passed), and the shipped alert rules watch these series.
+    const metrics = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+    const count = (outcome: string) => Number(metrics.split('\n').find((l) => l.startsWith('dr_drills_total{') && l.includes(`plan="${plan.metadata.name}"`) && l.includes(`outcome="${outcome}"`))?.split(' ').at(-1));
+    expect(count('passed')).toBeGreaterThanOrEqual(1);
+    expect(count('failed')).toBe(1);
+    expect(metrics).toMatch(new RegExp(`dr_drill_last_success_timestamp_seconds\\{[^}]*plan="${plan.metadata.name}"`));
+    const rules = readFileSync(path.join(__dirname, '../../deploy/prometheus/dr-alerts.yaml'), 'utf8');
+    expect(rules).toContain('increase(dr_drills_total{outcome="failed"}[1d]) > 0');
+    expect(rules).toContain('dr_drill_last_success_timestamp_seconds');
     expect(report.steps.map((s) => [s.name, s.ok])).toEqual([['Preflight', true], ['Isolate', true], ['Restore', true], ['Verify', false], ['Teardown', true]]);
     expect(await targetNamespaceGone()).toBe(true);
   }, 240_000);
