@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, CommanderError } from 'commander';
 import { registerStoreCommands } from './commands/store';
 import { registerPlanCommands } from './commands/plan';
 import { registerKeyCommands } from './commands/key';
@@ -10,10 +12,15 @@ import { registerReplicateCommands } from './commands/replicate';
 import { registerFailoverCommands } from './commands/failover';
 import { registerDrillCommands } from './commands/drill';
 import { runMain } from '../config/run-main';
+import { EXIT_CODES } from '../config/exit-codes';
 
 const program = new Command('drctl')
   .description('Disaster recovery for Kubernetes applications, on Temporal')
-  .showHelpAfterError();
+  .version(productVersion(), '--version', 'print the version of drctl')
+  .option('--debug', 'on failure, print the stack trace and the chain of causes')
+  .showHelpAfterError()
+  // Usage errors exit 2 (invalid input), not commander's 1: see config/exit-codes.ts.
+  .exitOverride();
 registerPlanCommands(program);
 registerKeyCommands(program);
 registerBackupCommand(program);
@@ -25,5 +32,15 @@ registerDrillCommands(program);
 registerStoreCommands(program);
 
 runMain('drctl', async () => {
-  await program.parseAsync(process.argv);
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    // Commander has printed the problem (or the help, or the version) already.
+    if (err instanceof CommanderError) process.exitCode = err.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.invalidInput;
+    else throw err;
+  }
 });
+
+function productVersion(): string {
+  return (JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { version: string }).version;
+}

@@ -30,7 +30,8 @@ export const formatBytes = (n: number): string => {
 
 /**
  * Prints a workflow's progress until it ends: its `progress` query plus the bytes its node agents
- * report in heartbeats. One line per change when not on a terminal, a live line when on one.
+ * report in heartbeats, on stderr so stdout keeps only the result: one line per change when not on
+ * a terminal, a live line when on one.
  */
 export async function followProgress<P extends object>(handle: WorkflowHandle, render: (p: P, transfer?: { done: number; total: number }) => string): Promise<void> {
   let last = '';
@@ -42,12 +43,12 @@ export async function followProgress<P extends object>(handle: WorkflowHandle, r
     if (p) {
       const line = render(p, await pendingTransfer(handle));
       if (line !== last) {
-        if (process.stdout.isTTY) process.stdout.write(`\r\x1b[2K${line}`);
-        else console.log(line);
+        if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${line}`);
+        else process.stderr.write(`${line}\n`);
         last = line;
       }
     }
     await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
   }
-  if (process.stdout.isTTY && last) process.stdout.write('\n');
+  if (process.stderr.isTTY && last) process.stderr.write('\n');
 }

@@ -68,6 +68,17 @@ export class PreflightFailedError extends DrError {
 }
 
 /** Error types that activities must not retry; passed to every proxyActivities() call. */
+/**
+ * An operation's workflow ended without its result: failed (the message names the failing step
+ * and cause) or, with `cancelled`, cancelled, terminated or rejected at an approval gate.
+ */
+export class RunFailedError extends DrError {
+  readonly retryable = false;
+  constructor(message: string, readonly workflowId: string, readonly cancelled = false) {
+    super(message);
+  }
+}
+
 export const NON_RETRYABLE_ERROR_TYPES = [
   'InvalidInputError',
   'PermissionDeniedError',

@@ -12,7 +12,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import type { ObjectStore, StoredObject } from './object-store';
-import { NotFoundError, PermissionDeniedError, StoreUnavailableError } from '../../shared/errors';
+import { InvalidInputError, NotFoundError, PermissionDeniedError, StoreUnavailableError } from '../../shared/errors';
 
 export interface S3StoreConfig {
   /** e.g. http://127.0.0.1:9000; omit for AWS. */
@@ -74,6 +74,11 @@ export class S3ObjectStore implements ObjectStore {
     if (name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch') {
       return new PermissionDeniedError(
         `${op} ${this.location}/${key}: ${name}; check the access key and secret (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the plan's credentials) and the bucket policy`,
+      );
+    }
+    if (name === 'CredentialsProviderError') {
+      return new InvalidInputError(
+        `${op} ${this.location}/${key}: no credentials for the object store; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or give --plan, whose store names its credential variables)`,
       );
     }
     if (err instanceof S3ServiceException) {

@@ -7,6 +7,7 @@ import { InvalidInputError } from '../../shared/errors';
 import { openClient } from '../temporal-client';
 import { loadPlanFile } from './plan';
 import { followProgress, formatBytes } from '../progress';
+import { runResult } from '../run-result';
 
 export function registerBackupCommand(program: Command): void {
   program
@@ -44,7 +45,7 @@ export function registerBackupCommand(program: Command): void {
           const bytes = t ? `, ${formatBytes(t.done)}/${formatBytes(t.total)} in flight` : '';
           return `[${p.phase}] point ${p.pointId}: ${p.resources} objects, volumes ${p.volumesDone}/${p.volumesTotal}${bytes}`;
         });
-        const r: BackupReport = await handle.result();
+        const r = await runResult<BackupReport>(handle, `backup of plan ${plan.metadata.name}`);
         console.log(
           `recovery point ${r.planName}/${r.pointId} complete in ${(r.durationMs / 1000).toFixed(1)} s: ` +
             `${r.resources} objects, ${r.volumes.length} volume(s), ${formatBytes(r.bytes)} of data, ${formatBytes(r.uploadedBytes)} uploaded`,

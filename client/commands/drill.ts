@@ -9,11 +9,13 @@ import type { Plan } from '../../shared/plan';
 import { cronProblem } from '../../shared/cron';
 import { parseDuration } from '../../shared/duration';
 import { DrOperation, DrPlan } from '../../shared/search-attributes';
-import { InvalidInputError, NotFoundError, innermostMessage } from '../../shared/errors';
+import { InvalidInputError, NotFoundError } from '../../shared/errors';
 import { openStore } from '../../activities/store/open-store';
 import { listAll } from '../../activities/store/object-store';
 import { openClient } from '../temporal-client';
 import { loadPlanFile } from './plan';
+import { asRunFailure } from '../run-result';
+import { EXIT_CODES } from '../../config/exit-codes';
 
 
 export async function startDrill(client: Client, taskQueue: string, plan: Plan, opts: Omit<DrillInput, 'plan' | 'drillId'> = {}) {
@@ -31,18 +33,26 @@ export async function startDrill(client: Client, taskQueue: string, plan: Plan, 
   return { handle, drillId };
 }
 
-/**
- * Creates (or replaces) the plan's drill schedule: a Temporal Schedule that starts the drill
- * workflow on the cron, skipping a run while one is still going (overlap SKIP), catching up missed
- * runs within `catchupWindow`, and pausing itself after `pauseAfterFailures` failed drills in a row.
- */
-export async function scheduleDrills(client: Client, taskQueue: string, plan: Plan, opts: { cron: string; catchupWindow?: string; pauseAfterFailures?: number; restore?: DrillInput['restore'] }) {
+type ScheduleOptions = { cron: string; catchupWindow?: string; pauseAfterFailures?: number; restore?: DrillInput['restore'] };
+
+/** The schedule's settings, or InvalidInputError naming the flag: checked before any server is contacted. */
+function checkScheduleOptions(plan: Plan, opts: ScheduleOptions): { pauseAfter: number; catchupMs: number } {
   const pauseAfter = opts.pauseAfterFailures ?? plan.spec.drill?.pauseAfterFailures ?? 1;
   if (!Number.isInteger(pauseAfter) || pauseAfter < 0) throw new InvalidInputError(`--pause-after-failures: expected a whole number, 0 (never) or more, got ${opts.pauseAfterFailures}`);
   const problem = cronProblem(opts.cron);
   if (problem) throw new InvalidInputError(`--cron: ${problem} (expected cron like "0 3 * * 1")`);
   const catchupMs = parseDuration(opts.catchupWindow ?? '10m');
   if (catchupMs === undefined || catchupMs < 1000) throw new InvalidInputError(`--catchup-window: expected a duration of at least 1s like 10m, got "${opts.catchupWindow}"`);
+  return { pauseAfter, catchupMs };
+}
+
+/**
+ * Creates (or replaces) the plan's drill schedule: a Temporal Schedule that starts the drill
+ * workflow on the cron, skipping a run while one is still going (overlap SKIP), catching up missed
+ * runs within `catchupWindow`, and pausing itself after `pauseAfterFailures` failed drills in a row.
+ */
+export async function scheduleDrills(client: Client, taskQueue: string, plan: Plan, opts: ScheduleOptions) {
+  const { pauseAfter, catchupMs } = checkScheduleOptions(plan, opts);
   const scheduleId = drillScheduleId(plan.metadata.name);
   const options = {
     scheduleId,
@@ -112,10 +122,10 @@ export function registerDrillCommands(program: Command): void {
           if (!(err instanceof WorkflowFailedError)) throw err;
           const stored = (await readDrillReports(plan)).find((r) => r.drillId === drillId);
           if (stored) return stored;
-          throw new InvalidInputError(`drill ${drillId} failed: ${innermostMessage(err)}`);
+          throw asRunFailure(err, handle.workflowId, `drill ${drillId}`);
         });
         console.log(opts.json ? JSON.stringify(report, null, 2) : formatDrillReport(report));
-        if (report.outcome !== 'passed') process.exitCode = 4;
+        if (report.outcome !== 'passed') process.exitCode = report.outcome === 'cancelled' ? EXIT_CODES.runCancelled : EXIT_CODES.runFailed;
       } finally {
         await dr.close();
       }
@@ -131,11 +141,12 @@ export function registerDrillCommands(program: Command): void {
       const plan = loadPlanFile(file);
       const cron = opts.cron ?? plan.spec.drill?.schedule;
       if (!cron) throw new InvalidInputError(`--cron: plan ${plan.metadata.name} has no spec.drill.schedule; give --cron "0 3 * * 1"`);
+      const n = opts.pauseAfterFailures === undefined ? undefined : Number(opts.pauseAfterFailures);
+      const settings = { cron, catchupWindow: opts.catchupWindow, ...(n === undefined ? {} : { pauseAfterFailures: n }) };
+      checkScheduleOptions(plan, settings);
       const dr = await openClient();
       try {
-        const n = opts.pauseAfterFailures === undefined ? undefined : Number(opts.pauseAfterFailures);
-        if (n !== undefined && !(Number.isInteger(n) && n >= 0)) throw new InvalidInputError(`--pause-after-failures: expected a whole number, 0 (never) or more, got "${opts.pauseAfterFailures}"`);
-        const h = await scheduleDrills(dr.client, dr.settings.taskQueue, plan, { cron, catchupWindow: opts.catchupWindow, ...(n === undefined ? {} : { pauseAfterFailures: n }) });
+        const h = await scheduleDrills(dr.client, dr.settings.taskQueue, plan, settings);
         const after = n ?? plan.spec.drill?.pauseAfterFailures ?? 1;
         console.log(`drill schedule ${h.scheduleId}: ${cron}, overlap skip, catch-up ${opts.catchupWindow}, ${after ? `pauses after ${after} failed drill(s) in a row` : 'never pauses itself'}`);
       } finally {

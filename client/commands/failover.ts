@@ -16,10 +16,12 @@ import { replicateWorkflowId } from '../../shared/replication';
 import type { ApprovalGate, Plan } from '../../shared/plan';
 import { formatDuration } from '../../shared/duration';
 import { DrOperation, DrPlan, DrSourceCluster, DrTargetCluster } from '../../shared/search-attributes';
-import { InvalidInputError, NotFoundError, innermostMessage } from '../../shared/errors';
+import { InvalidInputError, NotFoundError } from '../../shared/errors';
 import { openClient } from '../temporal-client';
 import { loadPlanFile } from './plan';
 import { replicateStatusQuery } from '../../workflows/replicate';
+import { asRunFailure } from '../run-result';
+import { EXIT_CODES } from '../../config/exit-codes';
 
 type StartOptions = Omit<FailoverInput, 'plan' | 'failoverId' | 'operation' | 'mode' | 'from' | 'to'>;
 
@@ -133,6 +135,9 @@ async function run(planFile: string, operation: FailoverInput['operation'], opts
     if (!opts.from && standbys.length > 1) throw new InvalidInputError(`--from: plan ${plan.metadata.name} has several standby sites (${standbys.join(', ')}); name the one that is primary now`);
     from = opts.from ?? standbys[0];
   }
+  // Unknown sites are refused before any server is contacted.
+  siteNamed(plan, from);
+  siteNamed(plan, to);
   const dr = await openClient();
   try {
     if (operation === 'failback') await requireReverseReplication(dr.client, plan);
@@ -145,12 +150,12 @@ async function run(planFile: string, operation: FailoverInput['operation'], opts
     } catch (err) {
       if (err instanceof WorkflowFailedError) {
         const s = await handle.query(failoverStatusQuery).catch(() => undefined);
-        throw new InvalidInputError(`${operation} ${failoverId} failed${s ? ` in phase ${s.phase}` : ''}: ${innermostMessage(err)}`);
+        throw asRunFailure(err, handle.workflowId, `${operation} ${failoverId}${s ? ` (phase ${s.phase})` : ''}`);
       }
       throw err;
     }
     console.log(opts.json ? JSON.stringify(report, null, 2) : formatFailoverReport(report));
-    if (report.outcome === 'rejected') process.exitCode = 3;
+    if (report.outcome === 'rejected') process.exitCode = EXIT_CODES.runCancelled;
   } finally {
     await dr.close();
   }

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { WorkflowFailedError, WorkflowIdConflictPolicy } from '@temporalio/client';
+import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import type { RetentionResult } from '../../activities/backup/retention';
 import { prune } from '../../workflows';
 import { gcWorkflowId, pruneWorkflowId, type PruneProgress } from '../../workflows/prune';
-import { DataCorruptionError, DrError, InvalidInputError } from '../../shared/errors';
+import { DataCorruptionError, InvalidInputError } from '../../shared/errors';
 import { parseDuration } from '../../shared/duration';
 import { RETENTION_RULE_FIELD } from '../../shared/retention';
 import { planToStoreRef, type Plan } from '../../shared/plan';
@@ -12,6 +12,7 @@ import { DrOperation, DrPlan } from '../../shared/search-attributes';
 import { formatBytes } from '../progress';
 import { openClient } from '../temporal-client';
 import { loadPlanFile } from './plan';
+import { asRunFailure } from '../run-result';
 
 /** The human report of a prune run: kept (with the rules that kept each), expired, removed, collected. */
 export function formatRetentionReport(r: RetentionResult): string {
@@ -63,10 +64,6 @@ export function registerPruneCommand(points: Command): void {
     });
 }
 
-class PruneFailedError extends DrError {
-  readonly retryable = false;
-}
-
 /**
  * Runs a prune as the `prune` workflow on the worker (never in this process): it takes the store's
  * GC lock (the workflow gc/<store>, shared with the backups' retention), waiting for the one
@@ -107,12 +104,7 @@ export async function runPruneWorkflow(
       return await result;
     } catch (err) {
       // The root cause names what failed (a wrong key, a missing policy...), not the workflow wrapper.
-      if (err instanceof WorkflowFailedError) {
-        let cause: Error | undefined = err.cause;
-        while (cause?.cause) cause = cause.cause as Error;
-        throw new PruneFailedError(`prune of plan ${plan.metadata.name} (workflow ${workflowId}) failed: ${cause?.message ?? err.message}`);
-      }
-      throw err;
+      throw asRunFailure(err, workflowId, `prune of plan ${plan.metadata.name}`);
     }
   } finally {
     await dr.close();

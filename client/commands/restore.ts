@@ -12,6 +12,7 @@ import { openStore } from '../../activities/store/open-store';
 import { openClient } from '../temporal-client';
 import { storeAndKeyFromOptions } from '../store-options';
 import { followProgress, formatBytes } from '../progress';
+import { runResult } from '../run-result';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -131,7 +132,7 @@ export function registerRestoreCommand(program: Command): void {
         console.log(`started restore ${handle.workflowId}`);
         if (!opts.wait) return;
         await followProgress<RestoreProgress>(handle, (p) => `[${p.phase}] objects ${p.objectsApplied}/${p.objectsTotal}, volumes ${p.volumesDone}/${p.volumesTotal}, ${formatBytes(p.bytesWritten)} written`);
-        const r: RestoreReport = await handle.result();
+        const r = await runResult<RestoreReport>(handle, `restore of ${pointRef}`);
         if (r.dryRun) return printDryRun(store, r);
         console.log(
           `restored ${r.point} to ${r.target} in ${(r.rtoMs / 1000).toFixed(1)} s (RTO: start to every workload ready): ` +

@@ -82,7 +82,7 @@ describe('drctl, end to end', () => {
     expect(v.code).toBe(0);
     expect(v.out).toMatch(/verified: \d+ objects, 2 volumes, \d+ chunks indexed, \d+ chunks read/);
     const wrongKey = await drctl('points', 'verify', `${planName}/latest`, '--plan', planFile, '--key-env', 'NO_SUCH_KEY_VAR');
-    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.code).toBe(2);
     expect(wrongKey.out).toMatch(/NO_SUCH_KEY_VAR is not set/);
   });
 
@@ -111,7 +111,7 @@ describe('drctl, end to end', () => {
 
   it('rejects bad input with one line naming the field', async () => {
     const bad = await drctl('restore', 'no-slash', '--to', 'target');
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.out.trim()).toMatch(/^drctl: point: give it as <plan>\/<point-id> or <plan>\/latest/);
     const policy = await drctl('restore', `${planName}/latest`, '--to', 'target', '--existing', 'merge');
     expect(policy.out.trim()).toMatch(/^drctl: --existing: expected skip, update or fail/);

@@ -1,0 +1,69 @@
+/**
+ * drctl's contract with scripts: every command given bad input exits with the documented code
+ * (README, "Exit codes") and one line naming the field and the fix, before it contacts any server;
+ * a missing object exits 3 and an unreachable server 6. Runs the built CLI (dist/) as an operator
+ * would, against the stack's Temporal server for the not-found case.
+ */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { EXIT_CODES } from '../../config/exit-codes';
+
+const DRCTL = path.join(__dirname, '../../dist/client/drctl.js');
+const PLAN = path.join(__dirname, '../../examples/plan.yaml');
+/** Nothing listens here: a command that validates its input first never notices. */
+const UNREACHABLE = { TEMPORAL_ADDRESS: '127.0.0.1:1' };
+
+function drctl(args: string[], env: Record<string, string> = UNREACHABLE): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [DRCTL, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const { invalidInput, notFound, unreachable } = EXIT_CODES;
+const cases: [string[], number, RegExp][] = [
+  [['backup', '/nope.yaml'], invalidInput, /^drctl: cannot read plan file \/nope\.yaml/],
+  [['backup', PLAN, '--bogus'], invalidInput, /^error: unknown option '--bogus'/],
+  [['restore', 'shop/latest'], invalidInput, /^error: required option '--to <context>' not specified/],
+  [['restore', 'no-slash', '--to', 'target'], invalidInput, /^drctl: point: give it as <plan>\/<point-id> or <plan>\/latest/],
+  [['restore', 'shop/latest', '--to', 'target', '--existing', 'merge'], invalidInput, /^drctl: --existing: expected skip, update or fail, got "merge"/],
+  [['points', 'prune', '--plan', PLAN, '--abandoned-after', 'soon'], invalidInput, /^drctl: --abandoned-after "soon": expected a duration like 24h or 2d/],
+  [['points', 'prune', '--plan', PLAN, '--gc-grace', '-1h'], invalidInput, /^drctl: --gc-grace "-1h": expected a duration/],
+  [['replicate', 'start', '/nope.yaml'], invalidInput, /^drctl: cannot read plan file/],
+  [['drill', 'schedule', PLAN, '--cron', 'bad'], invalidInput, /^drctl: --cron: expected 5 fields/],
+  [['drill', 'schedule', PLAN, '--pause-after-failures', '-1'], invalidInput, /^drctl: --pause-after-failures: expected a whole number, 0 \(never\) or more, got -1/],
+  [['drill', 'schedule', PLAN, '--catchup-window', 'soon'], invalidInput, /^drctl: --catchup-window: expected a duration of at least 1s like 10m, got "soon"/],
+  [['drill', 'run', PLAN, '--cluster-name', 'x'], invalidInput, /^drctl: --cluster-name: give it with --to <context>/],
+  [['drill', 'report', PLAN], invalidInput, /^error: missing required argument 'id'/],
+  [['failover', PLAN, '--to', 'nowhere'], invalidInput, /^drctl: plan shop has no site "nowhere"; its sites are primary, target/],
+  [['failover', PLAN, '--planned', '--unplanned'], invalidInput, /^drctl: --planned and --unplanned: choose one/],
+  [['approve', PLAN, '--gate', 'nope'], invalidInput, /^drctl: --gate: expected one of before-fencing, before-traffic-switch, confirm-fenced, got "nope"/],
+  [['store', 'check', '--size', 'abc'], invalidInput, /^error: option '--size <bytes>' argument 'abc' is invalid\. expected a whole number of at least 1/],
+  [['points', 'list', '--store', 's3://bucket/p', '--endpoint', 'http://127.0.0.1:1'], invalidInput, /^drctl: LIST s3:\/\/bucket\/p\/points\/: no credentials for the object store; set AWS_ACCESS_KEY_ID/],
+  [['plan', 'validate', '/nope.yaml'], invalidInput, /^drctl: cannot read plan file/],
+  [['backup', PLAN], unreachable, /^drctl: cannot reach the Temporal server at 127\.0\.0\.1:1 \(namespace default\)/],
+];
+
+describe('drctl exit codes and one-line errors', () => {
+  it.each(cases)('drctl %j exits %i with one line naming the problem', async (args, code, line) => {
+    const noCredentials = args[1] === 'list' ? { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'none', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent' } : {};
+    const r = await drctl(args, { ...UNREACHABLE, ...noCredentials });
+    expect({ code: r.code, first: r.stderr.split('\n')[0] }).toEqual({ code, first: expect.stringMatching(line) });
+    if (r.stderr.startsWith('drctl:')) expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // never a stack trace
+  });
+
+  it('exits 3 for a schedule that does not exist, and shows the stack only with --debug', async () => {
+    const r = await drctl(['drill', 'pause', 'no-such-plan'], {});
+    expect(r).toMatchObject({ code: notFound, stderr: 'drctl: plan no-such-plan has no drill schedule (drill-schedule/no-such-plan); create it with `drctl drill schedule <plan.yaml>`\n' });
+    const debug = await drctl(['drill', 'pause', 'no-such-plan', '--debug'], {});
+    expect(debug.code).toBe(notFound);
+    expect(debug.stderr).toMatch(/\n\s+at /);
+  });
+
+  it('prints its version and exits 0', async () => {
+    const r = await drctl(['--version']);
+    expect(r).toMatchObject({ code: 0, stdout: expect.stringMatching(/^\d+\.\d+\.\d+\n$/) });
+  });
+});
