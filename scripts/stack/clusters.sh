@@ -7,7 +7,9 @@
 #
 # Usage: scripts/stack/clusters.sh COMMAND [--workdir DIR] [options]
 #   up [--fresh]        start both clusters (reusing DIR's state when present; --fresh wipes it
-#                       first). Writes DIR/kubeconfig with contexts "source" and "target".
+#                       first); a cluster already serving is left running, and only what is down
+#                       (a cluster, its kubelet-sim) is started. Writes DIR/kubeconfig with
+#                       contexts "source" and "target".
 #   down [--purge]      stop every process of both clusters (state kept; --purge deletes it)
 #   status              state, apiserver URL and processes of both clusters
 #   stop-one NAME       stop one cluster (all its processes), keeping its etcd data (fault tests)
@@ -79,10 +81,21 @@ load_binaries_for_stop() {
 kctl() { "$KUBECTL" --kubeconfig "$WORKDIR/kubeconfig" "$@"; }
 kwokctl() { "$KWOKCTL" "$@"; }
 
-pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# A killed process nobody has reaped yet (a container's PID 1 may never reap) is a zombie: dead.
+pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 pid_of_file() { cat "$1" 2>/dev/null || true; }
 
 # Processes of one cluster: the kwokctl components (pid files under the cluster dir) + kubelet-sim.
+cluster_serving() { # NAME: every component kwokctl started is alive and the API server is ready
+  local d f n=0; d="$(cluster_dir "$1")"
+  for f in "$d"/pids/*.pid; do
+    [ -f "$f" ] || return 1
+    pid_alive "$(pid_of_file "$f")" || return 1
+    n=$((n + 1))
+  done
+  [ $n -gt 0 ] && [ -f "$WORKDIR/kubeconfig" ] && [ -n "${KUBECTL:-}" ] && kctl --context "$1" get --raw /readyz --request-timeout=5s >/dev/null 2>&1
+}
+
 cluster_pids() {
   local d; d="$(cluster_dir "$1")"
   local f
@@ -298,14 +311,21 @@ cmd_up() {
   preflight
   local start=$SECONDS c
   if [ "$FRESH" = 1 ]; then cmd_down_purge_quiet; fi
-  # leftovers of an earlier run on this workdir (crashed test run, kill -9): stop them first
+  # A cluster whose components all run and whose API server answers is reused as it is (runs in
+  # flight keep going); one with some processes down (a crash, kill -9) is stopped and started.
+  local down=()
   for c in "${CLUSTERS[@]}"; do
-    if [ -n "$(cluster_pids "$c")" ]; then log "stopping leftover processes of cluster $c"; stop_cluster "$c"; fi
+    if cluster_serving "$c"; then
+      log "cluster $c already running: reused"
+    else
+      if [ -n "$(cluster_pids "$c")" ]; then log "stopping the remaining processes of cluster $c"; stop_cluster "$c"; fi
+      down+=("$c")
+    fi
   done
-  log "starting clusters source and target in $WORKDIR (kwok names $PREFIX-*)"
+  [ ${#down[@]} = 0 ] || log "starting cluster(s) ${down[*]} in $WORKDIR (kwok names $PREFIX-*)"
   local pids=() ports k=0
-  read -r -a ports <<<"$(free_ports $((6 * ${#CLUSTERS[@]})))"
-  for c in "${CLUSTERS[@]}"; do
+  [ ${#down[@]} = 0 ] || read -r -a ports <<<"$(free_ports $((6 * ${#down[@]})))"
+  for c in "${down[@]}"; do
     ( create_or_start_cluster "$c" "${ports[*]:$k:6}" ) & pids+=($!)
     k=$((k + 6))
   done
@@ -345,30 +365,33 @@ cmd_down_purge_quiet() {
   rm -f "$WORKDIR/kubeconfig"
 }
 
-cmd_status() {
-  local c any=0
+cmd_status() { # exits 0 only when both clusters serve and both kubelet-sims run
+  local c ok=1
   for c in "${CLUSTERS[@]}"; do
     local pids; pids="$(cluster_pids "$c" | tr '\n' ' ')"
     local port; port="$(apiserver_port "$c")"
-    local state=stopped
-    [ -n "$pids" ] && { state=running; any=1; }
+    local state=stopped sim=DOWN
+    [ -n "$pids" ] && state=DEGRADED
+    cluster_serving "$c" && state=running
     [ -f "$(cluster_dir "$c")/kwok.yaml" ] || state=absent
+    pid_alive "$(pid_of_file "$PIDS/kubelet-sim-$c.pid")" && sim=running
+    [ "$state" = running ] && [ "$sim" = running ] || ok=0
     local rss=0 p simpid; simpid="$(pid_of_file "$PIDS/kubelet-sim-$c.pid")"
     # the cluster's components + kubelet-sim and the pod processes it runs (its process group)
     for p in $(printf '%s\n' $pids $( [ -n "$simpid" ] && pgrep -g "$simpid" ) | sort -u); do
-      rss=$((rss + $(awk '/VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
+      rss=$((rss + $(awk '/VmRSS/{r=$2} END{print r+0}' "/proc/$p/status" 2>/dev/null || echo 0)))
     done
-    printf '%-7s %-8s apiserver=https://127.0.0.1:%s kwok-name=%s pids=[%s] rss=%sMiB\n' \
-      "$c" "$state" "${port:-?}" "$(kwok_name "$c")" "${pids% }" "$((rss / 1024))"
+    printf 'cluster %-7s %-8s apiserver=https://127.0.0.1:%s kubelet-sim=%s kwok-name=%s pids=[%s] rss=%sMiB\n' \
+      "$c" "$state" "${port:-?}" "$sim" "$(kwok_name "$c")" "${pids% }" "$((rss / 1024))"
   done
   echo "kubeconfig: $WORKDIR/kubeconfig"
-  [ $any = 1 ]
+  [ $ok = 1 ]
 }
 
 case "$CMD" in
   up) cmd_up ;;
   down) cmd_down ;;
-  status) cmd_status ;;
+  status) load_binaries_for_stop; cmd_status ;;
   stop-one)
     [ -n "$ONE" ] || die "usage: $0 stop-one source|target [--workdir DIR]"
     load_binaries_for_stop; stop_cluster "$ONE"; log "cluster $ONE stopped (data kept)" ;;

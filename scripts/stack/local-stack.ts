@@ -82,9 +82,14 @@ export interface ManagedProcess {
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  // A killed process nobody has reaped yet (a container's PID 1 may never reap) is a zombie: dead.
+  try {
+    return !/^State:\s*Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return true; // no /proc (not Linux): kill(0) is all we know
   }
 }
 

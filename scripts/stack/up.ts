@@ -133,7 +133,7 @@ function kubectl(env: StackEnv, context: string, args: string[], input?: string)
 /** Starts (or reuses) the two local clusters and deploys the sample application on "source". */
 function startClustersWithSampleApp(dir: string, env: StackEnv): void {
   const workdir = path.join(dir, 'clusters');
-  note('starting the local clusters "source" and "target" (first start builds Kubernetes: several minutes)');
+  note('starting (or reusing) the local clusters "source" and "target"');
   execFileSync('bash', [CLUSTERS_SH, 'up', '--workdir', workdir], { stdio: ['ignore', 'ignore', 'inherit'] });
   const vars = Object.fromEntries(
     execFileSync('bash', [CLUSTERS_SH, 'env', '--workdir', workdir], { encoding: 'utf8' })

@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import {
   CLUSTERS, ClusterName, TestNamespace, appsApi, applySampleApp, coreApi, execInPod, freshNamespace,
-  kubeConfigFor, podDir, stackWorkdir, waitFor, waitForWorkloadsReady,
+  kubeConfigFor, podDir, stackWorkdir, startClusters, waitFor, waitForWorkloadsReady,
 } from '../harness/clusters';
 
 const psql = (sql: string) => ['psql', '-X', '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql];
@@ -132,5 +132,25 @@ describe.each(CLUSTERS)('local cluster %s', (cluster) => {
     await waitForWorkloadsReady(cluster, ns.name, 90_000);
     const r = await execInPod(cluster, ns.name, 'db-0', 'postgres', psql('SELECT count(*) FROM orders;'));
     expect(r).toMatchObject({ exitCode: 0, stdout: '2\n' });
+  });
+});
+
+describe('clusters.sh up on running clusters', () => {
+  const componentPids = (): Record<string, number> =>
+    Object.fromEntries<number>(
+      CLUSTERS.flatMap((c) => {
+        const dir = fs.readdirSync(path.join(stackWorkdir(), 'kwok', 'clusters')).find((d) => d.endsWith(`-${c}`))!;
+        const pids = path.join(stackWorkdir(), 'kwok', 'clusters', dir, 'pids');
+        return fs.readdirSync(pids).map((f): [string, number] => [`${c}/${f}`, Number(fs.readFileSync(path.join(pids, f), 'utf8'))]);
+      }).concat(CLUSTERS.map((c): [string, number] => [`${c}/kubelet-sim`, Number(fs.readFileSync(path.join(stackWorkdir(), 'pids', `kubelet-sim-${c}.pid`), 'utf8'))])),
+    );
+
+  test('reuses them: no process restarted, so runs in flight keep going', async () => {
+    const before = componentPids();
+    expect(Object.keys(before)).toEqual(expect.arrayContaining(['source/kube-apiserver.pid', 'target/etcd.pid', 'target/kubelet-sim']));
+    const out = await startClusters(stackWorkdir());
+    expect(out.kubeconfig).toBe(path.join(stackWorkdir(), 'kubeconfig'));
+    expect(componentPids()).toEqual(before);
+    for (const pid of Object.values(before)) expect(pidAlive(pid)).toBe(true);
   });
 });

@@ -47,7 +47,7 @@ const cases: [string[], number, RegExp][] = [
 
 describe('drctl exit codes and one-line errors', () => {
   it.each(cases)('drctl %j exits %i with one line naming the problem', async (args, code, line) => {
-    const noCredentials = args[1] === 'list' ? { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'none', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent' } : {};
+    const noCredentials: Record<string, string> = args[1] === 'list' ? { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'none', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent' } : {};
     const r = await drctl(args, { ...UNREACHABLE, ...noCredentials });
     expect({ code: r.code, first: r.stderr.split('\n')[0] }).toEqual({ code, first: expect.stringMatching(line) });
     if (r.stderr.startsWith('drctl:')) expect(r.stderr.trim().split('\n')).toHaveLength(1);

@@ -1,0 +1,39 @@
+/**
+ * `npm run status`: what of the local stack runs, where, and what is down (then `npm run up`
+ * starts only that). Exits 0 when everything runs, 1 when something is down.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT, runningPid } from './local-stack';
+
+const dir = path.resolve(process.env.TDR_STACK_DIR ?? path.join(REPO_ROOT, '.stack'));
+const envFile = path.join(dir, 'env.sh');
+const env = Object.fromEntries(
+  (existsSync(envFile) ? readFileSync(envFile, 'utf8') : '')
+    .split('\n')
+    .filter((l) => l.startsWith('export '))
+    .map((l) => l.slice(7).split('=', 2).map((v) => v.replace(/^'|'$/g, '')) as [string, string]),
+);
+const processes: [name: string, where: string][] = [
+  ['temporal', `${env.TEMPORAL_ADDRESS ?? '?'} (UI ${env.TDR_TEMPORAL_UI ?? '?'})`],
+  ['minio', `${env.S3_ENDPOINT ?? '?'} (source site's store)`],
+  ['minio-target', `${env.S3_ENDPOINT_TARGET ?? '?'} (target site's store)`],
+  ['worker', `task queue ${env.TEMPORAL_TASK_QUEUE ?? 'temporal-dr'}, log ${path.join(dir, 'worker.log')}`],
+  ['agent-source', `node agents of cluster source, log ${path.join(dir, 'agent-source.log')}`],
+  ['agent-target', `node agents of cluster target, log ${path.join(dir, 'agent-target.log')}`],
+];
+let down = 0;
+console.log(`local stack in ${dir}`);
+for (const [name, where] of processes) {
+  const pid = runningPid(dir, name);
+  if (!pid) down++;
+  console.log(`${name.padEnd(13)} ${pid ? `running  pid ${String(pid).padEnd(8)}` : 'DOWN              '} ${where}`);
+}
+try {
+  execFileSync('bash', [path.join(REPO_ROOT, 'scripts/stack/clusters.sh'), 'status', '--workdir', path.join(dir, 'clusters')], { stdio: 'inherit' });
+} catch {
+  down++;
+}
+if (down) console.log(`${down} part(s) down: \`npm run up\` starts only those and keeps the rest running`);
+process.exit(down ? 1 : 0);
