@@ -16,6 +16,7 @@ import { openClient } from '../temporal-client';
 import { loadPlanFile } from './plan';
 import { asRunFailure } from '../run-result';
 import { EXIT_CODES } from '../../config/exit-codes';
+import { printOutput, withOutput, type OutputOptions } from '../output';
 
 
 export async function startDrill(client: Client, taskQueue: string, plan: Plan, opts: Omit<DrillInput, 'plan' | 'drillId'> = {}) {
@@ -103,14 +104,14 @@ export function formatDrillReport(r: DrillReport): string {
 export function registerDrillCommands(program: Command): void {
   const cmd = program.command('drill').description('prove recovery works: restore into isolated namespaces, check, tear down, report');
 
-  cmd
-    .command('run <plan>')
-    .description('run a drill now and wait for its report (plan file)')
-    .option('--to <context>', 'restore into this cluster (default: the plan\'s first standby, else its target)')
-    .option('--cluster-name <name>', 'the cluster name its node agents use (default: the context)')
-    .option('--json', 'print the report as JSON')
-    .option('--detach', 'print the workflow id and return')
-    .action(async (file: string, opts: { to?: string; clusterName?: string; json?: boolean; detach?: boolean }) => {
+  withOutput(
+    cmd
+      .command('run <plan>')
+      .description('run a drill now and wait for its report (plan file)')
+      .option('--to <context>', 'restore into this cluster (default: the plan\'s first standby, else its target)')
+      .option('--cluster-name <name>', 'the cluster name its node agents use (default: the context)')
+      .option('--detach', 'print the workflow id and return'),
+  ).action(async (file: string, opts: OutputOptions & { to?: string; clusterName?: string; detach?: boolean }) => {
       const plan = loadPlanFile(file);
       if (opts.clusterName && !opts.to) throw new InvalidInputError('--cluster-name: give it with --to <context>');
       const dr = await openClient();
@@ -124,7 +125,7 @@ export function registerDrillCommands(program: Command): void {
           if (stored) return stored;
           throw asRunFailure(err, handle.workflowId, `drill ${drillId}`);
         });
-        console.log(opts.json ? JSON.stringify(report, null, 2) : formatDrillReport(report));
+        printOutput(opts, report, () => formatDrillReport(report), () => [report.drillId]);
         if (report.outcome !== 'passed') process.exitCode = report.outcome === 'cancelled' ? EXIT_CODES.runCancelled : EXIT_CODES.runFailed;
       } finally {
         await dr.close();
@@ -178,28 +179,30 @@ export function registerDrillCommands(program: Command): void {
       });
   }
 
-  cmd
-    .command('list <plan>')
-    .description('past drills of a plan, newest first, from the store (plan file)')
-    .option('--json', 'print as JSON')
-    .action(async (file: string, opts: { json?: boolean }) => {
-      const reports = await readDrillReports(loadPlanFile(file));
-      if (opts.json) return console.log(JSON.stringify(reports.map(({ steps: _s, checks: _c, ...r }) => r), null, 2));
-      for (const r of reports) console.log(`${r.drillId}  ${r.outcome.padEnd(6)}  RTO ${((r.rtoMs ?? 0) / 1000).toFixed(1)} s  RPO ${((r.rpoMs ?? 0) / 1000).toFixed(1)} s  ${r.failure ?? ''}`);
-      if (!reports.length) console.log('no drills yet');
-    });
+  withOutput(cmd.command('list <plan>').description('past drills of a plan, newest first, from the store (plan file)')).action(async (file: string, opts: OutputOptions) => {
+    const reports = await readDrillReports(loadPlanFile(file));
+    printOutput(
+      opts,
+      reports.map(({ steps: _s, checks: _c, ...r }) => r),
+      () =>
+        reports.length
+          ? reports.map((r) => `${r.drillId}  ${r.outcome.padEnd(9)}  RTO ${((r.rtoMs ?? 0) / 1000).toFixed(1)} s  RPO ${((r.rpoMs ?? 0) / 1000).toFixed(1)} s  ${r.failure ?? ''}`).join('\n')
+          : 'no drills yet',
+      () => reports.map((r) => r.drillId),
+    );
+  });
 
-  cmd
-    .command('report <plan> <id>')
-    .description('one drill\'s report (plan file and drill id)')
-    .option('--json', 'print as JSON')
-    .option('--html <file>', 'also write it as one self-contained HTML page with a timeline chart')
-    .action(async (file: string, id: string, opts: { json?: boolean; html?: string }) => {
+  withOutput(
+    cmd
+      .command('report <plan> <id>')
+      .description('one drill\'s report (plan file and drill id)')
+      .option('--html <file>', 'also write it as one self-contained HTML page with a timeline chart'),
+  ).action(async (file: string, id: string, opts: OutputOptions & { html?: string }) => {
       const plan = loadPlanFile(file);
       const body = await openStore(drillStoreRef(plan)).get(drillReportKey(plan.metadata.name, id));
       if (!body) throw new NotFoundError(`no drill ${id} of plan ${plan.metadata.name}; see \`drctl drill list ${file}\``);
       const report = JSON.parse(body.toString('utf8')) as DrillReport;
       if (opts.html) writeFileSync(opts.html, drillReportHtml(report));
-      console.log(opts.json ? JSON.stringify(report, null, 2) : formatDrillReport(report));
+      printOutput(opts, report, () => formatDrillReport(report), () => [report.drillId]);
     });
 }

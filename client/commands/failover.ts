@@ -22,6 +22,7 @@ import { loadPlanFile } from './plan';
 import { replicateStatusQuery } from '../../workflows/replicate';
 import { asRunFailure } from '../run-result';
 import { EXIT_CODES } from '../../config/exit-codes';
+import { printOutput, withOutput, type OutputOptions } from '../output';
 
 type StartOptions = Omit<FailoverInput, 'plan' | 'failoverId' | 'operation' | 'mode' | 'from' | 'to'>;
 
@@ -118,7 +119,9 @@ async function follow(handle: WorkflowHandle<typeof failover>): Promise<Failover
   return result;
 }
 
-async function run(planFile: string, operation: FailoverInput['operation'], opts: { to?: string; from?: string; planned?: boolean; unplanned?: boolean; json?: boolean; detach?: boolean }): Promise<void> {
+type RunOptions = OutputOptions & { to?: string; from?: string; planned?: boolean; unplanned?: boolean; detach?: boolean };
+
+async function run(planFile: string, operation: FailoverInput['operation'], opts: RunOptions): Promise<void> {
   const plan = loadPlanFile(planFile);
   if (opts.planned && opts.unplanned) throw new InvalidInputError('--planned and --unplanned: choose one');
   const mode: FailoverMode = opts.unplanned ? 'unplanned' : 'planned';
@@ -154,7 +157,7 @@ async function run(planFile: string, operation: FailoverInput['operation'], opts
       }
       throw err;
     }
-    console.log(opts.json ? JSON.stringify(report, null, 2) : formatFailoverReport(report));
+    printOutput(opts, report, () => formatFailoverReport(report), () => [report.failoverId]);
     if (report.outcome === 'rejected') process.exitCode = EXIT_CODES.runCancelled;
   } finally {
     await dr.close();
@@ -186,27 +189,26 @@ export function registerFailoverCommands(program: Command): void {
     c
       .option('--planned', 'relocate: the primary is reachable; it is fenced and a final point is shipped, no write is lost (default)')
       .option('--unplanned', 'disaster: never read from the old primary; bring up the newest point at the target and report the data-loss window')
-      .option('--json', 'print the report as JSON')
       .option('--detach', 'print the workflow id and return; follow it in the Temporal UI or with --status');
 
   runOptions(
-    program
-      .command('failover <plan>')
+    withOutput(program
+      .command('failover <plan>'))
       .description('make a standby site the primary of a plan (plan file); with --status, show the running or last failover')
       .option('--to <site>', 'the standby site to make primary (default: the only standby)')
       .option('--from <site>', 'the site that is primary now (default: spec.source.name)')
       .option('--status', 'show the failover of the plan (name or file) and exit'),
-  ).action(async (planArg: string, opts: { to?: string; from?: string; planned?: boolean; unplanned?: boolean; json?: boolean; detach?: boolean; status?: boolean }) => {
-    if (opts.status) return showStatus(planArg, !!opts.json);
+  ).action(async (planArg: string, opts: RunOptions & { status?: boolean }) => {
+    if (opts.status) return showStatus(planArg, opts);
     await run(planArg, 'failover', opts);
   });
 
   runOptions(
-    program
-      .command('failback <plan>')
+    withOutput(program
+      .command('failback <plan>'))
       .description('return a plan to its original site (spec.source) once replication back to it has shipped a point')
       .option('--from <site>', 'the site that is primary now (default: the only standby)'),
-  ).action(async (planArg: string, opts: { from?: string; planned?: boolean; unplanned?: boolean; json?: boolean; detach?: boolean }) => run(planArg, 'failback', opts));
+  ).action(async (planArg: string, opts: RunOptions) => run(planArg, 'failback', opts));
 
   for (const verb of ['approve', 'reject'] as const) {
     program
@@ -236,7 +238,7 @@ export function registerFailoverCommands(program: Command): void {
   }
 }
 
-async function showStatus(planArg: string, json: boolean): Promise<void> {
+async function showStatus(planArg: string, opts: OutputOptions): Promise<void> {
   const planName = /\.ya?ml$/.test(planArg) ? loadPlanFile(planArg).metadata.name : planArg;
   const dr = await openClient();
   try {
@@ -247,7 +249,7 @@ async function showStatus(planArg: string, json: boolean): Promise<void> {
         if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`plan ${planName} has had no failover (workflow ${failoverWorkflowId(planName)})`);
         throw err;
       });
-    console.log(json ? JSON.stringify(s, null, 2) : formatFailoverStatus(s));
+    printOutput(opts, s, () => formatFailoverStatus(s), () => [s.failoverId]);
   } finally {
     await dr.close();
   }

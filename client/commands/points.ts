@@ -7,6 +7,7 @@ import { DataCorruptionError } from '../../shared/errors';
 import { storeAndKeyFromOptions, type StoreAndKeyOptions } from '../store-options';
 import { formatBytes } from '../progress';
 import { registerPruneCommand } from './prune';
+import { printOutput, withOutput, type OutputOptions } from '../output';
 
 
 const storeOptions = (c: Command) =>
@@ -19,23 +20,25 @@ const storeOptions = (c: Command) =>
 export function registerPointsCommands(program: Command): void {
   const points = program.command('points').description('recovery points, read straight from the object store (no Temporal needed, except prune, which runs on the worker)');
 
-  storeOptions(points.command('list [plan]').description('list recovery points, newest first')).action(async (planName: string | undefined, opts: StoreAndKeyOptions) => {
+  withOutput(storeOptions(points.command('list [plan]').description('list recovery points, newest first'))).action(async (planName: string | undefined, opts: StoreAndKeyOptions & OutputOptions) => {
     const { ref } = storeAndKeyFromOptions(opts);
     const list = await listPoints(openStore(ref), planName);
-    if (!list.length) return console.log(`no recovery points in s3://${ref.bucket}/${ref.prefix}`);
-    for (const p of list) {
-      const detail = p.status === 'complete' ? `${p.resources} objects, ${p.volumes} volumes, ${formatBytes(p.bytes ?? 0)}, completed ${p.completedAt}` : p.status === 'failed' ? `failed: ${p.reason?.split('\n')[0]}` : 'in progress or abandoned';
-      console.log(`${p.planName}/${p.pointId}  ${p.status.padEnd(11)}  ${detail}`);
-    }
+    const detail = (p: (typeof list)[number]) =>
+      p.status === 'complete' ? `${p.resources} objects, ${p.volumes} volumes, ${formatBytes(p.bytes ?? 0)}, completed ${p.completedAt}` : p.status === 'failed' ? `failed: ${p.reason?.split('\n')[0]}` : 'in progress or abandoned';
+    printOutput(
+      opts,
+      list,
+      () => (list.length ? list.map((p) => `${p.planName}/${p.pointId}  ${p.status.padEnd(11)}  ${detail(p)}`).join('\n') : `no recovery points in s3://${ref.bucket}/${ref.prefix}`),
+      () => list.map((p) => `${p.planName}/${p.pointId}`),
+    );
   });
 
-  storeOptions(points.command('describe <point>').description('show a point\'s catalog (<plan>/<id> or <plan>/latest)'))
-    .option('--json', 'print the whole catalog as JSON')
-    .action(async (pointRef: string, opts: StoreAndKeyOptions & { json?: boolean }) => {
+  withOutput(storeOptions(points.command('describe <point>').description('show a point\'s catalog (<plan>/<id> or <plan>/latest); -o json or yaml prints the whole catalog')))
+    .action(async (pointRef: string, opts: StoreAndKeyOptions & OutputOptions) => {
       const store = openStore(storeAndKeyFromOptions(opts).ref);
       const { planName, pointId } = await resolvePointRef(store, pointRef);
       const c = await readCatalog(store, planName, pointId);
-      if (opts.json) return console.log(JSON.stringify(c, null, 2));
+      if (opts.json || opts.output !== 'table') return printOutput(opts, c, () => '', () => [`${planName}/${pointId}`]);
       console.log(`point ${planName}/${pointId}: ${c.status}, source ${c.source.clusterName} (Kubernetes ${c.source.kubernetesVersion})`);
       console.log(`  started ${c.startedAt}, completed ${c.completedAt}`);
       const kinds = new Map<string, number>();

@@ -13,6 +13,7 @@ import { formatBytes } from '../progress';
 import { openClient } from '../temporal-client';
 import { loadPlanFile } from './plan';
 import { asRunFailure } from '../run-result';
+import { printOutput, withOutput, type OutputOptions } from '../output';
 
 /** The human report of a prune run: kept (with the rules that kept each), expired, removed, collected. */
 export function formatRetentionReport(r: RetentionResult): string {
@@ -41,15 +42,14 @@ export function formatRetentionReport(r: RetentionResult): string {
 }
 
 export function registerPruneCommand(points: Command): void {
-  points
-    .command('prune')
+  withOutput(points
+    .command('prune'))
     .description("apply the plan's retention policy: expire old recovery points, remove failed/abandoned ones, collect unused data")
     .requiredOption('--plan <file>', 'the plan (its spec.retention and spec.store)')
     .option('--dry-run', 'show what would be expired and collected; delete nothing')
     .option('--abandoned-after <duration>', 'remove failed and abandoned in-progress points older than this', '24h')
     .option('--gc-grace <duration>', 'collect unused packs only when older than this (protects uploads of a backup that just crashed)', '1h')
-    .option('--json', 'print the result as JSON')
-    .action(async (opts: { plan: string; dryRun?: boolean; abandonedAfter: string; gcGrace: string; json?: boolean }) => {
+    .action(async (opts: OutputOptions & { plan: string; dryRun?: boolean; abandonedAfter: string; gcGrace: string }) => {
       const abandonedAfterMs = parseDuration(opts.abandonedAfter);
       if (abandonedAfterMs === undefined) throw new InvalidInputError(`--abandoned-after ${JSON.stringify(opts.abandonedAfter)}: expected a duration like 24h or 2d`);
       const gcGraceMs = parseDuration(opts.gcGrace);
@@ -59,7 +59,7 @@ export function registerPruneCommand(points: Command): void {
         throw new InvalidInputError(`plan ${plan.metadata.name} has no retention policy`, ['spec.retention: required to prune; add e.g. `retention: { keepLast: 7, keepDaily: 14 }`']);
       }
       const r = await runPruneWorkflow(plan, { dryRun: !!opts.dryRun, abandonedAfterMs, gcGraceMs }, (line) => console.error(line));
-      console.log(opts.json ? JSON.stringify(r, null, 2) : formatRetentionReport(r));
+      printOutput(opts, r, () => formatRetentionReport(r), () => r.expired.map((p) => `${plan.metadata.name}/${p}`));
       if (r.gc.problem) throw new DataCorruptionError(`prune of ${plan.metadata.name}: ${r.gc.reason}`);
     });
 }

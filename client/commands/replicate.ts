@@ -18,6 +18,7 @@ import { InvalidInputError } from '../../shared/errors';
 import { openClient } from '../temporal-client';
 import { loadPlanFile } from './plan';
 import { formatBytes } from '../progress';
+import { printOutput, withOutput, type OutputOptions } from '../output';
 
 /**
  * Starts the replication loop of a plan to one standby site, or finds the one already running
@@ -147,12 +148,12 @@ export function registerReplicateCommands(program: Command): void {
       }
     });
 
-  cmd
-    .command('status <plan>')
-    .description('achieved RPO, newest point at each standby, last error (plan name or file)')
-    .option('--site <name>', 'only this standby site')
-    .option('--json', 'print the status as JSON')
-    .action(async (planArg: string, opts: { site?: string; json?: boolean }) => {
+  withOutput(
+    cmd
+      .command('status <plan>')
+      .description('achieved RPO, newest point at each standby, last error (plan name or file)')
+      .option('--site <name>', 'only this standby site'),
+  ).action(async (planArg: string, opts: OutputOptions & { site?: string }) => {
       const dr = await openClient();
       try {
         const { planName, sites } = await resolveTargets(dr.client, planArg, opts.site);
@@ -161,7 +162,7 @@ export function registerReplicateCommands(program: Command): void {
           const s = await dr.client.workflow.getHandle(replicateWorkflowId(planName, site)).query(replicateStatusQuery).catch(notRunning(planName, site));
           out.push({ ...s, ...liveRpo(s) });
         }
-        console.log(opts.json ? JSON.stringify(out.length === 1 ? out[0] : out, null, 2) : out.map(formatStatus).join('\n\n'));
+        printOutput(opts, out.length === 1 ? out[0] : out, () => out.map(formatStatus).join('\n\n'), () => out.map((s) => replicateWorkflowId(s.planName, s.site)));
       } finally {
         await dr.close();
       }

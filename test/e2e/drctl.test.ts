@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { generateMasterKey } from '../../activities/datapath/crypto';
 import { uniqueId } from '../harness/temporal';
 import { freshStore } from '../harness/store';
@@ -81,6 +81,16 @@ describe('drctl, end to end', () => {
     const v = await drctl('points', 'verify', `${planName}/latest`, '--plan', planFile, '--read-data');
     expect(v.code).toBe(0);
     expect(v.out).toMatch(/verified: \d+ objects, 2 volumes, \d+ chunks indexed, \d+ chunks read/);
+    // kubectl's output formats; stdout and stderr together hold nothing but the output.
+    const names = await drctl('points', 'list', planName, '--plan', planFile, '-o', 'name');
+    const listed = names.out.trim().split('\n');
+    expect(names.code).toBe(0);
+    for (const name of listed) expect(name).toMatch(new RegExp(`^${planName}/\\d{8}T\\d{6}Z-\\w+$`));
+    const asYaml = parse((await drctl('points', 'list', planName, '--plan', planFile, '-o', 'yaml')).out) as { planName: string; pointId: string; status: string }[];
+    expect(asYaml.map((p) => `${p.planName}/${p.pointId}`)).toEqual(listed);
+    expect(asYaml[0]).toMatchObject({ status: 'complete' });
+    const asJson = JSON.parse((await drctl('points', 'describe', listed[0]!, '--plan', planFile, '-o', 'json')).out) as { pointId: string; volumes: unknown[] };
+    expect(asJson).toMatchObject({ pointId: asYaml[0]!.pointId, planName });
     const wrongKey = await drctl('points', 'verify', `${planName}/latest`, '--plan', planFile, '--key-env', 'NO_SUCH_KEY_VAR');
     expect(wrongKey.code).toBe(2);
     expect(wrongKey.out).toMatch(/NO_SUCH_KEY_VAR is not set/);

@@ -42,6 +42,8 @@ const cases: [string[], number, RegExp][] = [
   [['store', 'check', '--size', 'abc'], invalidInput, /^error: option '--size <bytes>' argument 'abc' is invalid\. expected a whole number of at least 1/],
   [['points', 'list', '--store', 's3://bucket/p', '--endpoint', 'http://127.0.0.1:1'], invalidInput, /^drctl: LIST s3:\/\/bucket\/p\/points\/: no credentials for the object store; set AWS_ACCESS_KEY_ID/],
   [['plan', 'validate', '/nope.yaml'], invalidInput, /^drctl: cannot read plan file/],
+  [['points', 'list', '-o', 'wide'], invalidInput, /^error: option '-o, --output <format>' argument 'wide' is invalid\. expected one of table, json, yaml, name/],
+  [['drill', 'report', PLAN, 'some-id', '-o', 'xml'], invalidInput, /^error: option '-o, --output <format>' argument 'xml' is invalid/],
   [['backup', PLAN], unreachable, /^drctl: cannot reach the Temporal server at 127\.0\.0\.1:1 \(namespace default\)/],
 ];
 
