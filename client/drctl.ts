@@ -13,11 +13,24 @@ import { registerFailoverCommands } from './commands/failover';
 import { registerDrillCommands } from './commands/drill';
 import { runMain } from '../config/run-main';
 import { EXIT_CODES } from '../config/exit-codes';
+import { applyConfigFile } from './config-file';
 
 const program = new Command('drctl')
   .description('Disaster recovery for Kubernetes applications, on Temporal')
   .version(productVersion(), '--version', 'print the version of drctl')
   .option('--debug', 'on failure, print the stack trace and the chain of causes')
+  .option('--temporal-address <host:port>', 'Temporal frontend (default: TEMPORAL_ADDRESS, then the config file, then 127.0.0.1:7233)')
+  .option('--temporal-namespace <name>', 'Temporal namespace (default: TEMPORAL_NAMESPACE, then the config file, then default)')
+  .option('--kubeconfig <file>', 'kubeconfig whose contexts plans name (default: TDR_KUBECONFIG, then the config file, then KUBECONFIG)')
+  .addHelpText('after', '\nConnection defaults: flags, then environment variables, then the config file ($DRCTL_CONFIG, else ~/.config/drctl/config.yaml). See the README.')
+  // Flags win over the environment, which wins over the config file.
+  .hook('preAction', () => {
+    const o = program.opts<{ temporalAddress?: string; temporalNamespace?: string; kubeconfig?: string }>();
+    if (o.temporalAddress) process.env.TEMPORAL_ADDRESS = o.temporalAddress;
+    if (o.temporalNamespace) process.env.TEMPORAL_NAMESPACE = o.temporalNamespace;
+    if (o.kubeconfig) process.env.TDR_KUBECONFIG = o.kubeconfig;
+    applyConfigFile();
+  })
   .showHelpAfterError()
   // Usage errors exit 2 (invalid input), not commander's 1: see config/exit-codes.ts.
   .exitOverride();

@@ -6,7 +6,7 @@ import type { TemporalSettings } from './environment';
 function unreachable(s: TemporalSettings, err: unknown): ClusterUnreachableError {
   return new ClusterUnreachableError(
     `cannot reach the Temporal server at ${s.address} (namespace ${s.namespace}): ${(err as Error).message.split('\n')[0]}. ` +
-      'Set TEMPORAL_ADDRESS to a running frontend (host:port), or start the local stack with `npm run up`.',
+      'Set TEMPORAL_ADDRESS (drctl: or --temporal-address, or temporal.address in its config file) to a running frontend (host:port), or start the local stack with `npm run up`.',
     s.address,
   );
 }

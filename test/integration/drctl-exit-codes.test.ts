@@ -5,6 +5,7 @@
  * would, against the stack's Temporal server for the not-found case.
  */
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { EXIT_CODES } from '../../config/exit-codes';
 
@@ -62,6 +63,19 @@ describe('drctl exit codes and one-line errors', () => {
     const debug = await drctl(['drill', 'pause', 'no-such-plan', '--debug'], {});
     expect(debug.code).toBe(notFound);
     expect(debug.stderr).toMatch(/\n\s+at /);
+  });
+
+  it('takes its connection defaults from the config file, under the environment and the flags', async () => {
+    const missing = await drctl(['backup', PLAN], { DRCTL_CONFIG: '/nonexistent/drctl.yaml' });
+    expect(missing).toMatchObject({ code: invalidInput, stderr: 'drctl: DRCTL_CONFIG: /nonexistent/drctl.yaml does not exist; create it or unset DRCTL_CONFIG\n' });
+    const file = path.join(process.env.TDR_TEST_STACK_DIR ?? '/tmp', 'drctl-config.yaml');
+    writeFileSync(file, 'temporal:\n  address: 127.0.0.1:2\n');
+    const fromFile = await drctl(['backup', PLAN], { DRCTL_CONFIG: file, TEMPORAL_ADDRESS: '' });
+    expect(fromFile).toMatchObject({ code: unreachable, stderr: expect.stringMatching(/^drctl: cannot reach the Temporal server at 127\.0\.0\.1:2 /) });
+    const fromEnv = await drctl(['backup', PLAN], { DRCTL_CONFIG: file, TEMPORAL_ADDRESS: '127.0.0.1:3' });
+    expect(fromEnv.stderr).toMatch(/at 127\.0\.0\.1:3 /);
+    const fromFlag = await drctl(['--temporal-address', '127.0.0.1:4', 'backup', PLAN], { DRCTL_CONFIG: file, TEMPORAL_ADDRESS: '127.0.0.1:3' });
+    expect(fromFlag.stderr).toMatch(/at 127\.0\.0\.1:4 /);
   });
 
   it('prints its version and exits 0', async () => {
