@@ -11,6 +11,7 @@ import { registerRestoreCommand } from './commands/restore';
 import { registerReplicateCommands } from './commands/replicate';
 import { registerFailoverCommands } from './commands/failover';
 import { registerDrillCommands } from './commands/drill';
+import { registerRunsCommands } from './commands/runs';
 import { runMain } from '../config/run-main';
 import { EXIT_CODES } from '../config/exit-codes';
 import { applyConfigFile } from './config-file';
@@ -43,6 +44,7 @@ registerReplicateCommands(program);
 registerFailoverCommands(program);
 registerDrillCommands(program);
 registerStoreCommands(program);
+registerRunsCommands(program);
 
 runMain('drctl', async () => {
   try {

@@ -1,4 +1,5 @@
 import type { WorkflowHandle } from '@temporalio/client';
+import { detachOnInterrupt } from './run-result';
 
 /** Heartbeat details of a workflow's running activities (bytes done/total of volume copies). */
 async function pendingTransfer(handle: WorkflowHandle): Promise<{ done: number; total: number } | undefined> {
@@ -36,7 +37,11 @@ export const formatBytes = (n: number): string => {
 export async function followProgress<P extends object>(handle: WorkflowHandle, render: (p: P, transfer?: { done: number; total: number }) => string): Promise<void> {
   let last = '';
   let finished = false;
-  const result = handle.result().finally(() => (finished = true));
+  const stopDetach = detachOnInterrupt(handle.workflowId);
+  const result = handle.result().finally(() => {
+    finished = true;
+    stopDetach();
+  });
   result.catch(() => undefined);
   while (!finished) {
     const p = await handle.query<P>('progress').catch(() => undefined);

@@ -15,6 +15,8 @@ export const EXIT_CODES = {
   runCancelled: 5,
   /** The Temporal server, an object store or a cluster could not be reached. */
   unreachable: 6,
+  /** Ctrl-C while following a run: drctl stopped following, the run goes on (128 + SIGINT, as shells do). */
+  detached: 130,
 } as const;
 
 export function exitCodeFor(err: unknown): number {

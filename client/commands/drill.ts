@@ -14,7 +14,7 @@ import { openStore } from '../../activities/store/open-store';
 import { listAll } from '../../activities/store/object-store';
 import { openClient } from '../temporal-client';
 import { loadPlanFile } from './plan';
-import { asRunFailure } from '../run-result';
+import { asRunFailure, detachOnInterrupt } from '../run-result';
 import { EXIT_CODES } from '../../config/exit-codes';
 import { printOutput, withOutput, type OutputOptions } from '../output';
 
@@ -119,6 +119,7 @@ export function registerDrillCommands(program: Command): void {
         const { handle, drillId } = await startDrill(dr.client, dr.settings.taskQueue, plan, opts.to ? { cluster: { context: opts.to, clusterName: opts.clusterName ?? opts.to } } : {});
         process.stderr.write(`started drill ${drillId} (workflow ${handle.workflowId})\n`);
         if (opts.detach) return;
+        detachOnInterrupt(handle.workflowId);
         const report = await handle.result().catch(async (err: unknown) => {
           if (!(err instanceof WorkflowFailedError)) throw err;
           const stored = (await readDrillReports(plan)).find((r) => r.drillId === drillId);

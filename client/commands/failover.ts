@@ -20,7 +20,7 @@ import { InvalidInputError, NotFoundError } from '../../shared/errors';
 import { openClient } from '../temporal-client';
 import { loadPlanFile } from './plan';
 import { replicateStatusQuery } from '../../workflows/replicate';
-import { asRunFailure } from '../run-result';
+import { asRunFailure, detachOnInterrupt } from '../run-result';
 import { EXIT_CODES } from '../../config/exit-codes';
 import { printOutput, withOutput, type OutputOptions } from '../output';
 
@@ -102,7 +102,11 @@ export function formatFailoverReport(r: FailoverReport): string {
 /** Prints each new step and gate on stderr until the run ends; stdout keeps the result. */
 async function follow(handle: WorkflowHandle<typeof failover>): Promise<FailoverReport> {
   let finished = false;
-  const result = handle.result().finally(() => (finished = true));
+  const stopDetach = detachOnInterrupt(handle.workflowId);
+  const result = handle.result().finally(() => {
+    finished = true;
+    stopDetach();
+  });
   result.catch(() => undefined);
   let printedSteps = 0;
   let lastGate = '';

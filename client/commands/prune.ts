@@ -12,7 +12,7 @@ import { DrOperation, DrPlan } from '../../shared/search-attributes';
 import { formatBytes } from '../progress';
 import { openClient } from '../temporal-client';
 import { loadPlanFile } from './plan';
-import { asRunFailure } from '../run-result';
+import { asRunFailure, detachOnInterrupt } from '../run-result';
 import { printOutput, withOutput, type OutputOptions } from '../output';
 
 /** The human report of a prune run: kept (with the rules that kept each), expired, removed, collected. */
@@ -91,7 +91,11 @@ export async function runPruneWorkflow(
     say(`started prune ${workflowId} (store lock ${gcWorkflowId(planToStoreRef(plan))})`);
     // Say once if the store's lock is held by another run (stderr: stdout is the report).
     let finished = false;
-    const result = handle.result().finally(() => (finished = true));
+    const stopDetach = detachOnInterrupt(workflowId);
+    const result = handle.result().finally(() => {
+      finished = true;
+      stopDetach();
+    });
     result.catch(() => undefined);
     void (async () => {
       while (!finished) {

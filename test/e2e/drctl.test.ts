@@ -2,7 +2,7 @@
  * drctl as an operator runs it, against the real stack: validate a plan, back up, list and verify
  * points from the store, dry-run and run a restore, then repair one volume with a partial restore.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -117,6 +117,40 @@ describe('drctl, end to end', () => {
     const partial = await drctl('restore', ...args, '--volume', `${ns.name}/uploads`, '--existing', 'skip');
     expect(partial.code).toBe(0);
     expect(hashTree(dir)).toEqual(files);
+  });
+
+  it('detaches on Ctrl-C leaving the run going; runs list, watch and cancel find and follow it', async () => {
+    // Ctrl-C while following a backup: exit 130, how to follow it again, and the backup goes on.
+    const child = spawn(process.execPath, [DRCTL, 'backup', planFile], { env });
+    let stderr = '';
+    // The first progress line (on stderr) means drctl is following the run.
+    const started = new Promise<void>((resolve) =>
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (/\[\w+\] point /.test(stderr)) resolve();
+      }),
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await started;
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    const workflowId = `backup/${planName}`;
+    expect(stderr).toContain(`detached from ${workflowId}; it goes on. Follow it again: drctl runs watch ${workflowId}`);
+    const running = JSON.parse((await drctl('runs', 'list', '--plan', planName, '--running', '-o', 'json')).out) as { workflowId: string; operation: string; status: string }[];
+    expect(running).toEqual([expect.objectContaining({ workflowId, operation: 'backup', status: 'RUNNING' })]);
+    const watched = await drctl('runs', 'watch', workflowId);
+    expect(watched).toMatchObject({ code: 0, out: expect.stringContaining(`${workflowId}: completed`) });
+    const described = JSON.parse((await drctl('runs', 'describe', workflowId, '-o', 'json')).out) as { status: string; plan: string; phase: string };
+    expect(described).toMatchObject({ status: 'COMPLETED', plan: planName, phase: 'Done' });
+
+    // A run cancelled from drctl ends CANCELLED, and watching it exits 5.
+    expect((await drctl('backup', planFile, '--no-wait')).code).toBe(0);
+    const cancel = await drctl('runs', 'cancel', workflowId);
+    expect(cancel).toMatchObject({ code: 0, out: expect.stringContaining(`cancellation requested for ${workflowId}`) });
+    const afterCancel = await drctl('runs', 'watch', workflowId);
+    expect(afterCancel).toMatchObject({ code: 5, out: expect.stringContaining(`drctl: backup ${workflowId} was cancelled (workflow ${workflowId})`) });
+    expect(await drctl('runs', 'cancel', workflowId)).toMatchObject({ code: 2, out: expect.stringContaining('is not running (CANCELLED); nothing to cancel') });
+    expect(await drctl('runs', 'describe', 'backup/no-such-plan')).toMatchObject({ code: 3 });
   });
 
   it('rejects bad input with one line naming the field', async () => {
