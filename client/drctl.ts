@@ -12,6 +12,8 @@ import { registerReplicateCommands } from './commands/replicate';
 import { registerFailoverCommands } from './commands/failover';
 import { registerDrillCommands } from './commands/drill';
 import { registerRunsCommands } from './commands/runs';
+import { registerStatusCommand } from './commands/status';
+import { registerCompletionCommand } from './commands/completion';
 import { runMain } from '../config/run-main';
 import { EXIT_CODES } from '../config/exit-codes';
 import { applyConfigFile } from './config-file';
@@ -45,6 +47,8 @@ registerFailoverCommands(program);
 registerDrillCommands(program);
 registerStoreCommands(program);
 registerRunsCommands(program);
+registerStatusCommand(program);
+registerCompletionCommand(program);
 
 runMain('drctl', async () => {
   try {

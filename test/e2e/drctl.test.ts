@@ -11,6 +11,7 @@ import { uniqueId } from '../harness/temporal';
 import { freshStore } from '../harness/store';
 import { coreApi, freshNamespace, type TestNamespace } from '../harness/clusters';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
+import type { PlanStatus } from '../../client/commands/status';
 import { deployShop, hashTree, NODES, pvcDir, shopPlan } from './app-fixture';
 
 const KEY_ENV = 'TDR_CLI_KEY';
@@ -151,6 +152,12 @@ describe('drctl, end to end', () => {
     expect(afterCancel).toMatchObject({ code: 5, out: expect.stringContaining(`drctl: backup ${workflowId} was cancelled (workflow ${workflowId})`) });
     expect(await drctl('runs', 'cancel', workflowId)).toMatchObject({ code: 2, out: expect.stringContaining('is not running (CANCELLED); nothing to cancel') });
     expect(await drctl('runs', 'describe', 'backup/no-such-plan')).toMatchObject({ code: 3 });
+
+    // drctl status: the plan's newest point (the backup watched above), nothing running, no replication.
+    const status = JSON.parse((await drctl('status', planName, '-o', 'json')).out) as PlanStatus[];
+    const newest = (JSON.parse((await drctl('points', 'list', planName, '--plan', planFile, '-o', 'json')).out) as { pointId: string; status: string }[]).find((p) => p.status === 'complete')!;
+    expect(status).toEqual([{ plan: planName, lastPoint: expect.objectContaining({ pointId: newest.pointId }), replication: [], running: [] }]);
+    expect(status[0]!.lastPoint!.ageMs).toBeGreaterThan(0);
   });
 
   it('rejects bad input with one line naming the field', async () => {

@@ -78,6 +78,22 @@ describe('drctl exit codes and one-line errors', () => {
     expect(fromFlag.stderr).toMatch(/at 127\.0\.0\.1:4 /);
   });
 
+  it('completes commands, subcommands, options and plan files in bash', async () => {
+    const script = (await drctl(['completion', 'bash'])).stdout;
+    const complete = (words: string[]) =>
+      new Promise<string>((resolve) => {
+        const line = `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _drctl; printf '%s\\n' "\${COMPREPLY[@]}"`;
+        execFile('bash', ['-c', `${script}\n${line}`], { cwd: path.join(__dirname, '../..') }, (_e, out) => resolve(out.trim()));
+      });
+    expect(await complete(['drctl', 'poi'])).toBe('points');
+    expect((await complete(['drctl', 'points', ''])).split('\n')).toEqual(expect.arrayContaining(['list', 'describe', 'verify', 'prune']));
+    expect((await complete(['drctl', 'drill', 'schedule', 'examples/plan.yaml', '--c'])).split('\n')).toEqual(['--cron', '--catchup-window']);
+    expect(await complete(['drctl', 'backup', 'examples/pl'])).toBe('examples/plan.yaml');
+    const zsh = await drctl(['completion', 'zsh']);
+    expect(zsh.stdout).toBe(`autoload -U +X bashcompinit && bashcompinit\n${script}`);
+    expect(await drctl(['completion', 'fish'])).toMatchObject({ code: invalidInput, stderr: 'drctl: shell: expected bash or zsh, got "fish"\n' });
+  });
+
   it('prints its version and exits 0', async () => {
     const r = await drctl(['--version']);
     expect(r).toMatchObject({ code: 0, stdout: expect.stringMatching(/^\d+\.\d+\.\d+\n$/) });

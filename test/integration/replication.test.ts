@@ -28,6 +28,7 @@ import {
   setReplicationIntervalUpdate,
 } from '../../workflows/replicate';
 import { startReplication, liveRpo } from '../../client/commands/replicate';
+import type { PlanStatus } from '../../client/commands/status';
 import { standbySite, standbyStoreRef, validatePlan, type Plan } from '../../shared/plan';
 import { rpoHealth, type ReplicateStatus } from '../../shared/replication';
 import type { StoreRef } from '../../shared/store-ref';
@@ -289,6 +290,9 @@ describe('replication of the sample application to the target site\'s own store'
     const text = execFileSync(process.execPath, [DRCTL, 'replicate', 'status', planFile], { env: cliEnv, encoding: 'utf8' });
     expect(text).toMatch(/achieved RPO\s+\S+ \(target 1m\): (OK|OVER-TARGET)/);
     figures.drctlStatus = text.split('\n').slice(0, 3).join(' | ');
+    // drctl status, across everything: the plan's replication to target with its RPO health and last point.
+    const overview = JSON.parse(execFileSync(process.execPath, [DRCTL, 'status', plan.metadata.name, '-o', 'json'], { env: cliEnv, encoding: 'utf8' })) as PlanStatus[];
+    expect(overview).toEqual([expect.objectContaining({ plan: plan.metadata.name, lastPoint: expect.objectContaining({ pointId: expect.any(String) }), replication: [expect.objectContaining({ site: 'target', targetRpoMs: 60_000, rpoHealth: expect.stringMatching(/^(ok|over-target)$/) })] })]);
 
     await h.cancel();
     await expect(h.result()).rejects.toThrow();
