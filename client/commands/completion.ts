@@ -45,7 +45,6 @@ export function registerCompletionCommand(program: Command): void {
   program
     .command('completion <shell>')
     .description('print the shell completion script: bash or zsh')
-    .addHelpText('after', '\nExamples:\n  source <(drctl completion bash)            # or add it to ~/.bashrc\n  source <(drctl completion zsh)             # or add it to ~/.zshrc')
     .action((shell: string) => {
       if (shell === 'bash') process.stdout.write(bashCompletion(program));
       else if (shell === 'zsh') process.stdout.write(`autoload -U +X bashcompinit && bashcompinit\n${bashCompletion(program)}`);

@@ -78,8 +78,7 @@ export function registerRunsCommands(program: Command): void {
       .option('--plan <name>', 'only this plan\'s runs')
       .option('--operation <name>', 'only this operation (backup, restore, replicate, failover, failback, drill, prune, ...)')
       .option('--running', 'only runs still going')
-      .option('--limit <n>', 'at most this many', wholeNumber(1), 20)
-      .addHelpText('after', '\nExamples:\n  drctl runs list --plan shop --running\n  drctl runs list --operation failover -o json'),
+      .option('--limit <n>', 'at most this many', wholeNumber(1), 20),
   ).action(async (opts: OutputOptions & { plan?: string; operation?: string; running?: boolean; limit: number }) => {
     const query = runsQuery(opts);
     const dr = await openClient();

@@ -78,8 +78,7 @@ export function registerStatusCommand(program: Command): void {
   withOutput(
     program
       .command('status [plans...]')
-      .description('every plan (or those named): last point and its age, achieved RPO against target, running operations, last drill')
-      .addHelpText('after', '\nExamples:\n  drctl status\n  drctl status shop -o json'),
+      .description('every plan (or those named): last point and its age, achieved RPO against target, running operations, last drill'),
   ).action(async (plans: string[], opts: OutputOptions) => {
     const dr = await openClient();
     try {

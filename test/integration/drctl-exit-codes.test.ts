@@ -94,6 +94,19 @@ describe('drctl exit codes and one-line errors', () => {
     expect(await drctl(['completion', 'fish'])).toMatchObject({ code: invalidInput, stderr: 'drctl: shell: expected bash or zsh, got "fish"\n' });
   });
 
+  it('shows examples in the --help of every command', async () => {
+    const script = (await drctl(['completion', 'bash'])).stdout;
+    const tree = [...script.matchAll(/^ {4}"([^"]*)"\) echo "([^"]*)"/gm)].map((m) => ({ path: m[1]!, words: m[2]!.split(' ') }));
+    const leaves = tree.filter((c) => c.path && c.words.every((w) => w.startsWith('-'))).map((c) => c.path);
+    expect(leaves).toEqual(expect.arrayContaining(['backup', 'points prune', 'drill schedule', 'runs watch', 'status']));
+    const missing: string[] = [];
+    for (const leaf of leaves) {
+      const help = await drctl([...leaf.split(' '), '--help']);
+      if (help.code !== 0 || !help.stdout.includes('\nExamples:\n  ')) missing.push(leaf);
+    }
+    expect(missing).toEqual([]);
+  }, 120_000);
+
   it('prints its version and exits 0', async () => {
     const r = await drctl(['--version']);
     expect(r).toMatchObject({ code: 0, stdout: expect.stringMatching(/^\d+\.\d+\.\d+\n$/) });
