@@ -6,10 +6,10 @@
  * host filesystem is mounted, default /), the repository key variable named by plans, and the
  * Temporal/S3 variables of the README.
  */
-import { Runtime, DefaultLogger } from '@temporalio/worker';
 import { temporalSettings } from '../config/environment';
 import { connectWorker } from '../config/temporal-connection';
 import { runMain } from '../config/run-main';
+import { installRuntime } from '../config/runtime';
 import { InvalidInputError } from '../shared/errors';
 import { createAgentWorkers } from './create-agent-worker';
 
@@ -19,7 +19,7 @@ runMain('node-agent', async () => {
   const nodes = (process.env.TDR_NODES ?? process.env.NODE_NAME ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   if (!cluster) throw new InvalidInputError('TDR_CLUSTER is not set: set it to the cluster name this agent serves (as plans name it)');
   if (nodes.length === 0) throw new InvalidInputError('TDR_NODES (or NODE_NAME) is not set: set it to the node(s) this agent serves');
-  Runtime.install({ logger: new DefaultLogger((process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'INFO'), shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  installRuntime();
   const connection = await connectWorker(settings);
   const workers = await createAgentWorkers({ connection, namespace: settings.namespace, cluster, nodes });
   console.log(`node-agent: serving ${nodes.length} node(s) of cluster ${cluster}: ${nodes.join(', ')}`);

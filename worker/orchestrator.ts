@@ -4,21 +4,15 @@
  * "Configuration"). SIGINT/SIGTERM drain in-flight tasks for up to WORKER_SHUTDOWN_GRACE
  * (default 10s) and exit.
  */
-import { Runtime, DefaultLogger } from '@temporalio/worker';
 import { temporalSettings } from '../config/environment';
 import { connectWorker } from '../config/temporal-connection';
 import { createOrchestratorWorker, type WorkerRole } from './create-worker';
 import { runMain } from '../config/run-main';
+import { installRuntime } from '../config/runtime';
 
 runMain('worker', async () => {
   const settings = temporalSettings();
-  const metricsAddress = process.env.TDR_METRICS_ADDRESS;
-  Runtime.install({
-    logger: new DefaultLogger((process.env.LOG_LEVEL as 'INFO' | undefined) ?? 'INFO'),
-    shutdownSignals: ['SIGINT', 'SIGTERM'],
-    // Prometheus at http://<TDR_METRICS_ADDRESS>/metrics: the SDK's worker metrics and the DR gauges (dr_*).
-    ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } } : {}),
-  });
+  installRuntime();
   const connection = await connectWorker(settings);
   const worker = await createOrchestratorWorker({
     connection,

@@ -37,6 +37,7 @@ import { freshStore } from '../harness/store';
 import { freshTargetStore, standbyOn, startSourceStore, stopSourceStore, sourceStoreRunning } from '../harness/sites';
 import { appsApi, coreApi, execInPod, freshNamespace, stackWorkdir, startCluster, stopCluster, waitFor, type ClusterName, type TestNamespace } from '../harness/clusters';
 import { recordHistory } from '../harness/histories';
+import { visitRunInTemporalUi } from '../harness/temporal-ui';
 import { freePort } from '../stack/postgres';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
 import { deployShop, NODES, psql, shopPlan, waitForDatabase } from './app-fixture';
@@ -286,6 +287,20 @@ describe('failover and failback of the sample application between two sites', ()
       expect(s.awaiting).toMatchObject({ gate: 'before-fencing' });
       const d = await handle.describe();
       expect(d.typedSearchAttributes.getAll().find((p) => p.key.name === 'DrPhase')?.value).toBe('AwaitingApproval');
+      // The operator's view in the Temporal UI: filter by the plan, open the failover, read its summary and what it waits for.
+      const seen = await visitRunInTemporalUi({
+        name: 'failover-awaiting-approval',
+        query: `DrPlan = '${plan.metadata.name}' AND DrOperation = 'failover'`,
+        workflowId: handle.workflowId,
+        runId: (await handle.describe()).runId,
+        expectInList: [handle.workflowId],
+        expectOnRun: [`Planned failover of plan ${plan.metadata.name}: primary → target`, 'waiting for approval at gate'],
+      });
+      figures.ui = seen.screenshots;
+      expect(seen.listText).toContain(handle.workflowId);
+      expect(seen.listText).not.toContain(replicateWorkflowId(plan.metadata.name, 'target')); // filtered to failovers
+      expect(seen.runText).toContain(`Planned failover of plan ${plan.metadata.name}: primary → target`);
+      expect(seen.runText).toContain('waiting for approval at gate before-fencing');
       expect(() => drctl('approve', plan.metadata.name, '--gate', 'before-traffic-switch')).toThrow(/waits on gate before-fencing, not before-traffic-switch/);
       expect(drctl('reject', plan.metadata.name, '--gate', 'before-fencing', '--reason', 'change freeze')).toContain('rejected gate before-fencing');
     });

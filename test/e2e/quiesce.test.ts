@@ -217,7 +217,14 @@ describe('a quiesce that keeps its promises', () => {
     // Released after the last copy ended (same machine, same clock), not when a question failed.
     const history = await handle.fetchHistory();
     expect(Date.parse(report.quiesce!.holds[0].releasedAt!)).toBeGreaterThanOrEqual(lastCopyEnd(history));
-    expect(activities.log()).toMatch(/cannot ask the workflow whether to release; still holding/);
+    // The worker logs one JSON object per line, with the run it belongs to.
+    const holding = activities
+      .log()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((e) => String(e.message).startsWith('cannot ask the workflow whether to release; still holding'));
+    expect(holding).toMatchObject({ level: 'WARN', workflowId: handle.workflowId, workflowRunId: expect.any(String), activityType: 'holdHookSession', holdId: expect.any(String) });
     const catalog = await readCatalog(openStore(planToStoreRef(p)), p.metadata.name, report.pointId);
     expect(catalog.hooks.filter((h) => h.step === 'post').map((h) => h.result)).toEqual(['ok']);
   });

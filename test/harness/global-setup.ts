@@ -20,7 +20,8 @@ export default async function globalSetup(): Promise<void> {
   const bins = findBinaries();
   process.env.TDR_CLUSTERS_WORKDIR = path.join(dir, 'clusters');
   const [temporal, minio, minioTarget, clusters] = await Promise.all([
-    startTemporal({ bin: bins.temporal, dir, headless: true }),
+    // With its UI: test/harness/temporal-ui.ts drives it in headless Chromium.
+    startTemporal({ bin: bins.temporal, dir }),
     startMinio({
       bin: bins.minio,
       dir,
@@ -43,6 +44,7 @@ export default async function globalSetup(): Promise<void> {
   // Node agents (in-process and spawned) read volumes through the kubelet simulator's pod volume directories.
   process.env.TDR_KUBELET_ROOT = path.join(process.env.TDR_CLUSTERS_WORKDIR, 'kubelet', '{cluster}', '{node}');
   process.env.TEMPORAL_ADDRESS = temporal.address;
+  process.env.TDR_TEMPORAL_UI = temporal.uiUrl!;
   process.env.TEMPORAL_NAMESPACE = 'default';
   process.env.S3_ENDPOINT = minio.endpoint;
   process.env.AWS_ACCESS_KEY_ID = minio.accessKeyId;

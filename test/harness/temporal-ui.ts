@@ -1,0 +1,44 @@
+// Drives the Temporal UI of the test stack's dev server in headless Chromium (Debian's package,
+// through puppeteer-core), as an operator would: filter the workflow list by a search attribute,
+// open one run, read what the page shows. Screenshots go to TDR_TEST_STACK_DIR/ui-*.png.
+import path from 'node:path';
+import puppeteer, { type Page } from 'puppeteer-core';
+
+export interface UiVisit {
+  /** Text of the workflow list filtered by the query. */
+  listText: string;
+  /** Text of the run's page. */
+  runText: string;
+  screenshots: string[];
+}
+
+async function waitForText(page: Page, texts: string[], timeoutMs: number): Promise<string> {
+  // Runs in the page (a string: this project compiles without the DOM's types).
+  await page
+    .waitForFunction(`${JSON.stringify(texts)}.every((t) => document.body.innerText.includes(t))`, { timeout: timeoutMs, polling: 250 })
+    .catch(() => undefined); // the assertions on the returned text say what was missing
+  return page.evaluate('document.body.innerText') as Promise<string>;
+}
+
+export async function visitRunInTemporalUi(opts: { query: string; workflowId: string; runId: string; expectInList: string[]; expectOnRun: string[]; name: string }): Promise<UiVisit> {
+  const ui = process.env.TDR_TEMPORAL_UI;
+  if (!ui) throw new Error('TDR_TEMPORAL_UI is not set: the test stack runs the Temporal UI (test/harness/global-setup.ts)');
+  const dir = process.env.TDR_TEST_STACK_DIR!;
+  const browser = await puppeteer.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  try {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1400, height: 1000 });
+    const ns = process.env.TEMPORAL_NAMESPACE ?? 'default';
+    await page.goto(`${ui}/namespaces/${ns}/workflows?query=${encodeURIComponent(opts.query)}`, { waitUntil: 'networkidle2', timeout: 60_000 });
+    const listText = await waitForText(page, opts.expectInList, 30_000);
+    const list = path.join(dir, `ui-${opts.name}-list.png`);
+    await page.screenshot({ path: list, fullPage: true });
+    await page.goto(`${ui}/namespaces/${ns}/workflows/${encodeURIComponent(opts.workflowId)}/${opts.runId}/history`, { waitUntil: 'networkidle2', timeout: 60_000 });
+    const runText = await waitForText(page, opts.expectOnRun, 30_000);
+    const run = path.join(dir, `ui-${opts.name}-run.png`);
+    await page.screenshot({ path: run, fullPage: true });
+    return { listText, runText, screenshots: [list, run] };
+  } finally {
+    await browser.close();
+  }
+}
