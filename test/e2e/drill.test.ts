@@ -201,6 +201,8 @@ describe('DR drills of the sample application from the standby store', () => {
     const rules = readFileSync(path.join(__dirname, '../../deploy/prometheus/dr-alerts.yaml'), 'utf8');
     expect(rules).toContain('increase(dr_drills_total{outcome="failed"}[1d]) > 0');
     expect(rules).toContain('dr_drill_last_success_timestamp_seconds');
+    const dashboard = readFileSync(path.join(__dirname, '../../deploy/grafana/dr-dashboard.json'), 'utf8');
+    for (const series of ['dr_drills_total', 'dr_drill_last_success_timestamp_seconds']) expect(dashboard).toContain(series);
     expect(report.steps.map((s) => [s.name, s.ok])).toEqual([['Preflight', true], ['Isolate', true], ['Restore', true], ['Verify', false], ['Teardown', true]]);
     expect(await targetNamespaceGone()).toBe(true);
   }, 240_000);

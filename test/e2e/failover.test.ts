@@ -278,6 +278,15 @@ describe('failover and failback of the sample application between two sites', ()
       expect(rules).toContain(name);
       expect(metrics).toContain(`${name}{`);
     }
+    // The Grafana dashboard queries only series the worker exports (the drill series are the drill test's).
+    const dashboard = JSON.parse(readFileSync(path.join(__dirname, '../../deploy/grafana/dr-dashboard.json'), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+    const queried = [...new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/\b(?:dr|temporal)_\w+/g) ?? [])))];
+    expect(queried.length).toBeGreaterThanOrEqual(7);
+    const exported = new Set(metrics.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(/[{ ]/)[0]!.replace(/_(bucket|sum|count)$/, '')));
+    // Series that appear only once something happened: drills (the drill test scrapes those) and the SDK's failure counters.
+    const onlyOnceSeen = ['dr_drills_total', 'dr_drill_last_success_timestamp_seconds', 'temporal_workflow_failed', 'temporal_activity_execution_failed'];
+    expect(queried.filter((m) => !exported.has(m) && !onlyOnceSeen.includes(m))).toEqual([]);
+    expect(exported.has('temporal_workflow_completed')).toBe(true); // the SDK's own series, from the same endpoint
   }, 480_000);
 
   it('stops cleanly when the fencing gate is rejected with drctl reject: the source keeps serving, replication keeps running', async () => {
