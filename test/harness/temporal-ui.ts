@@ -12,12 +12,21 @@ export interface UiVisit {
   screenshots: string[];
 }
 
-async function waitForText(page: Page, texts: string[], timeoutMs: number): Promise<string> {
+/** The text of the page and of its frames: the UI renders user markdown (summaries, details) in iframes. */
+async function allText(page: Page): Promise<string> {
   // Runs in the page (a string: this project compiles without the DOM's types).
-  await page
-    .waitForFunction(`${JSON.stringify(texts)}.every((t) => document.body.innerText.includes(t))`, { timeout: timeoutMs, polling: 250 })
-    .catch(() => undefined); // the assertions on the returned text say what was missing
-  return page.evaluate('document.body.innerText') as Promise<string>;
+  const texts = await Promise.all(page.frames().map((f) => (f.evaluate('document.body ? document.body.innerText : ""') as Promise<string>).catch(() => '')));
+  return texts.join('\n');
+}
+
+/** Waits until every text shows (the UI loads lists and details asynchronously); returns what shows then or at the timeout. */
+async function waitForText(page: Page, texts: string[], timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await allText(page);
+    if (texts.every((t) => text.includes(t)) || Date.now() > deadline) return text;
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 export async function visitRunInTemporalUi(opts: { query: string; workflowId: string; runId: string; expectInList: string[]; expectOnRun: string[]; name: string }): Promise<UiVisit> {
@@ -33,7 +42,8 @@ export async function visitRunInTemporalUi(opts: { query: string; workflowId: st
     const listText = await waitForText(page, opts.expectInList, 30_000);
     const list = path.join(dir, `ui-${opts.name}-list.png`);
     await page.screenshot({ path: list, fullPage: true });
-    await page.goto(`${ui}/namespaces/${ns}/workflows/${encodeURIComponent(opts.workflowId)}/${opts.runId}/history`, { waitUntil: 'networkidle2', timeout: 60_000 });
+    // The "User Metadata" tab: the run's summary and its current details, as the workflow sets them.
+    await page.goto(`${ui}/namespaces/${ns}/workflows/${encodeURIComponent(opts.workflowId)}/${opts.runId}/user-metadata`, { waitUntil: 'networkidle2', timeout: 60_000 });
     const runText = await waitForText(page, opts.expectOnRun, 30_000);
     const run = path.join(dir, `ui-${opts.name}-run.png`);
     await page.screenshot({ path: run, fullPage: true });
