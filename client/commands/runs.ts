@@ -56,6 +56,26 @@ export function runsQuery(f: { plan?: string; operation?: string; running?: bool
   ].join(' AND ');
 }
 
+/** Runs matching a visibility query, newest first, at most `limit`. */
+export async function listRuns(client: Client, query: string, limit: number): Promise<RunSummary[]> {
+  const out: RunSummary[] = [];
+  for await (const w of client.workflow.list({ query })) {
+    out.push(runSummary(w));
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+/** Runs `fn` with a Temporal client, closing its connection whatever happens. */
+async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const dr = await openClient();
+  try {
+    return await fn(dr.client);
+  } finally {
+    await dr.close();
+  }
+}
+
 const seconds = (ms: number) => (ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`);
 const row = (r: RunSummary) => `${r.workflowId.padEnd(48)} ${(r.operation ?? r.type).padEnd(16)} ${r.status.padEnd(11)} ${(r.phase ?? '').padEnd(16)} ${r.startTime}  ${seconds(r.durationMs)}`;
 
@@ -81,36 +101,21 @@ export function registerRunsCommands(program: Command): void {
       .option('--limit <n>', 'at most this many', wholeNumber(1), 20),
   ).action(async (opts: OutputOptions & { plan?: string; operation?: string; running?: boolean; limit: number }) => {
     const query = runsQuery(opts);
-    const dr = await openClient();
-    try {
-      const out: RunSummary[] = [];
-      for await (const w of dr.client.workflow.list({ query })) {
-        out.push(runSummary(w));
-        if (out.length >= opts.limit) break;
-      }
-      printOutput(opts, out, () => (out.length ? [`${'WORKFLOW'.padEnd(48)} ${'OPERATION'.padEnd(16)} ${'STATUS'.padEnd(11)} ${'PHASE'.padEnd(16)} STARTED                   DURATION`, ...out.map(row)].join('\n') : 'no runs'), () => out.map((r) => r.workflowId));
-    } finally {
-      await dr.close();
-    }
+    const out = await withClient((client) => listRuns(client, query, opts.limit));
+    printOutput(opts, out, () => (out.length ? [`${'WORKFLOW'.padEnd(48)} ${'OPERATION'.padEnd(16)} ${'STATUS'.padEnd(11)} ${'PHASE'.padEnd(16)} STARTED                   DURATION`, ...out.map(row)].join('\n') : 'no runs'), () => out.map((r) => r.workflowId));
   });
 
   withOutput(runs.command('describe <workflow-id>').description('one run: status, phase, plan, clusters, times')).action(async (workflowId: string, opts: OutputOptions) => {
-    const dr = await openClient();
-    try {
-      const { summary: s } = await describeRun(dr.client, workflowId);
-      printOutput(opts, s, () => Object.entries(s).map(([k, v]) => `${k.padEnd(14)} ${k === 'durationMs' ? seconds(v as number) : String(v)}`).join('\n'), () => [s.workflowId]);
-    } finally {
-      await dr.close();
-    }
+    const { summary: s } = await withClient((client) => describeRun(client, workflowId));
+    printOutput(opts, s, () => Object.entries(s).map(([k, v]) => `${k.padEnd(14)} ${k === 'durationMs' ? seconds(v as number) : String(v)}`).join('\n'), () => [s.workflowId]);
   });
 
   runs
     .command('watch <workflow-id>')
     .description('follow a run until it ends: each phase on stderr, then its outcome; exits like the command that started it')
-    .action(async (workflowId: string) => {
-      const dr = await openClient();
-      try {
-        const { handle, summary } = await describeRun(dr.client, workflowId);
+    .action((workflowId: string) =>
+      withClient(async (client) => {
+        const { handle, summary } = await describeRun(client, workflowId);
         let last = '';
         let finished = false;
         detachOnInterrupt(workflowId);
@@ -124,23 +129,18 @@ export function registerRunsCommands(program: Command): void {
         }
         await result;
         console.log(`${workflowId}: completed`);
-      } finally {
-        await dr.close();
-      }
-    });
+      }),
+    );
 
   runs
     .command('cancel <workflow-id>')
     .description('ask a run to stop: it cleans up (releases quiesces, tears down drills) and ends CANCELLED')
-    .action(async (workflowId: string) => {
-      const dr = await openClient();
-      try {
-        const { handle, summary } = await describeRun(dr.client, workflowId);
+    .action((workflowId: string) =>
+      withClient(async (client) => {
+        const { handle, summary } = await describeRun(client, workflowId);
         if (summary.status !== 'RUNNING') throw new InvalidInputError(`${workflowId} is not running (${summary.status}); nothing to cancel`);
         await handle.cancel();
         console.log(`cancellation requested for ${workflowId}; follow it with \`drctl runs watch ${workflowId}\``);
-      } finally {
-        await dr.close();
-      }
-    });
+      }),
+    );
 }

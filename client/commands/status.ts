@@ -5,7 +5,7 @@ import type { BackupReport } from '../../workflows/backup';
 import { openClient } from '../temporal-client';
 import { printOutput, withOutput, type OutputOptions } from '../output';
 import { liveRpo } from './replicate';
-import { runSummary, runsQuery, type RunSummary } from './runs';
+import { listRuns, runsQuery, type RunSummary } from './runs';
 
 /** One plan as `drctl status` sees it through Temporal (the JSON and YAML of `-o`). */
 export interface PlanStatus {
@@ -17,23 +17,14 @@ export interface PlanStatus {
   lastDrill?: { workflowId: string; status: string; closeTime?: string };
 }
 
-async function list(client: Client, query: string, limit: number): Promise<RunSummary[]> {
-  const out: RunSummary[] = [];
-  for await (const w of client.workflow.list({ query })) {
-    out.push(runSummary(w));
-    if (out.length >= limit) break;
-  }
-  return out;
-}
-
 /** Every plan that has runs (or the ones named), from Temporal's visibility and the replication loops' status. */
 export async function planStatuses(client: Client, plans: string[], now = Date.now()): Promise<PlanStatus[]> {
-  const names = plans.length ? plans : [...new Set((await list(client, runsQuery({}), 1000)).flatMap((r) => (r.plan ? [r.plan] : [])))].sort();
+  const names = plans.length ? plans : [...new Set((await listRuns(client, runsQuery({}), 1000)).flatMap((r) => (r.plan ? [r.plan] : [])))].sort();
   const out: PlanStatus[] = [];
   for (const plan of names) {
-    const [backup] = await list(client, `${runsQuery({ plan, operation: 'backup' })} AND ExecutionStatus = 'Completed'`, 1);
+    const [backup] = await listRuns(client, `${runsQuery({ plan, operation: 'backup' })} AND ExecutionStatus = 'Completed'`, 1);
     const report = backup && ((await client.workflow.getHandle(backup.workflowId, backup.runId).result().catch(() => undefined)) as BackupReport | undefined);
-    const running = await list(client, runsQuery({ plan, running: true }), 100);
+    const running = await listRuns(client, runsQuery({ plan, running: true }), 100);
     const replication: PlanStatus['replication'] = [];
     for (const r of running.filter((x) => x.operation === 'replicate')) {
       const s = await client.workflow.getHandle(r.workflowId).query(replicateStatusQuery).catch(() => undefined);
@@ -41,7 +32,7 @@ export async function planStatuses(client: Client, plans: string[], now = Date.n
       const live = liveRpo(s, now);
       replication.push({ site: s.site, phase: s.phase, paused: s.paused, ...(live.achievedRpoMs !== undefined ? { achievedRpoMs: live.achievedRpoMs } : {}), targetRpoMs: s.targetRpoMs, rpoHealth: live.rpoHealth, ...(s.lastError ? { lastError: s.lastError.message } : {}) });
     }
-    const [drill] = await list(client, `${runsQuery({ plan, operation: 'drill' })} AND ExecutionStatus != 'Running'`, 1);
+    const [drill] = await listRuns(client, `${runsQuery({ plan, operation: 'drill' })} AND ExecutionStatus != 'Running'`, 1);
     out.push({
       plan,
       ...(report && backup.closeTime ? { lastPoint: { pointId: report.pointId, completedAt: backup.closeTime, ageMs: now - Date.parse(backup.closeTime) } } : {}),

@@ -201,3 +201,19 @@ export async function startMinio(opts: {
   }
   return { endpoint, consoleUrl: `http://127.0.0.1:${consolePort}`, accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey, process: proc };
 }
+
+export interface StackEnv {
+  [k: string]: string;
+}
+
+/** The variables `npm run up` wrote to its env.sh (`export K='v'` lines); empty when there is none. */
+export function readEnvFile(file: string): StackEnv {
+  if (!existsSync(file)) return {};
+  return Object.fromEntries(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('export '))
+      .map((l) => l.slice(7).split('=', 2) as [string, string])
+      .map(([k, v]) => [k, v.replace(/^'|'$/g, '')]),
+  );
+}

@@ -3,18 +3,12 @@
  * starts only that). Exits 0 when everything runs, 1 when something is down.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT, runningPid } from './local-stack';
+import { REPO_ROOT, readEnvFile, runningPid } from './local-stack';
 
 const dir = path.resolve(process.env.TDR_STACK_DIR ?? path.join(REPO_ROOT, '.stack'));
 const envFile = path.join(dir, 'env.sh');
-const env = Object.fromEntries(
-  (existsSync(envFile) ? readFileSync(envFile, 'utf8') : '')
-    .split('\n')
-    .filter((l) => l.startsWith('export '))
-    .map((l) => l.slice(7).split('=', 2).map((v) => v.replace(/^'|'$/g, '')) as [string, string]),
-);
+const env = readEnvFile(envFile);
 const processes: [name: string, where: string][] = [
   ['temporal', `${env.TEMPORAL_ADDRESS ?? '?'} (UI ${env.TDR_TEMPORAL_UI ?? '?'})`],
   ['minio', `${env.S3_ENDPOINT ?? '?'} (source site's store)`],

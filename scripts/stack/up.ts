@@ -9,24 +9,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ensureBucket, openStore } from '../../activities/store/open-store';
 import { checkStoreRoundTrip } from '../../activities/store/check-store';
-import { REPO_ROOT, findBinaries, runningPid, spawnServer, startMinio, startTemporal } from './local-stack';
+import { REPO_ROOT, findBinaries, readEnvFile, runningPid, spawnServer, startMinio, startTemporal, type StackEnv } from './local-stack';
 
 const note = (m: string) => console.log(`[up] ${m}`);
-
-interface StackEnv {
-  [k: string]: string;
-}
-
-function readEnvFile(file: string): StackEnv {
-  if (!existsSync(file)) return {};
-  return Object.fromEntries(
-    readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((l) => l.startsWith('export '))
-      .map((l) => l.slice(7).split('=', 2) as [string, string])
-      .map(([k, v]) => [k, v.replace(/^'|'$/g, '')]),
-  );
-}
 
 async function main(): Promise<void> {
   const dir = path.resolve(process.env.TDR_STACK_DIR ?? path.join(REPO_ROOT, '.stack'));
