@@ -17,13 +17,14 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import type { backup as backupWorkflow, restore as restoreWorkflow, failover as failoverWorkflow, replicate as replicateWorkflow } from '../workflows';
+import type { backup as backupWorkflow, restore as restoreWorkflow, replicate as replicateWorkflow } from '../workflows';
 import type { BackupReport } from '../workflows/backup';
 import type { RestoreReport } from '../workflows/restore';
 import { replicateStatusQuery } from '../workflows/replicate';
 import { standbySite, standbyStoreRef, validatePlan, type Plan } from '../shared/plan';
 import { replicateWorkflowId, type ReplicateStatus } from '../shared/replication';
-import { newFailoverId, failoverWorkflowId, type FailoverReport } from '../shared/failover';
+import { type FailoverReport } from '../shared/failover';
+import { startFailover } from '../client/commands/failover';
 import { shipPoint } from '../activities/replication/ship-point';
 import { activateApplication } from '../activities/failover/fence';
 import { ensureBucket, openStore } from '../activities/store/open-store';
@@ -163,15 +164,8 @@ export async function failoverBench(ctx: BenchContext): Promise<void> {
     while (await tgtCore.readNamespace({ name: NS }).then(() => true, () => false)) await new Promise((r) => setTimeout(r, 500));
 
     // Ours: the unplanned failover of the same point (source reachable: fenced by scaling to zero).
-    const failoverId = newFailoverId(new Date(), plan.metadata.name, 'unplanned');
     const f0 = Date.now();
-    const report: FailoverReport = await (
-      await client.workflow.start<typeof failoverWorkflow>('failover', {
-        taskQueue,
-        workflowId: failoverWorkflowId(plan.metadata.name),
-        args: [{ plan, failoverId, operation: 'failover', mode: 'unplanned', from: 'primary', to: 'target' }],
-      })
-    ).result();
+    const report: FailoverReport = await (await startFailover(client, taskQueue, plan, { operation: 'failover', mode: 'unplanned', from: 'primary', to: 'target' })).handle.result();
     const failoverMs = Date.now() - f0;
     if (report.pointId !== newest) throw new Error(`B8: the failover brought up ${report.pointId}, not the newest point ${newest}`);
     raw.rto = { restoreAloneMs: aloneMs, restoreAloneRtoMs: alone.rtoMs, failoverMs, failoverRtoMs: report.rtoMs, steps: report.steps, objects: alone.plan.objects, volumeBytes: alone.volumes.reduce((n, v) => n + v.bytes, 0) };
@@ -208,13 +202,7 @@ export async function failoverBench(ctx: BenchContext): Promise<void> {
     if (!w.lastHydration.ok) throw new Error(`B8: warm standby hydration failed: ${w.lastHydration.error}`);
     ctx.log(`B8: warm standby staged in ${fmt(w.lastHydration.durationMs / 1000, 's')} s`);
     const w0 = Date.now();
-    const warm: FailoverReport = await (
-      await client.workflow.start<typeof failoverWorkflow>('failover', {
-        taskQueue,
-        workflowId: failoverWorkflowId(plan.metadata.name),
-        args: [{ plan: warmPlan, failoverId: newFailoverId(new Date(), plan.metadata.name, 'unplanned'), operation: 'failover', mode: 'unplanned', from: 'primary', to: 'target' }],
-      })
-    ).result();
+    const warm: FailoverReport = await (await startFailover(client, taskQueue, warmPlan, { operation: 'failover', mode: 'unplanned', from: 'primary', to: 'target' })).handle.result();
     const warmMs = Date.now() - w0;
     raw.warm = { hydration: w.lastHydration, failoverMs: warmMs, rtoMs: warm.rtoMs, steps: warm.steps };
     ctx.table.add({

@@ -69,9 +69,11 @@ export function isolateForDrill<T extends Obj>(obj: T, drillId: string): T | und
 }
 
 /** Where a drill restores: the cluster a drill names, else the plan's first standby, else its target, else the source. */
-export function drillCluster(plan: Plan, override?: { context: string; clusterName?: string }): { context: string; clusterName: string } {
+export function drillCluster(plan: Plan, override?: { context: string; clusterName?: string }): { context: string; clusterName: string; site: string } {
   const c = override ?? plan.spec.standbys?.[0] ?? plan.spec.target ?? plan.spec.source;
-  return { context: c.context, clusterName: c.clusterName ?? c.context };
+  /** The site's name when the cluster is one of the plan's sites, else its context. */
+  const site = [plan.spec.source, ...(plan.spec.standbys ?? [])].find((s) => s.context === c.context)?.name ?? c.context;
+  return { context: c.context, clusterName: c.clusterName ?? c.context, site };
 }
 
 /** Where a plan's drills read their point and write their reports: the first standby's store (the copy a disaster would use), else the plan's. */

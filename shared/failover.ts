@@ -6,8 +6,20 @@
 import { InvalidInputError } from './errors';
 import type { ApprovalGate, Plan, StandbySpec } from './plan';
 
-/** One DR operation per plan at a time: a second failover (or failback) of the plan is refused while one runs. */
-export const failoverWorkflowId = (planName: string): string => `failover/${planName}`;
+/**
+ * The workflow id of a plan's n-th failover or failback: `failover/<plan>/<n>`. Both operations
+ * share the sequence, so two starts that race for the same n collide on the id and one is refused
+ * (with the visibility check for a running one, this keeps one DR operation per plan at a time).
+ */
+export const failoverWorkflowId = (planName: string, n: number): string => `failover/${planName}/${n}`;
+
+/** The sequence number in a failover workflow id; 0 for the ids before numbering (`failover/<plan>`) and for other ids. Pure. */
+export function failoverSequence(workflowId: string, planName: string): number {
+  const prefix = `failover/${planName}/`;
+  if (!workflowId.startsWith(prefix)) return 0;
+  const n = Number(workflowId.slice(prefix.length));
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
+}
 
 /** Marks what a failover fenced: workloads scaled to zero keep their replicas here, namespaces carry the plan. */
 export const FENCED_REPLICAS_ANNOTATION = 'temporal-dr.io/fenced-replicas';

@@ -8,8 +8,14 @@ export const DrTargetCluster = defineSearchAttributeKey('DrTargetCluster', Searc
 export const DrPhase = defineSearchAttributeKey('DrPhase', SearchAttributeType.KEYWORD);
 /** Replication: the achieved RPO in seconds when last measured (filter e.g. `DrRpoSeconds > 900`). */
 export const DrRpoSeconds = defineSearchAttributeKey('DrRpoSeconds', SearchAttributeType.INT);
+/** The site a run works on: a replication's standby, a failover's target, the site a drill runs on. */
+export const DrSite = defineSearchAttributeKey('DrSite', SearchAttributeType.KEYWORD);
+/** The recovery point a run takes, restores, ships or drills (`DrRecoveryPoint = '20261201t...'`). */
+export const DrRecoveryPoint = defineSearchAttributeKey('DrRecoveryPoint', SearchAttributeType.KEYWORD);
+/** How the run ended: succeeded, failed, cancelled, or the operation's own word (rejected, rolled-back, passed). */
+export const DrOutcome = defineSearchAttributeKey('DrOutcome', SearchAttributeType.KEYWORD);
 
-export const ALL_SEARCH_ATTRIBUTES = [DrPlan, DrOperation, DrSourceCluster, DrTargetCluster, DrPhase, DrRpoSeconds];
+export const ALL_SEARCH_ATTRIBUTES = [DrPlan, DrOperation, DrSourceCluster, DrTargetCluster, DrPhase, DrRpoSeconds, DrSite, DrRecoveryPoint, DrOutcome];
 
 /** The type name the Temporal CLI takes for a search attribute. */
 export const searchAttributeTypeName = (k: (typeof ALL_SEARCH_ATTRIBUTES)[number]): string => (k.type === SearchAttributeType.INT ? 'Int' : 'Keyword');

@@ -8,6 +8,7 @@ import {
   workflowInfo,
   log,
   setCurrentDetails,
+  metricMeter,
 } from '@temporalio/workflow';
 import { patched } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -27,6 +28,7 @@ import { readDataChecks } from './checks';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 import { nodeAgentTaskQueue } from '../shared/task-queues';
 import { DrPhase } from '../shared/search-attributes';
+import { recordingOutcome, recordPoint } from './run-attributes';
 import type { VolumeBackupResult } from '../shared/volume-results';
 import type { VolumeLocation } from '../shared/volume-location';
 
@@ -98,10 +100,16 @@ export const backupWorkflowId = (planName: string) => `backup/${planName}`;
  * writes the catalog last so the point is complete and verifiable or visibly incomplete.
  */
 export async function backup(input: BackupInput): Promise<BackupReport> {
+  return recordingOutcome('backup', input.plan.metadata.name, () => backupApplication(input));
+}
+
+async function backupApplication(input: BackupInput): Promise<BackupReport> {
   const { plan } = input;
   const info = workflowInfo();
   const started = new Date();
   const id = makePointId(started, info.runId.replace(/-/g, '').slice(-8));
+  recordPoint(id);
+  const metricTags = { plan: plan.metadata.name };
   const progress: BackupProgress = { phase: 'Prepare', pointId: id, resources: 0, volumesTotal: 0, volumesDone: 0, bytesCopied: 0 };
   setHandler(backupProgressQuery, () => progress);
   const timings: { phase: string; startedAt: string; durationMs: number }[] = [];
@@ -195,7 +203,7 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
       const pvcKey = v.namespace + '/' + v.pvc;
       const vp = volumePlan.get(pvcKey);
       const key = volumeSnapshotKey(plan.metadata.name, id, v.namespace, v.pvc);
-      const r = await agent(where.node).backupVolume({
+      const r = await agent(where.node).backupVolume.executeWithOptions({ summary: `copy volume ${pvcKey} on node ${where.node}` }, [{
         store,
         key: keyRef,
         ...volumeRefOf(where),
@@ -204,7 +212,7 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
         parentManifestKey: captured.parents[pvcKey],
         source: { cluster, namespace: v.namespace, pvc: v.pvc, node: where.node, ...source },
         exclude: vp?.exclude,
-      });
+      }]);
       copies.set(pvcKey, r);
       copyAttempts.set(pvcKey, Math.max(copyAttempts.get(pvcKey) ?? 0, r.attempt));
       progress.volumesDone++;
@@ -239,6 +247,7 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
     const quiesceOptions = {
       context,
       hooks: targets,
+      onHookFailed: (r: HookRunResult) => metricMeter.createCounter('dr_hook_failures_total', '', 'hook steps that failed (pre or post)').withTags({ ...metricTags, hook: r.hook, phase: r.phase }).add(1),
       heartbeatTimeoutMs: input.hookHeartbeatTimeoutMs ?? 30_000,
       attempts: input.consistentCopyAttempts ?? 3,
       phase,
@@ -387,6 +396,9 @@ export async function backup(input: BackupInput): Promise<BackupReport> {
     }
     progress.phase = 'Done';
     upsertSearchAttributes([{ key: DrPhase, value: 'Done' }]);
+    metricMeter.createCounter('dr_backup_uploaded_bytes_total', '', 'bytes of volume data uploaded by backups (after deduplication)').withTags(metricTags).add(uploaded);
+    metricMeter.createCounter('dr_backup_volume_bytes_total', '', 'bytes of volume data read by backups').withTags(metricTags).add(progress.bytesCopied);
+    metricMeter.createGauge('dr_backup_last_success_timestamp_seconds', 'int', 's', 'capture time of the newest complete recovery point').withTags(metricTags).set(Math.floor(started.getTime() / 1000));
     return {
       planName: plan.metadata.name,
       pointId: id,

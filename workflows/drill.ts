@@ -21,6 +21,7 @@ import type { RestoreRequest } from '../shared/restore-request';
 import { NON_RETRYABLE_ERROR_TYPES, innermostMessage } from '../shared/errors';
 import { compareDataCheck, drillCluster, drillNamespaceMapping, drillStoreRef, drillReportKey, newDrillId, type DrillReport, type DrillStep } from '../shared/drill';
 import { DrOperation, DrPhase, DrPlan, DrTargetCluster } from '../shared/search-attributes';
+import { recordingOutcome, recordPoint, recordSite } from './run-attributes';
 
 export interface DrillInput {
   plan: Plan;
@@ -47,6 +48,10 @@ const kube = proxyActivities<Activities>({ startToCloseTimeout: '15 minutes', he
  * and returned; a failed drill fails the workflow naming the failing check.
  */
 export async function drill(input: DrillInput): Promise<DrillReport> {
+  return recordingOutcome('drill', input.plan.metadata.name, () => runDrill(input), (r) => r.outcome);
+}
+
+async function runDrill(input: DrillInput): Promise<DrillReport> {
   const { plan } = input;
   const planName = plan.metadata.name;
   const info = workflowInfo();
@@ -79,6 +84,7 @@ export async function drill(input: DrillInput): Promise<DrillReport> {
     { key: DrOperation, value: 'drill' },
     { key: DrTargetCluster, value: cluster.clusterName },
   ]);
+  recordSite(cluster.site);
 
   let failure: unknown;
   try {
@@ -140,6 +146,7 @@ export async function drill(input: DrillInput): Promise<DrillReport> {
     const point = await kube.newestPointForDrill(store, planName);
     if (!point) throw ApplicationFailure.create({ type: 'NotFoundError', nonRetryable: true, message: `no complete point of plan ${planName} in ${report.store}: nothing to drill` });
     report.pointId = point.pointId;
+    recordPoint(point.pointId);
     report.pointCapturedAt = point.capturedAt;
     pointDataChecks = point.dataChecks ?? [];
     report.rpoMs = Math.max(0, started - Date.parse(point.capturedAt));

@@ -40,6 +40,7 @@ import {
   type Site,
 } from '../shared/failover';
 import { DrOperation, DrPhase, DrPlan, DrSourceCluster, DrTargetCluster } from '../shared/search-attributes';
+import { recordingOutcome, recordPoint, recordSite } from './run-attributes';
 
 export interface FailoverInput {
   /** The plan as written (its spec.source is the original primary). */
@@ -84,6 +85,10 @@ class Rejected extends Error {}
  * Failback is the same run towards the original site.
  */
 export async function failover(input: FailoverInput): Promise<FailoverReport> {
+  return recordingOutcome(input.operation, input.plan.metadata.name, () => runFailover(input), (r) => r.outcome);
+}
+
+async function runFailover(input: FailoverInput): Promise<FailoverReport> {
   const { plan, mode } = input;
   const planName = plan.metadata.name;
   const from = siteOf(plan, input.from);
@@ -121,6 +126,7 @@ export async function failover(input: FailoverInput): Promise<FailoverReport> {
     { key: DrSourceCluster, value: from.clusterName },
     { key: DrTargetCluster, value: to.clusterName },
   ]);
+  recordSite(to.name);
 
   let point: ShippedPoint | undefined;
   let restoredNamespaces: string[] = [];
@@ -195,7 +201,7 @@ export async function failover(input: FailoverInput): Promise<FailoverReport> {
 
   /** The old primary must not serve before the new one goes live: scaled to zero when reachable, else fenced by webhook or confirmed by a human. */
   async function fenceOldPrimary(): Promise<string> {
-    const scaleToZero = () => (mode === 'planned' ? sites : unsure).fenceApplication(from.context, namespaceGlobs, planName);
+    const scaleToZero = () => (mode === 'planned' ? sites : unsure).fenceApplication.executeWithOptions({ summary: `fence ${planName} on ${from.name}: scale to zero` }, [from.context, namespaceGlobs, planName]);
     if (mode === 'planned') {
       const r = await scaleToZero();
       report.fencing = { how: 'scaled-to-zero', workloads: r.workloads.length, ...(r.unfenceable.length ? { detail: `cannot scale: ${r.unfenceable.join(', ')}` } : {}) };
@@ -265,6 +271,7 @@ export async function failover(input: FailoverInput): Promise<FailoverReport> {
     });
     restoredNamespaces = r.plan.namespaces;
     report.pointId = point!.pointId;
+    recordPoint(point!.pointId);
     report.pointCapturedAt = point!.capturedAt;
     report.rpoMs = mode === 'planned' ? 0 : Math.max(0, triggeredAt - Date.parse(point!.capturedAt));
     const unchanged = r.volumes.reduce((n, v) => n + (v.filesSkipped ?? 0), 0);
@@ -273,7 +280,7 @@ export async function failover(input: FailoverInput): Promise<FailoverReport> {
 
   /** Scales the restored workloads back to the replicas they had before fencing, and waits until Ready. */
   async function activateTarget(): Promise<string> {
-    const a = await sites.activateApplication(to.context, restoredNamespaces);
+    const a = await sites.activateApplication.executeWithOptions({ summary: `activate ${planName} on ${to.name}` }, [to.context, restoredNamespaces]);
     const waitMs = parseDuration(settings.waitReadyTimeout) ?? 600_000;
     await proxyActivities<Activities>({ startToCloseTimeout: waitMs + 5 * 60_000, heartbeatTimeout: '2 minutes', retry }).waitForWorkloadsReady(to.context, restoredNamespaces, waitMs);
     return `${a.workloads.length} workload(s) scaled back up; all Ready`;
@@ -288,7 +295,7 @@ export async function failover(input: FailoverInput): Promise<FailoverReport> {
 
   async function switchTraffic(): Promise<string> {
     if (!settings.trafficSwitch) return 'no spec.failover.trafficSwitch: traffic is routed outside this plan';
-    report.trafficSwitched = await sites.switchTraffic(settings.trafficSwitch, to.name, { planName, from: from.name, failoverId: input.failoverId });
+    report.trafficSwitched = await sites.switchTraffic.executeWithOptions({ summary: `switch traffic of ${planName} to ${to.name}` }, [settings.trafficSwitch, to.name, { planName, from: from.name, failoverId: input.failoverId }]);
     return report.trafficSwitched.join('; ');
   }
 

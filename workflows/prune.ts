@@ -19,6 +19,7 @@ import { planToStoreRef } from '../shared/plan';
 import { storeUrl, type StoreRef } from '../shared/store-ref';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 import { DrOperation, DrPhase, DrPlan } from '../shared/search-attributes';
+import { recordingOutcome } from './run-attributes';
 
 /**
  * Retention and garbage collection as workflows, one at a time per store.
@@ -118,6 +119,10 @@ export async function runRetentionUnderLock(input: PruneInput, onWait: (lock: st
  * after taking the store's GC lock (waiting for the one running, if any). Returns the full report.
  */
 export async function prune(input: PruneInput): Promise<RetentionResult> {
+  return recordingOutcome('prune', input.plan.metadata.name, () => pruneUnderLock(input));
+}
+
+async function pruneUnderLock(input: PruneInput): Promise<RetentionResult> {
   const progress: PruneProgress = { phase: 'WaitingForLock', lock: gcWorkflowId(planToStoreRef(input.plan)), lockBusy: 0 };
   setHandler(pruneProgressQuery, () => progress);
   const setPhase = (p: PruneProgress['phase']) => {
@@ -147,6 +152,10 @@ export async function prune(input: PruneInput): Promise<RetentionResult> {
  * its progress, so a worker crash costs a heartbeat timeout and a retry, not a stale lock.
  */
 export async function storeGc(input: PruneInput): Promise<RetentionResult> {
+  return recordingOutcome('gc', input.plan.metadata.name, () => collectGarbage(input));
+}
+
+async function collectGarbage(input: PruneInput): Promise<RetentionResult> {
   const maintenance = proxyActivities<Activities>({
     startToCloseTimeout: '12 hours',
     heartbeatTimeout: input.heartbeatTimeoutMs ?? 120_000,

@@ -25,6 +25,7 @@ import { planKeyRef, planToStoreRef, replicationIntervalMs, standbySite, standby
 import { parseDuration, formatDuration } from '../shared/duration';
 import { NON_RETRYABLE_ERROR_TYPES, innermostMessage } from '../shared/errors';
 import { DrOperation, DrPhase, DrPlan, DrRpoSeconds, DrSourceCluster, DrTargetCluster } from '../shared/search-attributes';
+import { recordingOutcome, recordPoint, recordSite } from './run-attributes';
 import { rpoHealth, type ReplicatePhase, type ReplicateState, type ReplicateStatus } from '../shared/replication';
 
 export interface ReplicateInput {
@@ -78,6 +79,10 @@ const standbyFence = proxyActivities<Activities>({ startToCloseTimeout: '6 minut
  * grows large.
  */
 export async function replicate(input: ReplicateInput): Promise<void> {
+  return recordingOutcome('replicate', input.plan.metadata.name, () => replicateToSite(input));
+}
+
+async function replicateToSite(input: ReplicateInput): Promise<void> {
   const { plan } = input;
   const planName = plan.metadata.name;
   const site = siteOf(plan, input.site);
@@ -141,11 +146,13 @@ export async function replicate(input: ReplicateInput): Promise<void> {
   const newestGauge = metricMeter.createGauge('dr_replication_newest_point_timestamp_seconds', 'int', 's', 'capture time of the newest recovery point complete at the standby').withTags(tags);
   const targetGauge = metricMeter.createGauge('dr_replication_rpo_target_seconds', 'int', 's', 'the plan\'s rpo').withTags(tags);
   const failuresGauge = metricMeter.createGauge('dr_replication_consecutive_failures', 'int', '', 'replication cycles failed in a row').withTags(tags);
+  const intervalGauge = metricMeter.createGauge('dr_replication_interval_seconds', 'int', 's', 'how often the loop takes a point').withTags(tags);
   /** The UI's view: the phase and RPO as search attributes, a summary as current details. */
   const publish = (next: ReplicatePhase) => {
     phase = next;
     const s = status();
     targetGauge.set(Math.round(targetRpoMs / 1000));
+    intervalGauge.set(Math.round(state.intervalMs / 1000));
     failuresGauge.set(state.consecutiveFailures);
     if (state.newest) newestGauge.set(Math.floor(Date.parse(state.newest.capturedAt) / 1000));
     upsertSearchAttributes([
@@ -198,6 +205,7 @@ export async function replicate(input: ReplicateInput): Promise<void> {
     { key: DrSourceCluster, value: plan.spec.source.clusterName ?? plan.spec.source.context },
     { key: DrTargetCluster, value: site.clusterName ?? site.context },
   ]);
+  recordSite(site.name);
   if (!input.state) {
     // A loop started again over an existing standby knows its newest point from the store. A
     // standby that is down (an old primary after a disaster) is found by the cycles instead.
@@ -265,6 +273,7 @@ export async function replicate(input: ReplicateInput): Promise<void> {
         keyEnv: planKeyRef(plan).env,
       });
       state.newest = { pointId: shipped.pointId, capturedAt: shipped.capturedAt, shippedAt: new Date().toISOString(), bytesShipped: shipped.bytesShipped };
+      recordPoint(shipped.pointId);
       state.pointsShipped++;
       state.bytesShipped += shipped.bytesShipped;
       state.consecutiveFailures = 0;

@@ -6,6 +6,7 @@ import { runAppChecks } from './checks';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 import { nodeAgentTaskQueue } from '../shared/task-queues';
 import { DrPhase } from '../shared/search-attributes';
+import { recordingOutcome, recordPoint } from './run-attributes';
 
 export interface RestoreProgress {
   phase: string;
@@ -47,6 +48,10 @@ const kube = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', he
  * removes exactly what it created.
  */
 export async function restore(req: RestoreRequest): Promise<RestoreReport> {
+  return recordingOutcome('restore', req.planName, () => restoreApplication(req), (r) => (r.rolledBack ? 'rolled-back' : r.dryRun ? 'dry-run' : 'succeeded'));
+}
+
+async function restoreApplication(req: RestoreRequest): Promise<RestoreReport> {
   const started = Date.now();
   const progress: RestoreProgress = { phase: 'Plan', objectsTotal: 0, objectsApplied: 0, volumesTotal: 0, volumesDone: 0, bytesWritten: 0 };
   setHandler(restoreProgressQuery, () => progress);
@@ -79,6 +84,7 @@ export async function restore(req: RestoreRequest): Promise<RestoreReport> {
 
   setPhase('Plan');
   const plan = await long.planRestore(req);
+  recordPoint(plan.pointId);
   progress.objectsTotal = plan.objects;
   progress.volumesTotal = plan.volumes.length;
   const report: RestoreReport = {
@@ -110,7 +116,7 @@ export async function restore(req: RestoreRequest): Promise<RestoreReport> {
     for (let i = 0; i < plan.waves.length; i++) {
       const wave = plan.waves[i];
       setPhase(`Apply:${wave.phase}`);
-      const r = await long.applyRestoreWave(req, i);
+      const r = await long.applyRestoreWave.executeWithOptions({ summary: `apply wave ${wave.phase} to ${req.target.context}` }, [req, i]);
       report.created += r.created;
       report.updated += r.updated;
       report.skipped += r.skipped;
@@ -151,7 +157,9 @@ export async function restore(req: RestoreRequest): Promise<RestoreReport> {
       await Promise.all(
         todo.map(async (v) => {
           const where = await kube.bindVolumeForRestore(req, v.namespace, v.pvc, v.placement);
-          const r = await agent(where.node).restoreVolume({ store: req.store, key: { env: req.keyEnv }, volume: where, manifestKey: v.manifestKey, ...(req.hydrateVolumes ? { mirror: true } : {}) });
+          const r = await agent(where.node).restoreVolume.executeWithOptions({ summary: `restore volume ${v.namespace}/${v.pvc} on node ${where.node}` }, [
+            { store: req.store, key: { env: req.keyEnv }, volume: where, manifestKey: v.manifestKey, ...(req.hydrateVolumes ? { mirror: true } : {}) },
+          ]);
           report.volumes.push({ pvc: `${v.namespace}/${v.pvc}`, node: where.node, files: r.files, bytes: r.bytes, ...(req.hydrateVolumes ? { filesSkipped: r.filesSkipped, bytesSkipped: r.bytesSkipped, removed: r.removed ?? 0 } : {}) });
           progress.volumesDone++;
           progress.bytesWritten += r.bytes;

@@ -11,11 +11,11 @@ import {
 } from '@temporalio/client';
 import { failover } from '../../workflows';
 import { approveUpdate, failoverStatusQuery, rejectUpdate, type FailoverInput } from '../../workflows/failover';
-import { failoverWorkflowId, newFailoverId, siteNamed, sitesOf, type FailoverMode, type FailoverReport, type FailoverStatus } from '../../shared/failover';
+import { failoverSequence, failoverWorkflowId, newFailoverId, siteNamed, sitesOf, type FailoverMode, type FailoverReport, type FailoverStatus } from '../../shared/failover';
 import { replicateWorkflowId } from '../../shared/replication';
 import type { ApprovalGate, Plan } from '../../shared/plan';
 import { formatDuration } from '../../shared/duration';
-import { DrOperation, DrPlan, DrSourceCluster, DrTargetCluster } from '../../shared/search-attributes';
+import { DrOperation, DrPlan, DrSite, DrSourceCluster, DrTargetCluster } from '../../shared/search-attributes';
 import { InvalidInputError, NotFoundError } from '../../shared/errors';
 import { openClient } from '../temporal-client';
 import { loadPlanFile } from './plan';
@@ -23,12 +23,35 @@ import { replicateStatusQuery } from '../../workflows/replicate';
 import { asRunFailure, detachOnInterrupt } from '../run-result';
 import { EXIT_CODES } from '../../config/exit-codes';
 import { printOutput, withOutput, type OutputOptions } from '../output';
+import { listRuns, runsQuery, type RunSummary } from './runs';
 
 type StartOptions = Omit<FailoverInput, 'plan' | 'failoverId' | 'operation' | 'mode' | 'from' | 'to'>;
 
+/** The plan's failovers and failbacks, newest first, from the visibility store. */
+async function failoversOf(client: Client, planName: string): Promise<RunSummary[]> {
+  const query = `${runsQuery({ plan: planName })} AND (${DrOperation.name} = 'failover' OR ${DrOperation.name} = 'failback')`;
+  return (await listRuns(client, query, 10_000)).sort((a, b) => b.startTime.localeCompare(a.startTime));
+}
+
+/** The plan's running failover (or failback), else with `newest` its last one; undefined when there is none. */
+export async function findFailover(client: Client, planName: string, which: 'running' | 'newest'): Promise<WorkflowHandle<typeof failover> | undefined> {
+  const runs = await failoversOf(client, planName);
+  const run = which === 'running' ? runs.find((r) => r.status === 'RUNNING') : runs[0];
+  return run && client.workflow.getHandle<typeof failover>(run.workflowId, run.runId);
+}
+
+async function refuseRunning(client: Client, planName: string, workflowId: string): Promise<never> {
+  const running = await client.workflow.getHandle(workflowId).query(failoverStatusQuery).catch(() => undefined);
+  throw new InvalidInputError(
+    `a failover of plan ${planName} is already running (workflow ${workflowId}${running ? `, ${running.failoverId}: ${running.from} → ${running.to}, phase ${running.phase}` : ''}); ` +
+      'wait for it to end, or approve/reject the gate it waits on (`drctl failover <plan> --status`)',
+  );
+}
+
 /**
- * Starts a failover (or failback) of a plan. One runs per plan at a time: its workflow id is
- * `failover/<plan>` and a second start while one runs is refused with the running one's id.
+ * Starts a failover (or failback) of a plan as `failover/<plan>/<n>`, its n-th. One runs per plan
+ * at a time: a start while one runs is refused with the running one's id, and two starts that
+ * race both pick the same n, so Temporal refuses the second.
  */
 export async function startFailover(
   client: Client,
@@ -41,31 +64,29 @@ export async function startFailover(
   const to = siteNamed(plan, req.to);
   if (from.name === to.name) throw new InvalidInputError(`--to: ${to.name} is already the primary (--from ${from.name}); name another site: ${sitesOf(plan).map((s) => s.name).join(', ')}`);
   const failoverId = newFailoverId(new Date(), plan.metadata.name, req.mode);
-  const workflowId = failoverWorkflowId(plan.metadata.name);
+  const earlier = await failoversOf(client, plan.metadata.name);
+  const running = earlier.find((r) => r.status === 'RUNNING');
+  if (running) await refuseRunning(client, plan.metadata.name, running.workflowId);
+  const workflowId = failoverWorkflowId(plan.metadata.name, Math.max(0, ...earlier.map((r) => failoverSequence(r.workflowId, plan.metadata.name))) + 1);
   try {
     const handle = await client.workflow.start(failover, {
       taskQueue,
       workflowId,
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       args: [{ ...opts, plan, failoverId, operation: req.operation, mode: req.mode, from: from.name, to: to.name }],
       typedSearchAttributes: [
         { key: DrPlan, value: plan.metadata.name },
         { key: DrOperation, value: req.operation },
         { key: DrSourceCluster, value: from.clusterName },
         { key: DrTargetCluster, value: to.clusterName },
+        { key: DrSite, value: to.name },
       ],
       staticSummary: `${req.mode === 'planned' ? 'Planned' : 'Unplanned'} ${req.operation} of plan ${plan.metadata.name}: ${from.name} → ${to.name}`,
     });
     return { handle, failoverId };
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      const running = await client.workflow.getHandle(workflowId).query(failoverStatusQuery).catch(() => undefined);
-      throw new InvalidInputError(
-        `a failover of plan ${plan.metadata.name} is already running (workflow ${workflowId}${running ? `, ${running.failoverId}: ${running.from} → ${running.to}, phase ${running.phase}` : ''}); ` +
-          'wait for it to end, or approve/reject the gate it waits on (`drctl failover <plan> --status`)',
-      );
-    }
+    if (err instanceof WorkflowExecutionAlreadyStartedError) await refuseRunning(client, plan.metadata.name, workflowId);
     throw err;
   }
 }
@@ -226,12 +247,13 @@ export function registerFailoverCommands(program: Command): void {
         const planName = /\.ya?ml$/.test(planArg) ? loadPlanFile(planArg).metadata.name : planArg;
         const dr = await openClient();
         try {
-          const h = dr.client.workflow.getHandle(failoverWorkflowId(planName));
+          const h = await findFailover(dr.client, planName, 'running');
+          if (!h) throw new NotFoundError(`no failover of plan ${planName} is running; \`drctl runs list --plan ${planName}\` lists its runs`);
           const s = await h
             .executeUpdate(verb === 'approve' ? approveUpdate : rejectUpdate, { args: [{ gate: opts.gate as ApprovalGate, by: opts.by ?? whoAmI(), ...(opts.reason ? { reason: opts.reason } : {}) }] })
             .catch((err: unknown) => {
               if (err instanceof WorkflowUpdateFailedError) throw new InvalidInputError(`${verb}: ${err.cause?.message ?? err.message}`);
-              if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`no failover of plan ${planName} is running (workflow ${failoverWorkflowId(planName)})`);
+              if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`no failover of plan ${planName} is running (workflow ${h.workflowId})`);
               throw err;
             });
           console.log(`${verb === 'approve' ? 'approved' : 'rejected'} gate ${opts.gate} of failover ${s.failoverId}`);
@@ -246,13 +268,9 @@ async function showStatus(planArg: string, opts: OutputOptions): Promise<void> {
   const planName = /\.ya?ml$/.test(planArg) ? loadPlanFile(planArg).metadata.name : planArg;
   const dr = await openClient();
   try {
-    const s = await dr.client.workflow
-      .getHandle(failoverWorkflowId(planName))
-      .query(failoverStatusQuery)
-      .catch((err: unknown) => {
-        if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`plan ${planName} has had no failover (workflow ${failoverWorkflowId(planName)})`);
-        throw err;
-      });
+    const h = (await findFailover(dr.client, planName, 'running')) ?? (await findFailover(dr.client, planName, 'newest'));
+    if (!h) throw new NotFoundError(`plan ${planName} has had no failover; \`drctl runs list --plan ${planName}\` lists its runs`);
+    const s = await h.query(failoverStatusQuery);
     printOutput(opts, s, () => formatFailoverStatus(s), () => [s.failoverId]);
   } finally {
     await dr.close();

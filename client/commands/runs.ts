@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionInfo, type WorkflowHandle } from '@temporalio/client';
-import { DrOperation, DrPhase, DrPlan, DrSourceCluster, DrTargetCluster } from '../../shared/search-attributes';
+import { DrOperation, DrOutcome, DrPhase, DrPlan, DrRecoveryPoint, DrSite, DrSourceCluster, DrTargetCluster } from '../../shared/search-attributes';
 import { InvalidInputError, NotFoundError } from '../../shared/errors';
 import { openClient } from '../temporal-client';
 import { printOutput, withOutput, type OutputOptions } from '../output';
@@ -18,6 +18,9 @@ export interface RunSummary {
   phase?: string;
   sourceCluster?: string;
   targetCluster?: string;
+  site?: string;
+  point?: string;
+  outcome?: string;
   startTime: string;
   closeTime?: string;
   durationMs: number;
@@ -36,6 +39,9 @@ export function runSummary(w: Omit<WorkflowExecutionInfo, 'raw'>, now = Date.now
     ...defined('phase', sa.get(DrPhase)),
     ...defined('sourceCluster', sa.get(DrSourceCluster)),
     ...defined('targetCluster', sa.get(DrTargetCluster)),
+    ...defined('site', sa.get(DrSite)),
+    ...defined('point', sa.get(DrRecoveryPoint)),
+    ...defined('outcome', sa.get(DrOutcome)),
     startTime: w.startTime.toISOString(),
     ...(w.closeTime ? { closeTime: w.closeTime.toISOString() } : {}),
     durationMs: (w.closeTime?.getTime() ?? now) - w.startTime.getTime(),

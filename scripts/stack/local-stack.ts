@@ -7,7 +7,9 @@ import { spawn, execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { searchAttributeFlags } from '../../shared/search-attributes';
+import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { ALL_SEARCH_ATTRIBUTES, searchAttributeFlags } from '../../shared/search-attributes';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..').replace(/[/\\]dist$/, '');
 
@@ -158,6 +160,29 @@ export async function startTemporal(opts: {
   await waitForTcp(port, 'Temporal dev server', proc.logFile);
   if (uiPort) await waitForTcp(uiPort, 'Temporal UI', proc.logFile);
   return { address: `127.0.0.1:${port}`, uiUrl: uiPort ? `http://127.0.0.1:${uiPort}` : undefined, process: proc };
+}
+
+/**
+ * Registers the search attributes a running dev server lacks: one started by an older checkout
+ * keeps its database, and a workflow that upserts an unknown attribute fails its task.
+ */
+export async function ensureSearchAttributes(address: string, namespace = 'default'): Promise<string[]> {
+  const connection = await Connection.connect({ address });
+  try {
+    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+    const missing = ALL_SEARCH_ATTRIBUTES.filter((k) => !customAttributes?.[k.name]);
+    if (missing.length) {
+      await connection.operatorService.addSearchAttributes({
+        namespace,
+        searchAttributes: Object.fromEntries(
+          missing.map((k) => [k.name, k.type === 'INT' ? temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT : temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+        ),
+      });
+    }
+    return missing.map((k) => k.name);
+  } finally {
+    await connection.close();
+  }
 }
 
 export interface MinioServer {

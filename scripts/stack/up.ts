@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ensureBucket, openStore } from '../../activities/store/open-store';
 import { checkStoreRoundTrip } from '../../activities/store/check-store';
-import { REPO_ROOT, findBinaries, readEnvFile, runningPid, spawnServer, startMinio, startTemporal, type StackEnv } from './local-stack';
+import { REPO_ROOT, ensureSearchAttributes, findBinaries, readEnvFile, runningPid, spawnServer, startMinio, startTemporal, type StackEnv } from './local-stack';
 
 const note = (m: string) => console.log(`[up] ${m}`);
 
@@ -22,6 +22,8 @@ async function main(): Promise<void> {
 
   if (runningPid(dir, 'temporal') && env.TEMPORAL_ADDRESS) {
     note(`Temporal already running at ${env.TEMPORAL_ADDRESS}`);
+    const added = await ensureSearchAttributes(env.TEMPORAL_ADDRESS);
+    if (added.length) note(`registered search attributes ${added.join(', ')}`);
   } else {
     const t = await startTemporal({ bin: bins.temporal, dir, port: 7233, uiPort: 8233, dbFile: path.join(dir, 'temporal.db'), note });
     env.TEMPORAL_ADDRESS = t.address;

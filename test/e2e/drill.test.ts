@@ -30,6 +30,7 @@ import { freshTargetStore, standbyOn } from '../harness/sites';
 import * as k8s from '@kubernetes/client-node';
 import { coreApi, execInPod, freshNamespace, kubeConfigFor, waitFor, type TestNamespace } from '../harness/clusters';
 import { recordHistory } from '../harness/histories';
+import { dashboardMetrics, exportedMetrics, ruleMetrics, sample } from '../harness/metrics';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
 import { deployShop, NODES, psql, shopPlan } from './app-fixture';
 import { freePort } from '../stack/postgres';

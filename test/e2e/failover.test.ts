@@ -23,11 +23,14 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
-import { startFailover } from '../../client/commands/failover';
+import { findFailover, startFailover } from '../../client/commands/failover';
+import { listRuns } from '../../client/commands/runs';
+import { dashboardMetrics, exportedMetrics, ruleMetrics, sample } from '../harness/metrics';
+import { DrOutcome, DrRecoveryPoint, DrSite } from '../../shared/search-attributes';
 import { startReplication, liveRpo } from '../../client/commands/replicate';
 import { failoverStatusQuery } from '../../workflows/failover';
 import { replicateStatusQuery } from '../../workflows/replicate';
-import { failoverWorkflowId, type FailoverMode, type FailoverPhase, type FailoverReport, type FailoverStatus } from '../../shared/failover';
+import { type FailoverMode, type FailoverPhase, type FailoverReport, type FailoverStatus } from '../../shared/failover';
 import { replicateWorkflowId, type ReplicateStatus } from '../../shared/replication';
 import { standbySite, standbyStoreRef, validatePlan, type Plan } from '../../shared/plan';
 import { generateMasterKey } from '../../activities/datapath/crypto';
@@ -126,6 +129,7 @@ describe('failover and failback of the sample application between two sites', ()
   let writer: Writer;
   let sourceStopped = false;
   let metricsAddress: string;
+  let agentMetricsAddress: string;
   /** The traffic-switch webhook: a server in this process recording what it was sent. */
   const switched: Record<string, unknown>[] = [];
   let webhook: Server;
@@ -220,7 +224,8 @@ describe('failover and failback of the sample application between two sites', ()
     taskQueue = uniqueId('dr');
     metricsAddress = `127.0.0.1:${await freePort()}`;
     worker = startWorkerProcess(taskQueue, workerEnv());
-    agents = [startAgentProcess('source', NODES, procEnv()), startAgentProcess('target', NODES, procEnv())];
+    agentMetricsAddress = `127.0.0.1:${await freePort()}`;
+    agents = [startAgentProcess('source', NODES, { ...procEnv(), TDR_METRICS_ADDRESS: agentMetricsAddress }), startAgentProcess('target', NODES, procEnv())];
     writer = new Writer(ns.name);
   });
 
@@ -231,7 +236,7 @@ describe('failover and failback of the sample application between two sites', ()
     }
     if (!sourceStoreRunning()) await startSourceStore();
     for (const site of ['primary', 'target']) await env?.client.workflow.getHandle(replicateWorkflowId(plan.metadata.name, site)).cancel().catch(() => undefined);
-    await env?.client.workflow.getHandle(failoverWorkflowId(plan.metadata.name)).terminate('test ended').catch(() => undefined);
+    if (env) await (await findFailover(env.client, plan.metadata.name, 'running'))?.terminate('test ended').catch(() => undefined);
     await Promise.all([worker, ...agents].filter(Boolean).map((p) => p.kill()));
     await coreApi('target').deleteNamespace({ name: ns.name }).catch(() => undefined);
     await ns?.cleanup().catch(() => undefined);
@@ -273,20 +278,20 @@ describe('failover and failback of the sample application between two sites', ()
     expect(Number(newest!.split(' ').at(-1))).toBeGreaterThanOrEqual(Math.floor(Date.parse(s.newest!.capturedAt) / 1000));
     expect(Number(newest!.split(' ').at(-1))).toBeLessThanOrEqual(Math.floor(Date.parse(latest.newest!.capturedAt) / 1000));
     expect(Number(series('dr_replication_rpo_target_seconds')!.split(' ').at(-1))).toBe(RPO_MS / 1000);
-    const rules = readFileSync(path.join(__dirname, '../../deploy/prometheus/dr-alerts.yaml'), 'utf8');
-    for (const name of ['dr_replication_newest_point_timestamp_seconds', 'dr_replication_rpo_target_seconds', 'dr_replication_consecutive_failures']) {
-      expect(rules).toContain(name);
-      expect(metrics).toContain(`${name}{`);
-    }
-    // The Grafana dashboard queries only series the worker exports (the drill series are the drill test's).
-    const dashboard = JSON.parse(readFileSync(path.join(__dirname, '../../deploy/grafana/dr-dashboard.json'), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
-    const queried = [...new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/\b(?:dr|temporal)_\w+/g) ?? [])))];
-    expect(queried.length).toBeGreaterThanOrEqual(7);
-    const exported = new Set(metrics.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(/[{ ]/)[0]!.replace(/_(bucket|sum|count)$/, '')));
+    // The shipped alert rules and Grafana dashboard query only series the worker exports: replication's,
+    // and the backups its cycles ran (dr_runs_total, dr_backup_*). Drill series are the drill test's.
+    const exported = exportedMetrics(metrics);
+    expect(sample(metrics, 'dr_replication_interval_seconds', { plan: plan.metadata.name, site: 'target' })).toBe(INTERVAL_MS / 1000);
+    expect(sample(metrics, 'dr_runs_total', { plan: plan.metadata.name, operation: 'backup', outcome: 'succeeded' })).toBeGreaterThanOrEqual(10);
+    const queried = [...ruleMetrics(), ...dashboardMetrics()];
+    expect(dashboardMetrics().length).toBeGreaterThanOrEqual(7);
     // Series that appear only once something happened: drills (the drill test scrapes those) and the SDK's failure counters.
-    const onlyOnceSeen = ['dr_drills_total', 'dr_drill_last_success_timestamp_seconds', 'temporal_workflow_failed', 'temporal_activity_execution_failed'];
+    // `up` is Prometheus's own, from scraping the node agents (below: they serve /metrics).
+    const onlyOnceSeen = ['dr_drills_total', 'dr_drill_last_success_timestamp_seconds', 'temporal_workflow_failed', 'temporal_activity_execution_failed', 'up'];
     expect(queried.filter((m) => !exported.has(m) && !onlyOnceSeen.includes(m))).toEqual([]);
     expect(exported.has('temporal_workflow_completed')).toBe(true); // the SDK's own series, from the same endpoint
+    const agentMetrics = await (await fetch(`http://${agentMetricsAddress}/metrics`)).text();
+    expect(agentMetrics).toMatch(/^temporal_\w+\{[^}]*task_queue="temporal-dr-agent/m);
   }, 480_000);
 
   it('stops cleanly when the fencing gate is rejected with drctl reject: the source keeps serving, replication keeps running', async () => {
@@ -378,6 +383,27 @@ describe('failover and failback of the sample application between two sites', ()
     expect(report.reverseReplication).toBe(replicateWorkflowId(plan.metadata.name, 'primary'));
     expect(await running(replicateWorkflowId(plan.metadata.name, 'primary'))).toBe(true);
     expect(await running(replicateWorkflowId(plan.metadata.name, 'target'))).toBe(false);
+
+    // The UI's filters: the run's id says which failover it is, its attributes where it went, what it restored, how it ended.
+    expect(handle.workflowId).toMatch(new RegExp(`^failover/${plan.metadata.name}/\\d+$`));
+    const sa = (await handle.describe()).typedSearchAttributes;
+    expect([sa.get(DrSite), sa.get(DrRecoveryPoint), sa.get(DrOutcome)]).toEqual(['target', report.pointId, 'completed']);
+    const found = await listRuns(env.client, `DrPlan = '${plan.metadata.name}' AND DrOperation = 'backup' AND DrOutcome = 'succeeded' AND DrRecoveryPoint = '${report.pointId}'`, 5);
+    expect(found.map((r) => r.workflowId)).toEqual([`backup/${plan.metadata.name}`]); // the final point's backup, found by the point it took
+    // Finished runs are counted per operation and outcome, with their durations. The worker was
+    // SIGKILLed mid-failover, so its successor counts what ended since: the failover, and the
+    // reverse replication's first backup.
+    let metrics = '';
+    const runs = (operation: string, outcome: string) =>
+      Number(metrics.split('\n').find((l) => l.startsWith('dr_runs_total{') && l.includes(`operation="${operation}"`) && l.includes(`outcome="${outcome}"`) && l.includes(`plan="${plan.metadata.name}"`))?.split(' ').at(-1) ?? 0);
+    await waitFor('a backup to end on the restarted worker', 120_000, async () => {
+      metrics = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+      return runs('backup', 'succeeded') >= 1;
+    });
+    expect(runs('failover', 'completed')).toBe(1);
+    expect(metrics).toMatch(/^dr_run_duration_seconds_(bucket|count)\{[^}]*operation="failover"/m);
+    expect(metrics).toMatch(new RegExp(`^dr_backup_last_success_timestamp_seconds\\{[^}]*plan="${plan.metadata.name}"`, 'm'));
+    expect(metrics).toMatch(new RegExp(`^dr_backup_uploaded_bytes_total\\{[^}]*plan="${plan.metadata.name}"`, 'm'));
   }, 400_000);
 
   it('fails back with drctl, blocked before the traffic switch until drctl approve: every row written on target returns to source', async () => {
@@ -393,8 +419,14 @@ describe('failover and failback of the sample application between two sites', ()
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
     });
-    const handle = env.client.workflow.getHandle(failoverWorkflowId(plan.metadata.name));
-    await waitFor('the failback to start', 30_000, async () => (await handle.query(failoverStatusQuery).catch(() => undefined))?.mode === 'planned' && (await handle.query(failoverStatusQuery)).from === 'target');
+    let handle!: Awaited<ReturnType<typeof startFailover>>['handle'];
+    await waitFor('the failback to start', 30_000, async () => {
+      const h = await findFailover(env.client, plan.metadata.name, 'running');
+      const s = await h?.query(failoverStatusQuery).catch(() => undefined);
+      if (h && s?.mode === 'planned' && s.from === 'target') handle = h;
+      return !!handle;
+    });
+    expect(handle.workflowId).toMatch(new RegExp(`^failover/${plan.metadata.name}/\\d+$`));
     const report = await follow(handle, ['PrepareTarget'], async (s) => {
       expect(s.awaiting?.gate).toBe('before-traffic-switch');
       // Blocked: the app is up on source, traffic still points at target, until someone approves.

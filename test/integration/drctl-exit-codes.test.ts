@@ -57,9 +57,18 @@ describe('drctl exit codes and one-line errors', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /); // never a stack trace
   });
 
-  it('exits 3 for a schedule that does not exist, and shows the stack only with --debug', async () => {
+  it('exits 3 for a schedule or failover that does not exist, and shows the stack only with --debug', async () => {
     const r = await drctl(['drill', 'pause', 'no-such-plan'], {});
     expect(r).toMatchObject({ code: notFound, stderr: 'drctl: plan no-such-plan has no drill schedule (drill-schedule/no-such-plan); create it with `drctl drill schedule <plan.yaml>`\n' });
+    // Failovers are found by the plan's search attribute, whatever their number.
+    expect(await drctl(['approve', 'no-such-plan', '--gate', 'before-fencing'], {})).toMatchObject({
+      code: notFound,
+      stderr: 'drctl: no failover of plan no-such-plan is running; `drctl runs list --plan no-such-plan` lists its runs\n',
+    });
+    expect(await drctl(['failover', 'no-such-plan', '--status'], {})).toMatchObject({
+      code: notFound,
+      stderr: 'drctl: plan no-such-plan has had no failover; `drctl runs list --plan no-such-plan` lists its runs\n',
+    });
     const debug = await drctl(['drill', 'pause', 'no-such-plan', '--debug'], {});
     expect(debug.code).toBe(notFound);
     expect(debug.stderr).toMatch(/\n\s+at /);

@@ -52,6 +52,8 @@ export interface QuiesceOptions {
   phase: <T>(name: string, fn: () => Promise<T>) => Promise<T>;
   /** Called before each attempt, to forget the copies of a lost one. */
   beforeAttempt: (attempt: number) => void;
+  /** Called for each hook step that failed (counted in the worker's metrics). */
+  onHookFailed?: (r: HookRunResult) => void;
 }
 
 /** How one quiesce ended, for the report. */
@@ -133,6 +135,10 @@ export async function copyWhileQuiesced(o: QuiesceOptions, copy: (attempt: numbe
     o.beforeAttempt(attempt);
     const holds: Hold[] = [];
     const results: HookRunResult[] = [];
+    const record = (r: HookRunResult) => {
+      results.push(r);
+      if (!r.ok) o.onHookFailed?.(r);
+    };
     let copiesEndedAt: string | undefined;
     /** Set when the release starts: a quiesce that ends after it did not end early. */
     let releasing = false;
@@ -177,7 +183,7 @@ export async function copyWhileQuiesced(o: QuiesceOptions, copy: (attempt: numbe
           holds.push(h);
           if (hook.session) await holdSession(h, hook);
           else await runPre(h, hook);
-          if (h.pre) results.push(h.pre);
+          if (h.pre) record(h.pre);
           if (h.pre && !h.pre.ok && h.endedEarly === undefined && hook.pre?.onError !== 'continue') {
             throw ApplicationFailure.create({ type: 'HookFailedError', nonRetryable: true, message: hookFailure(h.pre) });
           }
@@ -188,6 +194,7 @@ export async function copyWhileQuiesced(o: QuiesceOptions, copy: (attempt: numbe
     /** Session hook: the activity runs pre, signals, holds until released, runs post. */
     async function holdSession(h: Hold, hook: SessionHook): Promise<void> {
       const holding = proxyActivities<Activities>({
+        summary: `quiesce held by session hook ${hook.name} in ${h.target.pod}`,
         startToCloseTimeout: holdActivityTimeoutMs(hook, h.holdMs),
         heartbeatTimeout: o.heartbeatTimeoutMs,
         retry: { maximumAttempts: 1 },
@@ -224,7 +231,7 @@ export async function copyWhileQuiesced(o: QuiesceOptions, copy: (attempt: numbe
       }
       h.needsPost = !!hook.post; // owed from now: the pre step may run even if its activity fails
       try {
-        h.pre = await preSteps(hook, o.heartbeatTimeoutMs).runHookStep(o.context, hook, 'pre', h.target);
+        h.pre = await preSteps(hook, o.heartbeatTimeoutMs).runHookStep.executeWithOptions({ summary: `quiesce: hook ${hook.name} (pre) in ${h.target.pod}` }, [o.context, hook, 'pre', h.target]);
       } catch (err) {
         h.pre = failedRun(hook.name, 'pre', h.target, err);
         if (cannotSucceed(err)) throw err;
@@ -283,7 +290,7 @@ export async function copyWhileQuiesced(o: QuiesceOptions, copy: (attempt: numbe
       if (r) {
         if (r.post) {
           h.post = r.post;
-          results.push(r.post);
+          record(r.post);
         }
         h.outcome = { hook: h.hook.name, pod: h.target.pod, releasedBy: r.releasedBy ?? 'lost', heldMs: r.heldMs, releasedAt: r.releasedAt };
         if (!r.releasedBy) h.endedEarly ??= 'lost'; // a holder from an older release cannot prove when it released
@@ -296,7 +303,7 @@ export async function copyWhileQuiesced(o: QuiesceOptions, copy: (attempt: numbe
       h.post = await postSteps(hook, o.heartbeatTimeoutMs)
         .runSessionHookStep(o.context, hook, 'post', h.target)
         .catch((err: unknown) => failedRun(hook.name, 'post', h.target, err));
-      results.push(h.post);
+      record(h.post);
     }
 
     async function runPost(h: Hold): Promise<void> {
@@ -304,9 +311,9 @@ export async function copyWhileQuiesced(o: QuiesceOptions, copy: (attempt: numbe
       h.outcome = { hook: hook.name, pod: h.target.pod, releasedBy: h.endedEarly === 'max-hold' ? 'max-hold' : h.endedEarly === 'lost' ? 'lost' : 'workflow' };
       if (!h.needsPost || !hook.post) return;
       h.post = await postSteps(hook, o.heartbeatTimeoutMs)
-        .runHookStep(o.context, hook, 'post', h.target)
+        .runHookStep.executeWithOptions({ summary: `release: hook ${hook.name} (post) in ${h.target.pod}` }, [o.context, hook, 'post', h.target])
         .catch((err: unknown) => failedRun(hook.name, 'post', h.target, err));
-      results.push(h.post);
+      record(h.post);
     }
   }
 }
