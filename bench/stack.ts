@@ -12,6 +12,7 @@ import { Client, Connection } from '@temporalio/client';
 import { generateMasterKey } from '../activities/datapath/crypto';
 import { REPO_ROOT, findBinaries, startTemporal, stopServer, type MinioServer } from '../scripts/stack/local-stack';
 import type { BenchContext } from './run';
+import { payloadDataConverter } from '../config/payload-codec';
 
 export const CLUSTERS_SH = path.join(REPO_ROOT, 'scripts', 'stack', 'clusters.sh');
 export const NODES = ['node-0', 'node-1', 'node-2'];
@@ -160,7 +161,7 @@ export async function startBenchStack(ctx: BenchContext, label: string, name: st
       },
       minio,
       storeEnv,
-      client: new Client({ connection }),
+      client: new Client({ connection, dataConverter: payloadDataConverter() }),
       taskQueue,
       worker: started[0],
       close,

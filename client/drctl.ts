@@ -14,6 +14,7 @@ import { registerDrillCommands } from './commands/drill';
 import { registerRunsCommands } from './commands/runs';
 import { registerStatusCommand } from './commands/status';
 import { registerCompletionCommand } from './commands/completion';
+import { registerCodecServerCommand } from './commands/codec-server';
 import { addHelpExamples } from './help-examples';
 import { runMain } from '../config/run-main';
 import { EXIT_CODES } from '../config/exit-codes';
@@ -49,6 +50,7 @@ registerDrillCommands(program);
 registerStoreCommands(program);
 registerRunsCommands(program);
 registerStatusCommand(program);
+registerCodecServerCommand(program);
 registerCompletionCommand(program);
 addHelpExamples(program);
 

@@ -37,6 +37,7 @@ export const HELP_EXAMPLES: Record<string, string[]> = {
   'runs watch': ['drctl runs watch failover/shop'],
   'runs cancel': ['drctl runs cancel drill/shop/shop-20261201t030000z-1a2b3c'],
   status: ['drctl status', 'drctl status shop -o json'],
+  'codec-server': ['drctl codec-server   # then point the Temporal UI\'s codec endpoint at http://127.0.0.1:8888', 'drctl codec-server --port 9999 --ui-origin https://temporal.example.com'],
   completion: ['source <(drctl completion bash)   # or add it to ~/.bashrc', 'source <(drctl completion zsh)    # or add it to ~/.zshrc'],
 };
 

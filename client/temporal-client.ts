@@ -1,6 +1,7 @@
 import { Client } from '@temporalio/client';
 import { temporalSettings, type TemporalSettings } from '../config/environment';
 import { connectClient } from '../config/temporal-connection';
+import { payloadDataConverter } from '../config/payload-codec';
 
 export interface DrClient {
   client: Client;
@@ -12,6 +13,6 @@ export interface DrClient {
 export async function openClient(env: NodeJS.ProcessEnv = process.env): Promise<DrClient> {
   const settings = temporalSettings(env);
   const connection = await connectClient(settings);
-  const client = new Client({ connection, namespace: settings.namespace });
+  const client = new Client({ connection, namespace: settings.namespace, dataConverter: payloadDataConverter(env) });
   return { client, settings, close: () => connection.close() };
 }

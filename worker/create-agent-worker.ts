@@ -1,6 +1,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { nodeAgentTaskQueue } from '../shared/task-queues';
 import { createAgentActivities } from '../activities/volumes/agent-activities';
+import { payloadDataConverter } from '../config/payload-codec';
 
 /**
  * Node-agent workers: activities only, one Worker per node served. In production each node runs
@@ -24,6 +25,7 @@ export async function createAgentWorkers(opts: {
         activities: createAgentActivities({ cluster: opts.cluster }),
         maxConcurrentActivityTaskExecutions: opts.concurrency ?? 2,
         shutdownGraceTime: '5s',
+        dataConverter: payloadDataConverter(),
         // Checkpoints must reach the server well inside the 30 s heartbeat timeout.
         maxHeartbeatThrottleInterval: '5s',
         defaultHeartbeatThrottleInterval: '5s',

@@ -1,5 +1,6 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { payloadDataConverter } from '../config/payload-codec';
 
 export interface OrchestratorWorkerOptions {
   connection: NativeConnection;
@@ -29,5 +30,6 @@ export async function createOrchestratorWorker(opts: OrchestratorWorkerOptions):
     ...(opts.role === 'activities' ? {} : opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     ...(opts.role === 'workflows' ? {} : { activities: createActivities() }),
     shutdownGraceTime: opts.shutdownGraceTime ?? '10s',
+    dataConverter: payloadDataConverter(),
   });
 }

@@ -3,6 +3,7 @@ import { Client } from '@temporalio/client';
 import { DRILL_LABEL, DRILL_NETWORK_POLICY, drillReportKey, drillReportsPrefix, drillScheduleId, type DrillReport } from '../../shared/drill';
 import { temporalSettings } from '../../config/environment';
 import { connectClient } from '../../config/temporal-connection';
+import { payloadDataConverter } from '../../config/payload-codec';
 import { listAll } from '../store/object-store';
 import { PreflightFailedError } from '../../shared/errors';
 import type { StoreRef } from '../../shared/store-ref';
@@ -128,7 +129,7 @@ export async function pauseDrillsAfterFailures(store: StoreRef, planName: string
   const settings = temporalSettings();
   const connection = await connectClient(settings);
   try {
-    await new Client({ connection, namespace: settings.namespace }).schedule.getHandle(drillScheduleId(planName)).pause(`paused by the drill itself: the last ${failedInARow} scheduled drills failed`);
+    await new Client({ connection, namespace: settings.namespace, dataConverter: payloadDataConverter() }).schedule.getHandle(drillScheduleId(planName)).pause(`paused by the drill itself: the last ${failedInARow} scheduled drills failed`);
   } finally {
     await connection.close();
   }

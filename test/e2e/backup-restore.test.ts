@@ -24,6 +24,7 @@ import { listAll } from '../../activities/store/object-store';
 import { generateMasterKey } from '../../activities/datapath/crypto';
 import { findBinaries, startTemporal, stopServer } from '../../scripts/stack/local-stack';
 import { attachTestEnv, uniqueId } from '../harness/temporal';
+import { payloadDataConverter } from '../../config/payload-codec';
 import { freshStore } from '../harness/store';
 import { appsApi, coreApi, execInPod, freshNamespace, objectApi, type TestNamespace } from '../harness/clusters';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
@@ -170,7 +171,7 @@ describe.each(STORAGE_CLASSES)('backup and restore of the sample application on 
     const connection = await Connection.connect({ address: fresh.address });
     try {
       const t = `${ns.name}-fresh`;
-      const r: RestoreReport = await new Client({ connection }).workflow.execute(restore, {
+      const r: RestoreReport = await new Client({ connection, dataConverter: payloadDataConverter() }).workflow.execute(restore, {
         taskQueue: q,
         workflowId: uniqueId('restore-fresh'),
         args: [request({ pointId: 'latest', namespaceMapping: { [ns.name]: t }, include: { kinds: ['Namespace', 'PersistentVolumeClaim', 'Deployment', 'ConfigMap', 'Secret', 'ServiceAccount'] } })],

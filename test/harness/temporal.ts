@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
 import { createOrchestratorWorker } from '../../worker/create-worker';
+import { payloadDataConverter } from '../../config/payload-codec';
 
 let installed = false;
 /** Keeps the SDK's own logging to warnings, once per test file (Runtime is a per-module singleton). */
@@ -20,7 +21,7 @@ export async function attachTestEnv(): Promise<TestWorkflowEnvironment> {
   installRuntime();
   const address = process.env.TEMPORAL_ADDRESS;
   if (!address) throw new Error('TEMPORAL_ADDRESS is not set: run tests through jest so test/harness/global-setup.ts starts the stack');
-  return TestWorkflowEnvironment.createFromExistingServer({ address, namespace: 'default' });
+  return TestWorkflowEnvironment.createFromExistingServer({ address, namespace: 'default', client: { dataConverter: payloadDataConverter() } });
 }
 
 export const uniqueId = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;

@@ -1,6 +1,6 @@
 import { issuesOf } from './plan-helpers';
 import { parsePlan, planToStoreRef, standbySite, standbyStoreRef } from '../../../shared/plan';
-import { newFailoverId, planWithPrimary, siteNamed, sitesOf } from '../../../shared/failover';
+import { failoverSequence, failoverWorkflowId, newFailoverId, planWithPrimary, siteNamed, sitesOf } from '../../../shared/failover';
 
 const plan = (extra = '') => `apiVersion: temporal-dr/v1
 kind: DRPlan
@@ -65,6 +65,16 @@ describe('sites of a plan and the plan seen from another primary', () => {
 
   it('makes failover ids that sort by time and name the plan and mode', () => {
     expect(newFailoverId(new Date('2026-12-01T18:00:00.123Z'), 'shop', 'unplanned')).toBe('shop-20261201t180000z-unplanned');
+  });
+});
+
+describe('failover workflow ids', () => {
+  it('number a plan\'s failovers, and read the number back (0 for the ids before numbering and for other plans)', () => {
+    expect(failoverWorkflowId('shop', 3)).toBe('failover/shop/3');
+    expect(failoverSequence('failover/shop/3', 'shop')).toBe(3);
+    expect(failoverSequence('failover/shop', 'shop')).toBe(0);
+    expect(failoverSequence('failover/shop-eu/7', 'shop')).toBe(0);
+    expect(failoverSequence('failover/shop/x', 'shop')).toBe(0);
   });
 });
 
