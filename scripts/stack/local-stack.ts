@@ -148,6 +148,8 @@ export async function startTemporal(opts: {
   uiPort?: number;
   headless?: boolean;
   dbFile?: string;
+  /** The remote codec the UI calls to show encrypted payloads (`drctl codec-server`). */
+  uiCodecEndpoint?: string;
   note?: (m: string) => void;
 }): Promise<TemporalServer> {
   const note = opts.note ?? (() => undefined);
@@ -156,6 +158,7 @@ export async function startTemporal(opts: {
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn', ...searchAttributeFlags()];
   args.push(...(uiPort ? ['--ui-port', String(uiPort)] : ['--headless']));
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+  if (uiPort && opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   const proc = spawnServer(opts.dir, 'temporal', opts.bin, args);
   await waitForTcp(port, 'Temporal dev server', proc.logFile);
   if (uiPort) await waitForTcp(uiPort, 'Temporal UI', proc.logFile);

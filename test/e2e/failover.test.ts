@@ -42,7 +42,7 @@ import { appsApi, coreApi, execInPod, freshNamespace, stackWorkdir, startCluster
 import { recordHistory } from '../harness/histories';
 import { visitRunInTemporalUi } from '../harness/temporal-ui';
 import { freePort } from '../stack/postgres';
-import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
+import { startAgentProcess, startCodecServer, startWorkerProcess, type TestProcess } from '../harness/processes';
 import { deployShop, NODES, psql, shopPlan, waitForDatabase } from './app-fixture';
 
 const KEY_ENV = 'TDR_FAILOVER_KEY';
@@ -301,7 +301,9 @@ describe('failover and failback of the sample application between two sites', ()
       expect(s.awaiting).toMatchObject({ gate: 'before-fencing' });
       const d = await handle.describe();
       expect(d.typedSearchAttributes.getAll().find((p) => p.key.name === 'DrPhase')?.value).toBe('AwaitingApproval');
-      // The operator's view in the Temporal UI: filter by the plan, open the failover, read its summary and what it waits for.
+      // The operator's view in the Temporal UI: filter by the plan, open the failover, read its summary and what it waits for
+      // (encrypted in the history: the UI decrypts them through the operator's codec server).
+      const codec = await startCodecServer();
       const seen = await visitRunInTemporalUi({
         name: 'failover-awaiting-approval',
         query: `DrPlan = '${plan.metadata.name}' AND DrOperation = 'failover'`,
@@ -309,7 +311,7 @@ describe('failover and failback of the sample application between two sites', ()
         runId: (await handle.describe()).runId,
         expectInList: [handle.workflowId],
         expectOnRun: [`Planned failover of plan ${plan.metadata.name}: primary → target`, 'waiting for approval at gate'],
-      });
+      }).finally(() => codec.kill());
       figures.ui = seen.screenshots;
       expect(seen.listText).toContain(handle.workflowId);
       expect(seen.listText).not.toContain(replicateWorkflowId(plan.metadata.name, 'target')); // filtered to failovers

@@ -14,7 +14,6 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { backup, restore } from '../../workflows';
 import { gcWorkflowId } from '../../workflows/prune';
@@ -26,7 +25,7 @@ import { readCatalog } from '../../activities/catalog/points';
 import { readBundle } from '../../activities/catalog/verify-point';
 import { catalogKey, parseCatalog } from '../../shared/catalog';
 import type { KubeObject } from '../../shared/kube-object';
-import { attachTestEnv, startOrchestratorWorker, uniqueId } from '../harness/temporal';
+import { attachTestEnv, replayHistory, startOrchestratorWorker, uniqueId } from '../harness/temporal';
 import { freshStore } from '../harness/store';
 import { coreApi, freshNamespace, type TestNamespace } from '../harness/clusters';
 import { restoreRequest } from './app-fixture';
@@ -178,7 +177,7 @@ describe('restore of 10,000 objects', () => {
     expect(gcRuns.started).toEqual([{ activity: 'pruneStore', attempt: 1 }]);
 
     const history = await backupHandle.fetchHistory();
-    await Worker.runReplayHistory({ workflowBundle: { codePath: process.env.TDR_WORKFLOW_BUNDLE! } }, history, 'backup-gc-lock');
+    await replayHistory(history, 'backup-gc-lock');
     if (process.env.TDR_RECORD_HISTORIES === '1') {
       writeFileSync(path.join(__dirname, '../histories/backup-gc-lock-v1.bin'), temporal.api.history.v1.History.encode(history).finish());
     }

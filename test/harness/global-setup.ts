@@ -10,6 +10,13 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { findBinaries, startMinio, startTemporal } from '../../scripts/stack/local-stack';
 import { WORKFLOWS_PATH } from '../../worker/create-worker';
 import { startClusters } from './clusters';
+import { freePort } from '../stack/postgres';
+
+/**
+ * Every client and worker of the run encrypts its Temporal payloads (config/payload-codec.ts). The
+ * key is fixed and test-only, so histories recorded by a run (test/histories) stay replayable.
+ */
+export const TEST_PAYLOAD_KEYS = 'test-k1=N/Muts0mZn/0fkv3VlEalMNSUxlMUi4y5Nb6SMEjARI=';
 
 export default async function globalSetup(): Promise<void> {
   const t0 = Date.now();
@@ -19,9 +26,12 @@ export default async function globalSetup(): Promise<void> {
   process.env.TDR_TEST_STACK_DIR = dir;
   const bins = findBinaries();
   process.env.TDR_CLUSTERS_WORKDIR = path.join(dir, 'clusters');
+  process.env.TDR_PAYLOAD_KEYS = TEST_PAYLOAD_KEYS;
+  // The UI calls a codec server here; tests that read payloads in the UI start `drctl codec-server` on it.
+  process.env.TDR_CODEC_PORT = String(await freePort());
   const [temporal, minio, minioTarget, clusters] = await Promise.all([
     // With its UI: test/harness/temporal-ui.ts drives it in headless Chromium.
-    startTemporal({ bin: bins.temporal, dir }),
+    startTemporal({ bin: bins.temporal, dir, uiCodecEndpoint: `http://127.0.0.1:${process.env.TDR_CODEC_PORT}` }),
     startMinio({
       bin: bins.minio,
       dir,

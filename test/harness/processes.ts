@@ -17,13 +17,13 @@ export interface TestProcess {
   log(): string;
 }
 
-function start(name: string, script: string, env: NodeJS.ProcessEnv): TestProcess {
+function start(name: string, script: string, env: NodeJS.ProcessEnv, args: string[] = []): TestProcess {
   const file = path.join(ROOT, 'dist', script);
   const dir = path.join(process.env.TDR_TEST_STACK_DIR ?? '/tmp', 'procs');
   mkdirSync(dir, { recursive: true });
   const logFile = path.join(dir, `${name}-${Date.now()}.log`);
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [file], { env: { ...process.env, LOG_LEVEL: 'WARN', ...env }, stdio: ['ignore', fd, fd] });
+  const child = spawn(process.execPath, [file, ...args], { env: { ...process.env, LOG_LEVEL: 'WARN', ...env }, stdio: ['ignore', fd, fd] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     name,
@@ -40,6 +40,21 @@ function start(name: string, script: string, env: NodeJS.ProcessEnv): TestProces
 /** The orchestrator worker on a task queue. */
 export const startWorkerProcess = (taskQueue: string, env: NodeJS.ProcessEnv = {}) =>
   start(`worker-${taskQueue}`, 'worker/orchestrator.js', { TEMPORAL_TASK_QUEUE: taskQueue, WORKER_SHUTDOWN_GRACE: '1s', ...env });
+
+/**
+ * `drctl codec-server` on the port the test stack's UI calls (TDR_CODEC_PORT), for the UI's origin;
+ * resolves once it listens. `env` may give it other keys than the run's.
+ */
+export async function startCodecServer(env: NodeJS.ProcessEnv = {}): Promise<TestProcess> {
+  const port = process.env.TDR_CODEC_PORT!;
+  const p = start('codec-server', 'client/drctl.js', env, ['codec-server', '--port', port, '--ui-origin', process.env.TDR_TEMPORAL_UI!]);
+  const deadline = Date.now() + 30_000;
+  while (!(await fetch(`http://127.0.0.1:${port}/decode`, { method: 'OPTIONS' }).then(() => true, () => false))) {
+    if (p.child.exitCode !== null || Date.now() > deadline) throw new Error(`drctl codec-server did not listen on ${port}: ${p.log()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return p;
+}
 
 /** A node agent serving the given nodes of a cluster. */
 export const startAgentProcess = (cluster: string, nodes: string[], env: NodeJS.ProcessEnv = {}) =>

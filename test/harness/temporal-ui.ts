@@ -29,7 +29,16 @@ async function waitForText(page: Page, texts: string[], timeoutMs: number): Prom
   }
 }
 
-export async function visitRunInTemporalUi(opts: { query: string; workflowId: string; runId: string; expectInList: string[]; expectOnRun: string[]; name: string }): Promise<UiVisit> {
+export async function visitRunInTemporalUi(opts: {
+  query: string;
+  workflowId: string;
+  runId: string;
+  expectInList: string[];
+  expectOnRun: string[];
+  name: string;
+  /** How long to wait for the texts on the run's page (default 30 s). */
+  runTimeoutMs?: number;
+}): Promise<UiVisit> {
   const ui = process.env.TDR_TEMPORAL_UI;
   if (!ui) throw new Error('TDR_TEMPORAL_UI is not set: the test stack runs the Temporal UI (test/harness/global-setup.ts)');
   const dir = process.env.TDR_TEST_STACK_DIR!;
@@ -44,7 +53,7 @@ export async function visitRunInTemporalUi(opts: { query: string; workflowId: st
     await page.screenshot({ path: list, fullPage: true });
     // The "User Metadata" tab: the run's summary and its current details, as the workflow sets them.
     await page.goto(`${ui}/namespaces/${ns}/workflows/${encodeURIComponent(opts.workflowId)}/${opts.runId}/user-metadata`, { waitUntil: 'networkidle2', timeout: 60_000 });
-    const runText = await waitForText(page, opts.expectOnRun, 30_000);
+    const runText = await waitForText(page, opts.expectOnRun, opts.runTimeoutMs ?? 30_000);
     const run = path.join(dir, `ui-${opts.name}-run.png`);
     await page.screenshot({ path: run, fullPage: true });
     return { listText, runText, screenshots: [list, run] };

@@ -1,7 +1,7 @@
 /** Per-test access to the run's shared Temporal server, with unique task queues and IDs. */
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
+import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { createOrchestratorWorker } from '../../worker/create-worker';
 import { payloadDataConverter } from '../../config/payload-codec';
 
@@ -22,6 +22,11 @@ export async function attachTestEnv(): Promise<TestWorkflowEnvironment> {
   const address = process.env.TEMPORAL_ADDRESS;
   if (!address) throw new Error('TEMPORAL_ADDRESS is not set: run tests through jest so test/harness/global-setup.ts starts the stack');
   return TestWorkflowEnvironment.createFromExistingServer({ address, namespace: 'default', client: { dataConverter: payloadDataConverter() } });
+}
+
+/** Replays a history with the run's workflow bundle and payload keys; throws on non-determinism. */
+export function replayHistory(history: Parameters<typeof Worker.runReplayHistory>[1], workflowId: string): Promise<void> {
+  return Worker.runReplayHistory({ workflowBundle: { codePath: process.env.TDR_WORKFLOW_BUNDLE! }, dataConverter: payloadDataConverter() }, history, workflowId);
 }
 
 export const uniqueId = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;

@@ -10,7 +10,6 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { temporal } from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { prune, storeGc } from '../../workflows';
 import { gcWorkflowId } from '../../workflows/prune';
@@ -20,7 +19,7 @@ import { manifestChunkIds, readVolumeManifest } from '../../activities/datapath/
 import { Repository } from '../../activities/datapath';
 import { pointId, volumeSnapshotKey } from '../../shared/catalog';
 import type { Plan } from '../../shared/plan';
-import { attachTestEnv, startOrchestratorWorker, uniqueId } from '../harness/temporal';
+import { attachTestEnv, replayHistory, startOrchestratorWorker, uniqueId } from '../harness/temporal';
 import { completePoints, retentionPlan, storeWithRepository, type PointStore } from './point-fixture';
 
 // Generous: these wait on real servers on a shared 2-core machine; nothing here measures time.
@@ -141,7 +140,7 @@ describe('prune as workflows, one GC per store', () => {
     expect(await keysUnder(s.store, 'repo/locks/')).toEqual([]);
 
     const history = await handle.fetchHistory();
-    await Worker.runReplayHistory({ workflowBundle: { codePath: process.env.TDR_WORKFLOW_BUNDLE! } }, history, 'prune');
+    await replayHistory(history, 'prune');
     if (process.env.TDR_RECORD_HISTORIES === '1') {
       writeFileSync(path.join(__dirname, '../histories/prune-v1.bin'), temporal.api.history.v1.History.encode(history).finish());
       const child = await env.client.workflow.getHandle(gcWorkflowId(s.ref)).fetchHistory();

@@ -5,9 +5,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
-import { installRuntime } from '../harness/temporal';
+import { installRuntime, replayHistory } from '../harness/temporal';
 
 installRuntime();
 
@@ -21,6 +20,6 @@ describe('replay of recorded workflow histories', () => {
   it.each(files)('%s replays without non-determinism', async (file) => {
     const history = temporal.api.history.v1.History.decode(readFileSync(path.join(dir, file)));
     expect(history.events.length).toBeGreaterThan(3);
-    await Worker.runReplayHistory({ workflowBundle: { codePath: process.env.TDR_WORKFLOW_BUNDLE! } }, history, file);
+    await replayHistory(history, file);
   });
 });
