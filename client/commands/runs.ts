@@ -83,7 +83,7 @@ async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
 }
 
 const seconds = (ms: number) => (ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`);
-const row = (r: RunSummary) => `${r.workflowId.padEnd(48)} ${(r.operation ?? r.type).padEnd(16)} ${r.status.padEnd(11)} ${(r.phase ?? '').padEnd(16)} ${r.startTime}  ${seconds(r.durationMs)}`;
+const row = (r: RunSummary) => `${r.workflowId.padEnd(48)} ${(r.operation ?? r.type).padEnd(16)} ${r.status.padEnd(11)} ${(r.phase ?? '').padEnd(16)} ${(r.outcome ?? '').padEnd(11)} ${r.startTime}  ${seconds(r.durationMs)}`;
 
 async function describeRun(client: Client, workflowId: string): Promise<{ handle: WorkflowHandle; summary: RunSummary }> {
   const handle = client.workflow.getHandle(workflowId);
@@ -108,7 +108,7 @@ export function registerRunsCommands(program: Command): void {
   ).action(async (opts: OutputOptions & { plan?: string; operation?: string; running?: boolean; limit: number }) => {
     const query = runsQuery(opts);
     const out = await withClient((client) => listRuns(client, query, opts.limit));
-    printOutput(opts, out, () => (out.length ? [`${'WORKFLOW'.padEnd(48)} ${'OPERATION'.padEnd(16)} ${'STATUS'.padEnd(11)} ${'PHASE'.padEnd(16)} STARTED                   DURATION`, ...out.map(row)].join('\n') : 'no runs'), () => out.map((r) => r.workflowId));
+    printOutput(opts, out, () => (out.length ? [`${'WORKFLOW'.padEnd(48)} ${'OPERATION'.padEnd(16)} ${'STATUS'.padEnd(11)} ${'PHASE'.padEnd(16)} ${'OUTCOME'.padEnd(11)} STARTED                   DURATION`, ...out.map(row)].join('\n') : 'no runs'), () => out.map((r) => r.workflowId));
   });
 
   withOutput(runs.command('describe <workflow-id>').description('one run: status, phase, plan, clusters, times')).action(async (workflowId: string, opts: OutputOptions) => {

@@ -241,7 +241,8 @@ export function readEnvFile(file: string): StackEnv {
     readFileSync(file, 'utf8')
       .split('\n')
       .filter((l) => l.startsWith('export '))
-      .map((l) => l.slice(7).split('=', 2) as [string, string])
+      // Values hold '=' (base64 keys): split at the first one only.
+      .map((l) => [l.slice(7, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string])
       .map(([k, v]) => [k, v.replace(/^'|'$/g, '')]),
   );
 }

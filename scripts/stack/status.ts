@@ -13,9 +13,10 @@ const processes: [name: string, where: string][] = [
   ['temporal', `${env.TEMPORAL_ADDRESS ?? '?'} (UI ${env.TDR_TEMPORAL_UI ?? '?'})`],
   ['minio', `${env.S3_ENDPOINT ?? '?'} (source site's store)`],
   ['minio-target', `${env.S3_ENDPOINT_TARGET ?? '?'} (target site's store)`],
-  ['worker', `task queue ${env.TEMPORAL_TASK_QUEUE ?? 'temporal-dr'}, log ${path.join(dir, 'worker.log')}`],
-  ['agent-source', `node agents of cluster source, log ${path.join(dir, 'agent-source.log')}`],
-  ['agent-target', `node agents of cluster target, log ${path.join(dir, 'agent-target.log')}`],
+  ['codec-server', `${env.TDR_CODEC_ENDPOINT ?? '?'} (the UI decrypts payloads through it)`],
+  ['worker', `task queue ${env.TEMPORAL_TASK_QUEUE ?? 'temporal-dr'}, metrics http://${env.TDR_METRICS_WORKER ?? '?'}/metrics, log ${path.join(dir, 'worker.log')}`],
+  ['agent-source', `node agents of cluster source, metrics http://${env.TDR_METRICS_AGENT_SOURCE ?? '?'}/metrics, log ${path.join(dir, 'agent-source.log')}`],
+  ['agent-target', `node agents of cluster target, metrics http://${env.TDR_METRICS_AGENT_TARGET ?? '?'}/metrics, log ${path.join(dir, 'agent-target.log')}`],
 ];
 let down = 0;
 console.log(`local stack in ${dir}`);

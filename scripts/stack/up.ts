@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ensureBucket, openStore } from '../../activities/store/open-store';
 import { checkStoreRoundTrip } from '../../activities/store/check-store';
-import { REPO_ROOT, ensureSearchAttributes, findBinaries, readEnvFile, runningPid, spawnServer, startMinio, startTemporal, type StackEnv } from './local-stack';
+import { REPO_ROOT, ensureSearchAttributes, findBinaries, pickPort, readEnvFile, runningPid, spawnServer, startMinio, startTemporal, type StackEnv } from './local-stack';
+import { generatePayloadKeys } from '../../config/payload-codec';
 
 const note = (m: string) => console.log(`[up] ${m}`);
 
@@ -20,15 +21,20 @@ async function main(): Promise<void> {
   const env: StackEnv = readEnvFile(envFile);
   const bins = findBinaries();
 
+  // Workers and drctl encrypt Temporal payloads with this key; the UI reads them through the codec server.
+  env.TDR_PAYLOAD_KEYS = env.TDR_PAYLOAD_KEYS ?? generatePayloadKeys();
+  const codecRunning = runningPid(dir, 'codec-server') && env.TDR_CODEC_ENDPOINT;
+  env.TDR_CODEC_ENDPOINT = codecRunning ? env.TDR_CODEC_ENDPOINT : `http://127.0.0.1:${await pickPort(Number(env.TDR_CODEC_ENDPOINT?.split(':').at(-1)) || 8888, 'the codec server', note)}`;
   if (runningPid(dir, 'temporal') && env.TEMPORAL_ADDRESS) {
     note(`Temporal already running at ${env.TEMPORAL_ADDRESS}`);
-    const added = await ensureSearchAttributes(env.TEMPORAL_ADDRESS);
-    if (added.length) note(`registered search attributes ${added.join(', ')}`);
   } else {
-    const t = await startTemporal({ bin: bins.temporal, dir, port: 7233, uiPort: 8233, dbFile: path.join(dir, 'temporal.db'), note });
+    const t = await startTemporal({ bin: bins.temporal, dir, port: 7233, uiPort: 8233, dbFile: path.join(dir, 'temporal.db'), uiCodecEndpoint: env.TDR_CODEC_ENDPOINT, note });
     env.TEMPORAL_ADDRESS = t.address;
     env.TDR_TEMPORAL_UI = t.uiUrl!;
   }
+  // A dev server that keeps an older checkout's database ignores --search-attribute for names it lacks.
+  const added = await ensureSearchAttributes(env.TEMPORAL_ADDRESS);
+  if (added.length) note(`registered search attributes ${added.join(', ')}`);
   if (runningPid(dir, 'minio') && env.S3_ENDPOINT) {
     note(`MinIO already running at ${env.S3_ENDPOINT}`);
   } else {
@@ -62,23 +68,37 @@ async function main(): Promise<void> {
   writeFileSync(envFile, Object.entries(env).map(([k, v]) => `export ${k}='${v}'`).join('\n') + '\n', { mode: 0o600 });
   writeFileSync(path.join(dir, 'shop-plan.yaml'), samplePlan(env));
 
+  // Prometheus endpoints: the worker's (the DR series) and each node agent's.
+  const metricsPorts: Record<string, number> = { worker: 9464, 'agent-source': 9465, 'agent-target': 9466 };
+  const metricsAddress = async (name: string) => {
+    const key = `TDR_METRICS_${name.toUpperCase().replace('-', '_')}`;
+    if (!runningPid(dir, name) || !env[key]) env[key] = `127.0.0.1:${await pickPort(metricsPorts[name], `${name} metrics`, note)}`;
+    return env[key]!;
+  };
   if (runningPid(dir, 'worker')) {
     note('worker already running');
   } else {
-    spawnServer(dir, 'worker', process.execPath, [path.join(REPO_ROOT, 'dist/worker/orchestrator.js')], env);
+    spawnServer(dir, 'worker', process.execPath, [path.join(REPO_ROOT, 'dist/worker/orchestrator.js')], { ...env, TDR_METRICS_ADDRESS: await metricsAddress('worker') });
+  }
+  if (!codecRunning) {
+    const port = env.TDR_CODEC_ENDPOINT.split(':').at(-1)!;
+    spawnServer(dir, 'codec-server', process.execPath, [path.join(REPO_ROOT, 'dist/client/drctl.js'), 'codec-server', '--port', port, '--ui-origin', env.TDR_TEMPORAL_UI!], env);
   }
   for (const cluster of ['source', 'target']) {
     const name = `agent-${cluster}`;
     if (runningPid(dir, name)) continue;
     const nodes = kubectl(env, cluster, ['get', 'nodes', '-o', 'jsonpath={.items[*].metadata.name}']).trim().split(/\s+/);
+    const metrics = await metricsAddress(name);
     spawnServer(dir, name, process.execPath, [path.join(REPO_ROOT, 'dist/worker/node-agent.js')], {
       ...env,
+      TDR_METRICS_ADDRESS: metrics,
       TDR_CLUSTER: cluster,
       TDR_NODES: nodes.join(','),
       // the kubelet simulator's per-node kubelet roots (a DaemonSet mounts /var/lib/kubelet instead)
       TDR_KUBELET_ROOT: path.join(path.dirname(env.TDR_KUBECONFIG!), 'kubelet', '{cluster}', '{node}'),
     });
   }
+  writeFileSync(envFile, Object.entries(env).map(([k, v]) => `export ${k}='${v}'`).join('\n') + '\n', { mode: 0o600 });
   const probe = await checkStoreRoundTrip(ref, 'up', 4096);
   note(`object store ok: ${probe.location} (round trip of ${probe.bytes} bytes)`);
   const probeTarget = await checkStoreRoundTrip(targetRef, 'up', 4096);
@@ -88,11 +108,13 @@ async function main(): Promise<void> {
 Local stack is up (state and logs in ${dir}).
   Temporal UI      ${env.TDR_TEMPORAL_UI}
   Temporal gRPC    ${env.TEMPORAL_ADDRESS}
+  Codec server     ${env.TDR_CODEC_ENDPOINT}  (the UI shows payloads, encrypted with TDR_PAYLOAD_KEYS, through it)
   MinIO (source)   ${env.S3_ENDPOINT}  (console ${env.TDR_MINIO_CONSOLE}, bucket ${env.S3_BUCKET})
   MinIO (target)   ${env.S3_ENDPOINT_TARGET}  (console ${env.TDR_MINIO_TARGET_CONSOLE}, bucket ${env.S3_BUCKET}; S3_ENDPOINT_TARGET, AWS_*_TARGET)
   Clusters         contexts "source" and "target" in ${env.TDR_KUBECONFIG}
                    (the sample application runs in namespace shop on source)
   Worker log       ${path.join(dir, 'worker.log')}  (node agents: agent-source.log, agent-target.log)
+  Metrics          http://${env.TDR_METRICS_WORKER}/metrics  (node agents: http://${env.TDR_METRICS_AGENT_SOURCE}/metrics, http://${env.TDR_METRICS_AGENT_TARGET}/metrics)
 
 Use it from this shell:
   source ${envFile}

@@ -3,7 +3,7 @@
  * points from the store, dry-run and run a restore, then repair one volume with a partial restore.
  */
 import { execFile, spawn } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { generateMasterKey } from '../../activities/datapath/crypto';
@@ -13,6 +13,7 @@ import { coreApi, freshNamespace, type TestNamespace } from '../harness/clusters
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
 import type { PlanStatus } from '../../client/commands/status';
 import { deployShop, hashTree, NODES, pvcDir, shopPlan } from './app-fixture';
+import { freePort } from '../stack/postgres';
 
 const KEY_ENV = 'TDR_CLI_KEY';
 const DRCTL = path.resolve(__dirname, '../../dist/client/drctl.js');
@@ -23,6 +24,8 @@ describe('drctl, end to end', () => {
   let planName: string;
   let files: Record<string, string>;
   let env: NodeJS.ProcessEnv;
+  let metricsAddress: string;
+  let bucket: string;
   const procs: TestProcess[] = [];
   const restored = `${uniqueId('cli-restored')}`;
 
@@ -39,11 +42,13 @@ describe('drctl, end to end', () => {
     ns = await freshNamespace('source', 'cli');
     files = await deployShop(ns.name, 8 * 1024 * 1024);
     const { ref } = await freshStore('cli');
+    bucket = ref.bucket;
     const plan = shopPlan(uniqueId('cli').toLowerCase(), ns.name, ref, KEY_ENV);
     planName = plan.metadata.name;
     planFile = path.join(process.env.TDR_TEST_STACK_DIR!, `${planName}.yaml`);
     writeFileSync(planFile, stringify({ apiVersion: plan.apiVersion, kind: plan.kind, metadata: plan.metadata, spec: { ...plan.spec, transforms: undefined } }));
-    procs.push(startWorkerProcess(taskQueue, env), startAgentProcess('source', NODES, env), startAgentProcess('target', NODES, env));
+    metricsAddress = `127.0.0.1:${await freePort()}`;
+    procs.push(startWorkerProcess(taskQueue, { ...env, TDR_METRICS_ADDRESS: metricsAddress }), startAgentProcess('source', NODES, env), startAgentProcess('target', NODES, env));
   });
 
   afterAll(async () => {
@@ -159,6 +164,39 @@ describe('drctl, end to end', () => {
     expect(status).toEqual([{ plan: planName, lastPoint: expect.objectContaining({ pointId: newest.pointId }), replication: [], running: [] }]);
     expect(status[0]!.lastPoint!.ageMs).toBeGreaterThan(0);
   });
+
+  it('runs the README\'s walkthrough as written, on this test\'s plan: every command succeeds and shows the plan', async () => {
+    const readme = readFileSync(path.join(__dirname, '../../README.md'), 'utf8');
+    const block = /Then, in the same shell:\n\n```sh\n([\s\S]*?)```/.exec(readme)![1]!;
+    const lines = block
+      .replace(/\\\n\s*/g, '') // continuation lines
+      .split('\n')
+      .map((l) => l.replace(/\s+#\s.*$/, '').trim())
+      .filter((l) => l && !l.startsWith('source ') && !l.startsWith('npm run ')); // the persistent stack's own commands
+    expect(lines.length).toBeGreaterThanOrEqual(8);
+    const ours = (l: string) =>
+      l
+        .replaceAll('.stack/shop-plan.yaml', planFile)
+        .replaceAll('shop/latest', `${planName}/latest`)
+        .replace(/--plan shop\b/g, `--plan ${planName}`)
+        .replace('shop=shop-restored', `${ns.name}=${restored}-readme`);
+    const out: Record<string, string> = {};
+    for (const line of lines.map(ours)) {
+      const r = await new Promise<{ code: number; out: string }>((resolve) =>
+        execFile('bash', ['-c', line], { cwd: path.join(__dirname, '../..'), env: { ...env, TDR_METRICS_WORKER: metricsAddress, S3_BUCKET: bucket }, timeout: 300_000 }, (err, stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+        ),
+      );
+      expect({ line, code: r.code }).toEqual({ line, code: 0 });
+      out[line.split(' ').slice(0, 4).join(' ')] = r.out;
+    }
+    const said = (start: string) => Object.entries(out).find(([k]) => k.startsWith(start))![1];
+    expect(said('node dist/client/drctl.js backup')).toMatch(new RegExp(`recovery point ${planName}/\\S+ complete`));
+    expect(said('node dist/client/drctl.js runs list')).toContain(`backup/${planName}`);
+    const status = JSON.parse(said('node dist/client/drctl.js status')) as PlanStatus[];
+    expect(status.find((p) => p.plan === planName)?.lastPoint?.pointId).toMatch(/^\d{8}T\d{6}Z-/);
+    expect(said('curl')).toMatch(new RegExp(`^dr_runs_total\\{[^}]*operation="backup"[^}]*plan="${planName}"`, 'm'));
+  }, 600_000);
 
   it('rejects bad input with one line naming the field', async () => {
     const bad = await drctl('restore', 'no-slash', '--to', 'target');
