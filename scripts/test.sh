@@ -33,5 +33,6 @@ node -e '
   console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
 ' "$results" || echo "tests: 0 passed, 1 failed (jest wrote no results: see the output above)"
 rm -f "$results"
+[ -d test-artifacts ] && log "screenshots of the Temporal UI and drill reports: $(pwd)/test-artifacts/"
 log "test command finished in $((SECONDS - start))s"
 exit $status

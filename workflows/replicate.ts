@@ -146,6 +146,7 @@ async function replicateToSite(input: ReplicateInput): Promise<void> {
   const newestGauge = metricMeter.createGauge('dr_replication_newest_point_timestamp_seconds', 'int', 's', 'capture time of the newest recovery point complete at the standby').withTags(tags);
   const targetGauge = metricMeter.createGauge('dr_replication_rpo_target_seconds', 'int', 's', 'the plan\'s rpo').withTags(tags);
   const failuresGauge = metricMeter.createGauge('dr_replication_consecutive_failures', 'int', '', 'replication cycles failed in a row').withTags(tags);
+  const shippedBytes = metricMeter.createCounter('dr_replication_shipped_bytes_total', '', 'bytes shipped to the standby store (packs it lacked)').withTags(tags);
   const intervalGauge = metricMeter.createGauge('dr_replication_interval_seconds', 'int', 's', 'how often the loop takes a point').withTags(tags);
   /** The UI's view: the phase and RPO as search attributes, a summary as current details. */
   const publish = (next: ReplicatePhase) => {
@@ -276,6 +277,7 @@ async function replicateToSite(input: ReplicateInput): Promise<void> {
       recordPoint(shipped.pointId);
       state.pointsShipped++;
       state.bytesShipped += shipped.bytesShipped;
+      shippedBytes.add(shipped.bytesShipped);
       state.consecutiveFailures = 0;
       state.lastCycle = { pointId: point.pointId, startedAt: state.lastCycleStartedAt, durationMs: Date.now() - startedAt, ok: true, bytesShipped: shipped.bytesShipped, bytesBackedUp: point.uploadedBytes };
       if (site.standby === 'warm') await hydrateStandby(shipped.pointId);

@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, defineQuery, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, log } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, defineQuery, metricMeter, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, log } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { AgentActivities } from '../activities/volumes/agent-activities';
 import type { RestorePlanSummary, RestoreRequest } from '../shared/restore-request';
@@ -133,6 +133,7 @@ async function restoreApplication(req: RestoreRequest): Promise<RestoreReport> {
     setPhase('PostRestoreChecks');
     await runAppChecks(req.target.context, req.postRestoreChecks ?? [], 'post-restore check', report.checks);
     setPhase('Done');
+    metricMeter.createCounter('dr_restore_volume_bytes_total', '', 'bytes of volume data written by restores').withTags({ plan: req.planName }).add(report.volumes.reduce((n, v) => n + v.bytes, 0));
     return report;
   } catch (err) {
     if (req.rollbackOnFailure) {

@@ -18,6 +18,8 @@ import { freshStore } from '../harness/store';
 import { coreApi, freshNamespace, kubeconfigPath, type TestNamespace } from '../harness/clusters';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
 import { deployShop, NODES, shopPlan } from './app-fixture';
+import { sample } from '../harness/metrics';
+import { freePort } from '../stack/postgres';
 
 const KEY_ENV = 'TDR_ERR_KEY';
 
@@ -27,6 +29,7 @@ describe('backup failures are clear and never leave a complete-looking point', (
   let base: Plan;
   let taskQueue: string;
   const procs: TestProcess[] = [];
+  let metricsAddress: string;
 
   const run = async (plan: Plan, queue = taskQueue) => {
     const err = await env.client.workflow.execute(backup, { taskQueue: queue, workflowId: uniqueId('backup-err'), args: [{ plan }] }).catch((e: unknown) => e);
@@ -53,7 +56,8 @@ describe('backup failures are clear and never leave a complete-looking point', (
     const { ref } = await freshStore('errors');
     base = shopPlan(uniqueId('errors').toLowerCase(), ns.name, ref, KEY_ENV);
     taskQueue = uniqueId('errors');
-    procs.push(startWorkerProcess(taskQueue, { [KEY_ENV]: process.env[KEY_ENV]! }), startAgentProcess('source', NODES, { [KEY_ENV]: process.env[KEY_ENV]! }));
+    metricsAddress = `127.0.0.1:${await freePort()}`;
+    procs.push(startWorkerProcess(taskQueue, { [KEY_ENV]: process.env[KEY_ENV]!, TDR_METRICS_ADDRESS: metricsAddress }), startAgentProcess('source', NODES, { [KEY_ENV]: process.env[KEY_ENV]! }));
   });
 
   afterAll(async () => {
@@ -63,10 +67,15 @@ describe('backup failures are clear and never leave a complete-looking point', (
   });
 
   it('a pre hook that fails stops the backup with its exit code and output', async () => {
-    const r = await run(withHook('exit3', { command: ['sh', '-c', 'echo broken >&2; exit 3'], timeout: '20s' }));
+    const plan = withHook('exit3', { command: ['sh', '-c', 'echo broken >&2; exit 3'], timeout: '20s' });
+    const r = await run(plan);
     expect(r.type).toBe('HookFailedError');
     expect(r.message).toMatch(/hook exit3 \(pre\) failed in pod db-0, container postgres \(exit 3\).*broken/);
     expect(r.points.map((p) => p.status)).toEqual(['failed']);
+    // Counted where the alert rules look: the failed hook step, and the failed backup (DrBackupFailed).
+    const metrics = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+    expect(sample(metrics, 'dr_hook_failures_total', { plan: plan.metadata.name, hook: 'exit3', phase: 'pre' })).toBe(1);
+    expect(sample(metrics, 'dr_runs_total', { plan: plan.metadata.name, operation: 'backup', outcome: 'failed' })).toBe(1);
   });
 
   it('a pre hook that hangs is stopped at its timeout', async () => {

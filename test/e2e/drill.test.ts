@@ -31,6 +31,7 @@ import * as k8s from '@kubernetes/client-node';
 import { coreApi, execInPod, freshNamespace, kubeConfigFor, waitFor, type TestNamespace } from '../harness/clusters';
 import { recordHistory } from '../harness/histories';
 import { dashboardMetrics, exportedMetrics, ruleMetrics, sample } from '../harness/metrics';
+import { artifactPath } from '../harness/artifacts';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
 import { deployShop, NODES, psql, shopPlan } from './app-fixture';
 import { freePort } from '../stack/postgres';
@@ -152,7 +153,7 @@ describe('DR drills of the sample application from the standby store', () => {
     const page = readFileSync(html, 'utf8');
     for (const step of ['Preflight', 'Isolate', 'Restore', 'Verify', 'Teardown']) expect(page).toContain(`class="label">${step}</text>`);
     expect(page).toContain('<span class="verdict passed">PASSED</span>');
-    const png = path.join(process.env.TDR_TEST_STACK_DIR!, `${report!.drillId}.png`);
+    const png = artifactPath(`drill-report-${report!.drillId}.png`);
     execFileSync('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', `--screenshot=${png}`, '--window-size=1000,900', `file://${html}`], { stdio: 'ignore', timeout: 60_000 });
     const shot = readFileSync(png);
     expect(shot.subarray(1, 4).toString('latin1')).toBe('PNG');

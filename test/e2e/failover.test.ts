@@ -282,6 +282,7 @@ describe('failover and failback of the sample application between two sites', ()
     // and the backups its cycles ran (dr_runs_total, dr_backup_*). Drill series are the drill test's.
     const exported = exportedMetrics(metrics);
     expect(sample(metrics, 'dr_replication_interval_seconds', { plan: plan.metadata.name, site: 'target' })).toBe(INTERVAL_MS / 1000);
+    expect(sample(metrics, 'dr_replication_shipped_bytes_total', { plan: plan.metadata.name, site: 'target' })).toBeGreaterThan(0);
     expect(sample(metrics, 'dr_runs_total', { plan: plan.metadata.name, operation: 'backup', outcome: 'succeeded' })).toBeGreaterThanOrEqual(10);
     const queried = [...ruleMetrics(), ...dashboardMetrics()];
     expect(dashboardMetrics().length).toBeGreaterThanOrEqual(7);
@@ -403,6 +404,7 @@ describe('failover and failback of the sample application between two sites', ()
       return runs('backup', 'succeeded') >= 1;
     });
     expect(runs('failover', 'completed')).toBe(1);
+    expect(sample(metrics, 'dr_restore_volume_bytes_total', { plan: plan.metadata.name })).toBeGreaterThan(0); // the failover's restore
     expect(metrics).toMatch(/^dr_run_duration_seconds_(bucket|count)\{[^}]*operation="failover"/m);
     expect(metrics).toMatch(new RegExp(`^dr_backup_last_success_timestamp_seconds\\{[^}]*plan="${plan.metadata.name}"`, 'm'));
     expect(metrics).toMatch(new RegExp(`^dr_backup_uploaded_bytes_total\\{[^}]*plan="${plan.metadata.name}"`, 'm'));

@@ -1,8 +1,8 @@
 // Drives the Temporal UI of the test stack's dev server in headless Chromium (Debian's package,
 // through puppeteer-core), as an operator would: filter the workflow list by a search attribute,
-// open one run, read what the page shows. Screenshots go to TDR_TEST_STACK_DIR/ui-*.png.
-import path from 'node:path';
+// open one run, read what the page shows. Screenshots are test artifacts (test-artifacts/ui-*.png).
 import puppeteer, { type Page } from 'puppeteer-core';
+import { artifactPath } from './artifacts';
 
 export interface UiVisit {
   /** Text of the workflow list filtered by the query. */
@@ -41,7 +41,6 @@ export async function visitRunInTemporalUi(opts: {
 }): Promise<UiVisit> {
   const ui = process.env.TDR_TEMPORAL_UI;
   if (!ui) throw new Error('TDR_TEMPORAL_UI is not set: the test stack runs the Temporal UI (test/harness/global-setup.ts)');
-  const dir = process.env.TDR_TEST_STACK_DIR!;
   const browser = await puppeteer.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   try {
     const page = await browser.newPage();
@@ -49,12 +48,12 @@ export async function visitRunInTemporalUi(opts: {
     const ns = process.env.TEMPORAL_NAMESPACE ?? 'default';
     await page.goto(`${ui}/namespaces/${ns}/workflows?query=${encodeURIComponent(opts.query)}`, { waitUntil: 'networkidle2', timeout: 60_000 });
     const listText = await waitForText(page, opts.expectInList, 30_000);
-    const list = path.join(dir, `ui-${opts.name}-list.png`);
+    const list = artifactPath(`ui-${opts.name}-list.png`);
     await page.screenshot({ path: list, fullPage: true });
     // The "User Metadata" tab: the run's summary and its current details, as the workflow sets them.
     await page.goto(`${ui}/namespaces/${ns}/workflows/${encodeURIComponent(opts.workflowId)}/${opts.runId}/user-metadata`, { waitUntil: 'networkidle2', timeout: 60_000 });
     const runText = await waitForText(page, opts.expectOnRun, opts.runTimeoutMs ?? 30_000);
-    const run = path.join(dir, `ui-${opts.name}-run.png`);
+    const run = artifactPath(`ui-${opts.name}-run.png`);
     await page.screenshot({ path: run, fullPage: true });
     return { listText, runText, screenshots: [list, run] };
   } finally {
