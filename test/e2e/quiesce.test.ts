@@ -23,7 +23,7 @@ import { verifyPoint } from '../../activities/catalog/verify-point';
 import { openRepository } from '../../activities/store/open-repository';
 import { openStore } from '../../activities/store/open-store';
 import { generateMasterKey } from '../../activities/datapath/crypto';
-import { attachTestEnv, uniqueId } from '../harness/temporal';
+import { attachTestEnv, decodePayload, uniqueId } from '../harness/temporal';
 import { freshStore } from '../harness/store';
 import { execInPod, freshNamespace, type TestNamespace } from '../harness/clusters';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
@@ -44,14 +44,14 @@ async function recordHistory(handle: WorkflowHandle, name: string): Promise<void
   writeFileSync(path.join(__dirname, `../histories/${name}.bin`), temporal.api.history.v1.History.encode(history).finish());
 }
 
-/** Results of completed activities of one type, decoded (the project uses no payload codec). */
-function completedResults<T>(history: History, activityType: string): T[] {
+/** Results of completed activities of one type, decrypted and decoded as a client would. */
+function completedResults<T>(history: History, activityType: string): Promise<T[]> {
   const scheduled = new Set(history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType).map((e) => String(e.eventId)));
-  return history.events!.flatMap((e) => {
+  const results = history.events!.flatMap((e) => {
     const c = e.activityTaskCompletedEventAttributes;
-    if (!c || !scheduled.has(String(c.scheduledEventId))) return [];
-    return [JSON.parse(Buffer.from(c.result!.payloads![0].data!).toString('utf8')) as T];
+    return c && scheduled.has(String(c.scheduledEventId)) ? [c.result!.payloads![0]!] : [];
   });
+  return Promise.all(results.map((p) => decodePayload<T>(p)));
 }
 
 /** When the last volume copy's activity completed, by the server's clock. */
@@ -128,7 +128,7 @@ describe('a quiesce that keeps its promises', () => {
     // What pg_backup_stop returned: the post step's stdout as the holding activity read it from
     // psql (in the run's history, before the workflow did anything with it). PostgreSQL's own
     // backup history file cannot serve: without WAL archiving it deletes it at once.
-    const [hold] = completedResults<HookHoldResult>(await handle.fetchHistory(), 'holdHookSession');
+    const [hold] = await completedResults<HookHoldResult>(await handle.fetchHistory(), 'holdHookSession');
     const expected = hold.post!.stdout!;
     // A whole label, ending with its own single newline: nothing trimmed, added or cut.
     expect(expected).toMatch(/^START WAL LOCATION: .*\nCHECKPOINT LOCATION: .*\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIME: .*\nLABEL: temporal-dr\nSTART TIMELINE: 1\n$/);
@@ -186,7 +186,7 @@ describe('a quiesce that keeps its promises', () => {
     );
     expect(r.type).toBe(MAX_HOLD_EXCEEDED_ERROR);
     expect(r.message).toMatch(/hook postgres in pod db-0 \(maxHold 2s\)/);
-    const [hold] = completedResults<HookHoldResult>(r.history, 'holdHookSession');
+    const [hold] = await completedResults<HookHoldResult>(r.history, 'holdHookSession');
     expect(hold.releasedBy).toBe('max-hold');
     expect(hold.heldMs).toBeGreaterThanOrEqual(2000);
     expect(hold.heldMs).toBeLessThan(4000); // released at maxHold, not when the workflow got to it

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { createOrchestratorWorker } from '../../worker/create-worker';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { payloadDataConverter } from '../../config/payload-codec';
 
 let installed = false;
@@ -27,6 +28,13 @@ export async function attachTestEnv(): Promise<TestWorkflowEnvironment> {
 /** Replays a history with the run's workflow bundle and payload keys; throws on non-determinism. */
 export function replayHistory(history: Parameters<typeof Worker.runReplayHistory>[1], workflowId: string): Promise<void> {
   return Worker.runReplayHistory({ workflowBundle: { codePath: process.env.TDR_WORKFLOW_BUNDLE! }, dataConverter: payloadDataConverter() }, history, workflowId);
+}
+
+/** A payload as the server stores it (in a fetched history), decrypted with the run's keys and decoded. */
+export async function decodePayload<T>(payload: Payload): Promise<T> {
+  let p = payload;
+  for (const codec of [...(payloadDataConverter().payloadCodecs ?? [])].reverse()) [p] = await codec.decode([p]);
+  return defaultPayloadConverter.fromPayload(p) as T;
 }
 
 export const uniqueId = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
