@@ -5,9 +5,7 @@
  * changes nothing, a fresh Temporal server restores from the store alone, and a corrupted chunk
  * fails the restore cleanly and leaves nothing behind with rollback.
  */
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { backup, restore } from '../../workflows';
@@ -23,6 +21,7 @@ import { openStore } from '../../activities/store/open-store';
 import { listAll } from '../../activities/store/object-store';
 import { generateMasterKey } from '../../activities/datapath/crypto';
 import { findBinaries, startTemporal, stopServer } from '../../scripts/stack/local-stack';
+import { recordHistory } from '../harness/histories';
 import { attachTestEnv, uniqueId } from '../harness/temporal';
 import { payloadDataConverter } from '../../config/payload-codec';
 import { freshStore } from '../harness/store';
@@ -221,9 +220,3 @@ describe.each(STORAGE_CLASSES)('backup and restore of the sample application on 
   }
 });
 
-/** With TDR_RECORD_HISTORIES=1, saves a run's history as a replay fixture (test/histories). */
-async function recordHistory(handle: { fetchHistory(): Promise<temporal.api.history.v1.IHistory> }, name: string): Promise<void> {
-  if (process.env.TDR_RECORD_HISTORIES !== '1') return;
-  const history = await handle.fetchHistory();
-  writeFileSync(path.join(__dirname, `../histories/${name}.bin`), temporal.api.history.v1.History.encode(history).finish());
-}

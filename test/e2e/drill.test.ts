@@ -177,7 +177,7 @@ describe('DR drills of the sample application from the standby store', () => {
       () => undefined,
       (e: unknown) => e,
     );
-    await recordHistory(handle, 'drill-v2-checks-failed');
+    await recordHistory(handle, 'drill-v3-checks-failed');
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const message = (err as WorkflowFailedError).cause?.message ?? '';
     expect(message).toMatch(new RegExp(`drill ${drillId} of .* failed: Verify: drill check orders failed in db-0`));
@@ -196,7 +196,7 @@ describe('DR drills of the sample application from the standby store', () => {
     expect(report.checks[2]).toMatchObject({ kind: 'data', output: expect.stringContaining('recorded no value for data check late-count') });
     // Loud: the worker's metrics count it (the scheduled drill before it passed), and the shipped alert rules watch these series.
     const metrics = await (await fetch(`http://${metricsAddress}/metrics`)).text();
-    const count = (outcome: string) => Number(metrics.split('\n').find((l) => l.startsWith('dr_drills_total{') && l.includes(`plan="${plan.metadata.name}"`) && l.includes(`outcome="${outcome}"`))?.split(' ').at(-1));
+    const count = (outcome: string) => sample(metrics, 'dr_drills_total', { plan: plan.metadata.name, outcome });
     expect(count('passed')).toBeGreaterThanOrEqual(1);
     expect(count('failed')).toBe(1);
     expect(metrics).toMatch(new RegExp(`dr_drill_last_success_timestamp_seconds\\{[^}]*plan="${plan.metadata.name}"`));
@@ -218,7 +218,7 @@ describe('DR drills of the sample application from the standby store', () => {
     await worker.kill('SIGKILL');
     worker = startWorkerProcess(taskQueue, { [KEY_ENV]: process.env[KEY_ENV]! });
     const report = (await handle.result()) as DrillReport;
-    await recordHistory(handle, 'drill-v2-worker-killed');
+    await recordHistory(handle, 'drill-v3-worker-killed');
     figures.killed = { rtoMs: report.rtoMs, steps: report.steps.map((s) => `${s.name}:${s.durationMs}`) };
     expect(report).toMatchObject({ outcome: 'passed', leftovers: [] });
     expect((await handle.query(drillStatusQuery)).phase).toBe('Passed');
@@ -236,7 +236,7 @@ describe('DR drills of the sample application from the standby store', () => {
       () => undefined,
       (e: unknown) => e,
     );
-    await recordHistory(handle, 'drill-v2-cancelled');
+    await recordHistory(handle, 'drill-v3-cancelled');
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
     expect((await handle.describe()).status.name).toBe('CANCELLED');
@@ -250,7 +250,7 @@ describe('DR drills of the sample application from the standby store', () => {
     const intoProduction = validatePlan({ ...plan, spec: { ...plan.spec, selector: { ...plan.spec.selector, namespaces: [ns.name, drillNs()] } } });
     const { handle, drillId } = await startDrill(env.client, taskQueue, intoProduction);
     await expect(handle.result()).rejects.toMatchObject({ cause: { message: expect.stringContaining(`the drill namespace ${drillNs()} is a production namespace of the plan`) } });
-    await recordHistory(handle, 'drill-v2-refused');
+    await recordHistory(handle, 'drill-v3-refused');
     const report = (await readDrillReports(plan)).find((r) => r.drillId === drillId)!;
     expect(report.steps.map((s) => [s.name, s.ok])).toEqual([['Preflight', false], ['Teardown', true]]);
     expect(await targetNamespaceGone()).toBe(true);

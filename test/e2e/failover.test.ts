@@ -321,7 +321,7 @@ describe('failover and failback of the sample application between two sites', ()
       expect(() => drctl('approve', plan.metadata.name, '--gate', 'before-traffic-switch')).toThrow(/waits on gate before-fencing, not before-traffic-switch/);
       expect(drctl('reject', plan.metadata.name, '--gate', 'before-fencing', '--reason', 'change freeze')).toContain('rejected gate before-fencing');
     });
-    await recordHistory(handle, 'failover-v1-rejected-before-fencing');
+    await recordHistory(handle, 'failover-v2-rejected-before-fencing');
     expect(report).toMatchObject({ outcome: 'rejected', phase: 'Rejected' });
     expect(report.approvals).toEqual([expect.objectContaining({ gate: 'before-fencing', decision: 'rejected', by: 'e2e-sre', reason: 'change freeze' })]);
     expect(report.notes.join(' ')).toContain(`primary is still the primary of ${plan.metadata.name}`);
@@ -364,7 +364,7 @@ describe('failover and failback of the sample application between two sites', ()
     await expect(startFailover(env.client, taskQueue, plan, { operation: 'failover', mode: 'planned', from: 'primary', to: 'target' })).rejects.toThrow(/already running/);
     const report = await follow(handle, ['FinalPoint', 'Restore']);
     await writer.stop();
-    await recordHistory(handle, 'failover-v1-planned-worker-killed');
+    await recordHistory(handle, 'failover-v2-planned-worker-killed');
     figures.planned = { failoverId, rtoMs: report.rtoMs, rpoMs: report.rpoMs, wallMs: Date.now() - triggered, steps: report.steps.map((s) => `${s.name}:${s.durationMs}`), rowsAcked: writer.acked.length };
 
     expect(report).toMatchObject({ outcome: 'completed', phase: 'Done', mode: 'planned', from: 'primary', to: 'target', rpoMs: 0, fencing: { how: 'scaled-to-zero', workloads: 3 } });
@@ -397,8 +397,7 @@ describe('failover and failback of the sample application between two sites', ()
     // SIGKILLed mid-failover, so its successor counts what ended since: the failover, and the
     // reverse replication's first backup.
     let metrics = '';
-    const runs = (operation: string, outcome: string) =>
-      Number(metrics.split('\n').find((l) => l.startsWith('dr_runs_total{') && l.includes(`operation="${operation}"`) && l.includes(`outcome="${outcome}"`) && l.includes(`plan="${plan.metadata.name}"`))?.split(' ').at(-1) ?? 0);
+    const runs = (operation: string, outcome: string) => sample(metrics, 'dr_runs_total', { operation, outcome, plan: plan.metadata.name }) ?? 0;
     await waitFor('a backup to end on the restarted worker', 120_000, async () => {
       metrics = await (await fetch(`http://${metricsAddress}/metrics`)).text();
       return runs('backup', 'succeeded') >= 1;
@@ -442,7 +441,7 @@ describe('failover and failback of the sample application between two sites', ()
       expect(drctl('approve', plan.metadata.name, '--gate', 'before-traffic-switch', '--reason', 'verified by e2e')).toContain('approved gate before-traffic-switch');
     });
     const out = await cli;
-    await recordHistory(handle, 'failover-v1-failback-approved');
+    await recordHistory(handle, 'failover-v2-failback-approved');
     expect(out.code).toBe(0);
     expect(JSON.parse(out.stdout)).toMatchObject({ outcome: 'completed', to: 'primary' });
     figures.failback = { rtoMs: report.rtoMs, approvalWaitMs: report.approvals[0]?.waitedMs, steps: report.steps.map((s) => `${s.name}:${s.durationMs}`) };
@@ -478,7 +477,7 @@ describe('failover and failback of the sample application between two sites', ()
       expect(s.awaiting?.question).toContain('is unreachable');
       expect(drctl('approve', plan.metadata.name, '--gate', 'confirm-fenced', '--reason', 'source datacenter is down')).toContain('approved gate confirm-fenced');
     });
-    await recordHistory(handle, 'failover-v1-unplanned-confirmed');
+    await recordHistory(handle, 'failover-v2-unplanned-confirmed');
     expect(report).toMatchObject({ outcome: 'completed', mode: 'unplanned', fencing: { how: 'confirmed-by-human' } });
     const capturedAt = Date.parse(report.pointCapturedAt!);
     const startedAt = Date.parse(report.startedAt);
@@ -527,7 +526,7 @@ describe('failover and failback of the sample application between two sites', ()
     const reverse = env.client.workflow.getHandle(replicateWorkflowId(plan.metadata.name, 'primary'));
     await reverse.cancel();
     await reverse.result().catch(() => undefined);
-    await recordHistory(reverse, 'replicate-v2-fence-standby-cancelled');
+    await recordHistory(reverse, 'replicate-v3-fence-standby-cancelled');
   }, 600_000);
 });
 

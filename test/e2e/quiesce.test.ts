@@ -9,7 +9,7 @@
  * - the worker that holds the session killed mid-copy: the quiesce is lost, the copy is taken
  *   again, and the point's quiesce was held to its end.
  */
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -23,6 +23,7 @@ import { verifyPoint } from '../../activities/catalog/verify-point';
 import { openRepository } from '../../activities/store/open-repository';
 import { openStore } from '../../activities/store/open-store';
 import { generateMasterKey } from '../../activities/datapath/crypto';
+import { recordHistory } from '../harness/histories';
 import { attachTestEnv, decodePayload, uniqueId } from '../harness/temporal';
 import { freshStore } from '../harness/store';
 import { execInPod, freshNamespace, type TestNamespace } from '../harness/clusters';
@@ -37,12 +38,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type History = temporal.api.history.v1.IHistory;
 
-/** With TDR_RECORD_HISTORIES=1, saves a run's history as a replay fixture (test/histories). */
-async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
-  if (process.env.TDR_RECORD_HISTORIES !== '1') return;
-  const history = await handle.fetchHistory();
-  writeFileSync(path.join(__dirname, `../histories/${name}.bin`), temporal.api.history.v1.History.encode(history).finish());
-}
 
 /** Results of completed activities of one type, decrypted and decoded as a client would. */
 function completedResults<T>(history: History, activityType: string): Promise<T[]> {
@@ -122,7 +117,7 @@ describe('a quiesce that keeps its promises', () => {
   it('stores backup_label byte for byte as pg_backup_stop returned it, and PostgreSQL starts from it', async () => {
     const handle = await env.client.workflow.start(backup, { taskQueue: queue, workflowId: uniqueId('backup-label'), args: [{ plan: base }] });
     const report: BackupReport = await handle.result();
-    await recordHistory(handle, 'backup-v2');
+    await recordHistory(handle, 'backup-v3');
     expect(report.quiesce?.holds.map((h) => h.releasedBy)).toEqual(['workflow']);
 
     // What pg_backup_stop returned: the post step's stdout as the holding activity read it from
@@ -167,7 +162,7 @@ describe('a quiesce that keeps its promises', () => {
         { name: 'slow', podSelector: dbPods(), container: 'postgres', pre: { command: ['sleep', '5'], timeout: '30s' } },
       ]),
       {},
-      'backup-v2-fsfreeze-max-hold',
+      'backup-v3-fsfreeze-max-hold',
     );
     expect(r.type).toBe(MAX_HOLD_EXCEEDED_ERROR);
     expect(r.message).toMatch(/hook freeze in pod db-0 \(maxHold 2s\).*post step ran/);
@@ -182,7 +177,7 @@ describe('a quiesce that keeps its promises', () => {
         { name: 'slow', podSelector: dbPods(), container: 'postgres', pre: { command: ['sleep', '5'], timeout: '30s' } },
       ]),
       {},
-      'backup-v2-session-max-hold',
+      'backup-v3-session-max-hold',
     );
     expect(r.type).toBe(MAX_HOLD_EXCEEDED_ERROR);
     expect(r.message).toMatch(/hook postgres in pod db-0 \(maxHold 2s\)/);
@@ -240,7 +235,7 @@ describe('a quiesce that keeps its promises', () => {
     procs.push(startWorkerProcess(q, procEnv()));
 
     const report: BackupReport = await handle.result();
-    await recordHistory(handle, 'backup-v2-lost-retake');
+    await recordHistory(handle, 'backup-v3-lost-retake');
     expect(report.consistentCopyRetakes).toBeGreaterThanOrEqual(1);
     expect(report.quiesce!.holds.map((h) => h.releasedBy)).toEqual(['workflow']);
     const history = await handle.fetchHistory();

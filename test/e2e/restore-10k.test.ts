@@ -11,8 +11,6 @@
  * objects exist on the target.
  */
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { backup, restore } from '../../workflows';
@@ -29,6 +27,7 @@ import { attachTestEnv, replayHistory, startOrchestratorWorker, uniqueId } from 
 import { freshStore } from '../harness/store';
 import { coreApi, freshNamespace, type TestNamespace } from '../harness/clusters';
 import { restoreRequest } from './app-fixture';
+import { saveHistory } from '../harness/histories';
 
 // Generous: this waits on real servers on a shared 2-core machine; nothing here measures time.
 jest.setTimeout(900_000);
@@ -178,8 +177,6 @@ describe('restore of 10,000 objects', () => {
 
     const history = await backupHandle.fetchHistory();
     await replayHistory(history, 'backup-gc-lock');
-    if (process.env.TDR_RECORD_HISTORIES === '1') {
-      writeFileSync(path.join(__dirname, '../histories/backup-gc-lock-v1.bin'), temporal.api.history.v1.History.encode(history).finish());
-    }
+    saveHistory(history, 'backup-gc-lock-v1');
   });
 });

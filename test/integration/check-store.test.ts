@@ -1,14 +1,12 @@
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, RetryState } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { checkStore } from '../../workflows';
 import { attachTestEnv, replayHistory, startOrchestratorWorker, uniqueId } from '../harness/temporal';
 import { freshStore, testStoreRef } from '../harness/store';
 import { listAll } from '../../activities/store/object-store';
+import { saveHistory } from '../harness/histories';
 
 describe('checkStore workflow (the vertical slice) on the real dev server and MinIO', () => {
   let env: TestWorkflowEnvironment;
@@ -38,9 +36,7 @@ describe('checkStore workflow (the vertical slice) on the real dev server and Mi
 
       const history = await handle.fetchHistory();
       await replayHistory(history, workflowId);
-      if (process.env.TDR_RECORD_HISTORIES === '1') {
-        writeFileSync(path.join(__dirname, '../histories/check-store-v1.bin'), temporal.api.history.v1.History.encode(history).finish());
-      }
+      saveHistory(history, 'check-store-v1');
     } finally {
       await w.stop();
     }

@@ -21,6 +21,7 @@ import { pointId, volumeSnapshotKey } from '../../shared/catalog';
 import type { Plan } from '../../shared/plan';
 import { attachTestEnv, replayHistory, startOrchestratorWorker, uniqueId } from '../harness/temporal';
 import { completePoints, retentionPlan, storeWithRepository, type PointStore } from './point-fixture';
+import { recordHistory, saveHistory } from '../harness/histories';
 
 // Generous: these wait on real servers on a shared 2-core machine; nothing here measures time.
 jest.setTimeout(600_000);
@@ -141,11 +142,8 @@ describe('prune as workflows, one GC per store', () => {
 
     const history = await handle.fetchHistory();
     await replayHistory(history, 'prune');
-    if (process.env.TDR_RECORD_HISTORIES === '1') {
-      writeFileSync(path.join(__dirname, '../histories/prune-v1.bin'), temporal.api.history.v1.History.encode(history).finish());
-      const child = await env.client.workflow.getHandle(gcWorkflowId(s.ref)).fetchHistory();
-      writeFileSync(path.join(__dirname, '../histories/store-gc-v1.bin'), temporal.api.history.v1.History.encode(child).finish());
-    }
+    saveHistory(history, 'prune-v1');
+    await recordHistory(env.client.workflow.getHandle(gcWorkflowId(s.ref)), 'store-gc-v1');
   });
 
   it('drctl points prune waits while another GC holds the store, then runs after it', async () => {

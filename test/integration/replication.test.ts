@@ -47,6 +47,7 @@ import { freshTargetStore, standbyOn, startSourceStore, stopSourceStore, sourceS
 import { coreApi, execInPod, freshNamespace, type TestNamespace } from '../harness/clusters';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
 import { deployShop, hashTree, NODES, psql, pvcDir, restoreRequest, shopPlan } from '../e2e/app-fixture';
+import { recordingHistories, saveHistory } from '../harness/histories';
 
 const KEY_ENV = 'TDR_REPLICATION_KEY';
 const ROWS = 40;
@@ -297,7 +298,7 @@ describe('replication of the sample application to the target site\'s own store'
     await h.cancel();
     await expect(h.result()).rejects.toThrow();
 
-    if (process.env.TDR_RECORD_HISTORIES === '1') {
+    if (recordingHistories()) {
       // Every run of the chain; kept: the first (a cycle: child backup + ship, then continue-as-new)
       // and the one that took the most updates (pause, resume, replicate-now, interval).
       const runs: temporal.api.history.v1.IHistory[] = [];
@@ -309,7 +310,7 @@ describe('replication of the sample application to the target site\'s own store'
       const updates = (h: temporal.api.history.v1.IHistory) => (h.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length;
       const withUpdates = runs.reduce((a, b) => (updates(b) > updates(a) ? b : a));
       for (const [history, name] of [[runs[0], 'replicate-v2-fan-out'], [withUpdates, 'replicate-v2-fan-out-updates']] as const) {
-        writeFileSync(path.join(__dirname, `../histories/${name}.bin`), temporal.api.history.v1.History.encode(history).finish());
+        saveHistory(history, name);
       }
       figures.recordedRuns = `${runs.length} runs; updates in the recorded one: ${updates(withUpdates)}`;
     }
