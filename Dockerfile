@@ -1,4 +1,6 @@
-# The orchestrator worker image (docker-compose.yml builds it).
+# The orchestrator worker image (docker-compose.yml builds it). The node agent runs from the same
+# image as `node dist/worker/node-agent.js`, as root, with its service account (or
+# TDR_AGENT_KUBECONFIG and TDR_AGENT_CONTEXT) to resolve volumes through its cluster's API.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import type { StoreRef } from '../shared/store-ref';
+import type { KeyRef, StoreRef } from '../shared/store-ref';
 import type { Plan } from '../shared/plan';
 import type { ExecHook, ResolvedHook, SessionHook } from '../shared/hook-presets';
 import type { HoldSettings, HookTarget } from '../shared/hooks';
@@ -74,7 +74,7 @@ export function createActivities() {
     waitForWorkloadsReady: (context: string, namespaces: string[], timeoutMs: number) => waitForWorkloadsReady(context, namespaces, timeoutMs),
     /** Replication: copies a point's missing packs and objects to a standby store, catalog last; heartbeats, resumes. */
     shipPoint: (input: ShipPointInput) => shipPoint(input),
-    newestPointAtStandby: (standby: StoreRef, planName: string) => newestPointAtStandby(standby, planName),
+    newestPointAtStandby: (standby: StoreRef, planName: string, key?: KeyRef) => newestPointAtStandby(standby, planName, key),
     /** Failover: fencing, activation and clearing of a site's copy of the application; probes; traffic; the report. */
     probeCluster: (context: string) => probeCluster(context),
     fenceApplication: (context: string, namespaces: string[], planName: string) => fenceApplication(context, namespaces, planName),
@@ -84,7 +84,7 @@ export function createActivities() {
     switchTraffic: (spec: NonNullable<FailoverSpec['trafficSwitch']>, to: string, info: { planName: string; from: string; failoverId: string }) => switchTraffic(spec, to, info),
     writeFailoverReport: (store: StoreRef, report: FailoverReport) => writeFailoverReport(store, report),
     /** Drills: the point to restore, isolated namespaces, teardown that checks nothing is left, the report. */
-    newestPointForDrill: (store: StoreRef, planName: string) => newestPointForDrill(store, planName),
+    newestPointForDrill: (store: StoreRef, planName: string, key?: KeyRef) => newestPointForDrill(store, planName, key),
     prepareDrillNamespaces: (context: string, namespaces: string[], drillId: string) => prepareDrillNamespaces(context, namespaces, drillId),
     teardownDrill: (context: string, namespaces: string[], drillId: string) => teardownDrill(context, namespaces, drillId),
     httpCheckThroughApiServer: (context: string, check: HttpCheck) => httpCheckThroughApiServer(context, check),

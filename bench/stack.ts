@@ -143,8 +143,8 @@ export async function startBenchStack(ctx: BenchContext, label: string, name: st
     };
     const started = await Promise.all([
       startProc('worker', 'worker/orchestrator.js', { ...procEnv, TEMPORAL_TASK_QUEUE: taskQueue, WORKER_SHUTDOWN_GRACE: '1s' }, logDir, 'worker: polling'),
-      startProc('agent-source', 'worker/node-agent.js', { ...procEnv, TDR_CLUSTER: 'source', TDR_NODES: NODES.join(',') }, logDir, 'node-agent: serving'),
-      startProc('agent-target', 'worker/node-agent.js', { ...procEnv, TDR_CLUSTER: 'target', TDR_NODES: NODES.join(',') }, logDir, 'node-agent: serving'),
+      startProc('agent-source', 'worker/node-agent.js', { ...procEnv, TDR_CLUSTER: 'source', TDR_NODES: NODES.join(','), TDR_AGENT_KUBECONFIG: kubeconfig, TDR_AGENT_CONTEXT: 'source' }, logDir, 'node-agent: serving'),
+      startProc('agent-target', 'worker/node-agent.js', { ...procEnv, TDR_CLUSTER: 'target', TDR_NODES: NODES.join(','), TDR_AGENT_KUBECONFIG: kubeconfig, TDR_AGENT_CONTEXT: 'target' }, logDir, 'node-agent: serving'),
     ]);
     procs.push(...started);
     connection = await Connection.connect({ address: temporal.address });

@@ -8,8 +8,16 @@ import { validate } from './validation-issues';
  * recovery point. It describes everything needed to restore from the store alone. It holds no
  * secret: the plan names credentials only by env var or Secret reference, Secret manifests live
  * only in the encrypted bundle, and hook output is truncated and redacted before it is recorded.
+ *
+ * It stays readable JSON, so points can be listed without the key, but from format 2 on it carries
+ * `mac`, an HMAC under the repository key over the rest of it and its place in the store
+ * (activities/catalog/catalog-auth.ts). The bundle and volume manifests are bound to it by their
+ * SHA-256, so checking the MAC authenticates everything a restore reads. Format 1 catalogs have
+ * no MAC: they can be listed, never restored from.
  */
-export const CATALOG_FORMAT_VERSION = 1;
+export const CATALOG_FORMAT_VERSION = 2;
+/** Formats this release reads (1 only to list and describe: it cannot be authenticated). */
+const READABLE_FORMATS = [1, 2] as const;
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, { error: 'expected a hex SHA-256' });
 const isoTime = z.iso.datetime({ offset: true });
@@ -102,8 +110,11 @@ export const dataCheckRecordSchema = z.strictObject({
 });
 export type DataCheckRecord = z.output<typeof dataCheckRecordSchema>;
 
-export const catalogSchema = z.strictObject({
-  formatVersion: z.literal(CATALOG_FORMAT_VERSION),
+/** A catalog's fields, before it is signed (writers check this; readers check catalogSchema). */
+export const unsignedCatalogSchema = z.strictObject({
+  formatVersion: z.union(READABLE_FORMATS.map((v) => z.literal(v))),
+  /** HMAC-SHA256 (hex) of the catalog without this field; required from format 2 on. */
+  mac: sha256Hex.optional(),
   pointId: z.string(),
   planName: z.string(),
   plan: planSchema,
@@ -126,6 +137,7 @@ export const catalogSchema = z.strictObject({
   timings: z.array(z.strictObject({ phase: z.string(), startedAt: isoTime, durationMs: count })),
   totals: z.strictObject({ resources: count, volumes: count, files: count, bytes: count, storedBytes: count }),
 });
+export const catalogSchema = unsignedCatalogSchema.refine((c) => c.formatVersion === 1 || c.mac !== undefined, { error: 'mac is required from formatVersion 2 on', path: ['mac'] });
 export type Catalog = z.output<typeof catalogSchema>;
 export type CatalogInput = z.input<typeof catalogSchema>;
 
@@ -136,7 +148,7 @@ export class UnsupportedCatalogVersionError extends DrError {
     readonly found: unknown,
     readonly supported = CATALOG_FORMAT_VERSION,
   ) {
-    super(`catalog formatVersion ${JSON.stringify(found)} is not supported (this release reads ${supported}); upgrade drctl and the workers`);
+    super(`catalog formatVersion ${JSON.stringify(found)} is not supported (this release reads ${READABLE_FORMATS.join(' and ')}); upgrade drctl and the workers`);
   }
 }
 
@@ -151,7 +163,7 @@ export function parseCatalog(json: string | unknown, where = 'catalog'): Catalog
     }
   }
   const version = (data as { formatVersion?: unknown } | null)?.formatVersion;
-  if (version !== CATALOG_FORMAT_VERSION) {
+  if (!(READABLE_FORMATS as readonly unknown[]).includes(version)) {
     if (typeof data !== 'object' || data === null || version === undefined) throw new DataCorruptionError(`${where} has no formatVersion`);
     throw new UnsupportedCatalogVersionError(version);
   }

@@ -67,6 +67,18 @@ export class PreflightFailedError extends DrError {
   readonly retryable = false;
 }
 
+/**
+ * A node agent refused a volume task: the volume it names is not one the agent resolved itself
+ * through the Kubernetes API on a node it serves (pod, claim, PV and host path must all agree).
+ * Nothing was read or written.
+ */
+export class VolumeAccessRefusedError extends DrError {
+  readonly retryable = false;
+  constructor(message: string, readonly claim: string, readonly pod: string, readonly node: string) {
+    super(message);
+  }
+}
+
 /** Error types that activities must not retry; passed to every proxyActivities() call. */
 /**
  * An operation's workflow ended without its result: failed (the message names the failing step
@@ -83,10 +95,12 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'InvalidInputError',
   'PermissionDeniedError',
   'DataCorruptionError',
+  'CatalogAuthenticationError',
   'EncryptionKeyError',
   'HookFailedError',
   'NotFoundError',
   'PreflightFailedError',
+  'VolumeAccessRefusedError',
   'WrongEncryptionKeyError',
   'ChunkCorruptedError',
   'ChunkMissingError',

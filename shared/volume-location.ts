@@ -4,7 +4,9 @@
  * (`<kubelet root>/pods/<pod uid>/volumes/<plugin>/<pv>`, `.../kubernetes.io~csi/<pv>/mount` for CSI).
  * That works for every filesystem volume a kubelet can mount. The pod is the workload's own
  * (live copy) or a helper pod that mounts a claim restored from a snapshot, or a claim being
- * restored. Pure data: workflows pass it from the orchestrator to the node's agent.
+ * restored. Pure data: workflows pass it from the orchestrator to the node's agent, which
+ * treats it as a claim to check, not an instruction: it reads the pod, claim and PV from the API
+ * server and refuses the task unless they agree (activities/volumes/volume-access.ts).
  */
 export interface VolumeLocation {
   /** The node whose agent serves the volume: where the pod runs. */
@@ -13,11 +15,12 @@ export interface VolumeLocation {
   podUid: string;
   /** The PersistentVolume's name: the kubelet names the pod's volume directory after it. */
   pvName: string;
-  /** `namespace/name` of the claim, for messages. */
+  /** `namespace/name` of the claim: the pod must mount it and it must be bound to `pvName`. */
   claim: string;
   /**
    * The PV's own directory on the node, for hostPath and local PVs only. hostPath volumes have no
    * kubelet pod directory (the kubelet uses the host path as is); for local PVs it is a shortcut.
+   * The agent uses the path in the PV's spec and refuses a task whose path differs from it.
    */
   hostPath?: string;
 }

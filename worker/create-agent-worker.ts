@@ -1,6 +1,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { nodeAgentTaskQueue } from '../shared/task-queues';
 import { createAgentActivities } from '../activities/volumes/agent-activities';
+import type { AgentKubeApi } from '../activities/volumes/authorize-volume';
 import { payloadDataConverter } from '../config/payload-codec';
 
 /**
@@ -13,6 +14,8 @@ export async function createAgentWorkers(opts: {
   namespace: string;
   cluster: string;
   nodes: string[];
+  /** The agent's own cluster's API: every volume task is checked against it before any file is touched. */
+  kube: AgentKubeApi;
   /** Volume copies run per node at once (Velero's node-agent default is 1). */
   concurrency?: number;
 }): Promise<Worker[]> {
@@ -22,7 +25,7 @@ export async function createAgentWorkers(opts: {
         connection: opts.connection,
         namespace: opts.namespace,
         taskQueue: nodeAgentTaskQueue(opts.cluster, node),
-        activities: createAgentActivities({ cluster: opts.cluster }),
+        activities: createAgentActivities({ cluster: opts.cluster, nodes: opts.nodes, kube: opts.kube }),
         maxConcurrentActivityTaskExecutions: opts.concurrency ?? 2,
         shutdownGraceTime: '5s',
         dataConverter: payloadDataConverter(),

@@ -143,7 +143,7 @@ async function runDrill(input: DrillInput): Promise<DrillReport> {
   }
 
   async function preflight(): Promise<string> {
-    const point = await kube.newestPointForDrill(store, planName);
+    const point = await kube.newestPointForDrill(store, planName, planKeyRef(plan));
     if (!point) throw ApplicationFailure.create({ type: 'NotFoundError', nonRetryable: true, message: `no complete point of plan ${planName} in ${report.store}: nothing to drill` });
     report.pointId = point.pointId;
     recordPoint(point.pointId);

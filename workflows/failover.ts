@@ -169,7 +169,7 @@ async function runFailover(input: FailoverInput): Promise<FailoverReport> {
       const source = await unsure.probeCluster(from.context);
       if (!source.reachable) throw stop('ClusterUnreachableError', `the primary ${from.name} (context ${from.context}) is unreachable (${source.error}); a planned failover needs it. Run an unplanned failover (--unplanned); nothing was changed`);
     }
-    point = await sites.newestPointAtStandby(standbyStoreRef(to), planName);
+    point = await sites.newestPointAtStandby(standbyStoreRef(to), planName, planKeyRef(plan));
     if (!point && mode === 'unplanned') {
       throw stop('NotFoundError', `site ${to.name}'s store (${to.store.url}) holds no complete point of plan ${planName}: there is nothing to fail over to; nothing was changed`);
     }

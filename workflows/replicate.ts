@@ -210,7 +210,7 @@ async function replicateToSite(input: ReplicateInput): Promise<void> {
   if (!input.state) {
     // A loop started again over an existing standby knows its newest point from the store. A
     // standby that is down (an old primary after a disaster) is found by the cycles instead.
-    const newest = await storeOps.newestPointAtStandby(standbyStoreRef(site), planName).catch((err: unknown) => {
+    const newest = await storeOps.newestPointAtStandby(standbyStoreRef(site), planName, planKeyRef(plan)).catch((err: unknown) => {
       if (isCancellation(err)) throw err;
       state.lastError = { at: new Date().toISOString(), phase: 'Starting', message: innermostMessage(err) };
       return undefined;
@@ -313,7 +313,7 @@ async function replicateToSite(input: ReplicateInput): Promise<void> {
   async function takeOrSharePoint(cycleStartedAt: number): Promise<Pick<BackupReport, 'pointId' | 'uploadedBytes'>> {
     const freshSince = cycleStartedAt - Math.min(state.intervalMs / 2, 60_000);
     for (let waited = 0; ; waited++) {
-      const newest = await storeOps.newestPointAtStandby(planToStoreRef(plan), planName);
+      const newest = await storeOps.newestPointAtStandby(planToStoreRef(plan), planName, planKeyRef(plan));
       if (newest && Date.parse(newest.capturedAt) >= freshSince && newest.pointId !== state.newest?.pointId) return { pointId: newest.pointId, uploadedBytes: 0 };
       try {
         return await takePoint();

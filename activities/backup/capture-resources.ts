@@ -4,7 +4,7 @@ import { planKeyRef, planToStoreRef } from '../../shared/plan';
 import { resourcesKey, pointPrefix, type CatalogResource } from '../../shared/catalog';
 import { groupOf, type KubeObject } from '../../shared/kube-object';
 import { podSpecReferences } from '../../shared/references';
-import { chunkId } from '../datapath/crypto';
+import { chunkId, type RepositoryKeys } from '../datapath/crypto';
 import { connectCluster } from '../kube/cluster';
 import { discoverApplication } from '../discovery/discover-application';
 import { openRepository } from '../store/open-repository';
@@ -56,7 +56,8 @@ export async function captureResources(plan: Plan, id: string): Promise<Captured
 
   const bundleKey = resourcesKey(plan.metadata.name, id);
   const stored = await repo.putObject('manifest', bundleKey, { format: 'tdr-resources', version: 1, objects: app.objects });
-  await repo.store.put(stagedResourcesKey(plan.metadata.name, id), JSON.stringify({ items, images } satisfies StagedResources));
+  // Sealed: the catalog, which is signed, is built from it.
+  await repo.putObject('manifest', stagedResourcesKey(plan.metadata.name, id), { items, images } satisfies StagedResources);
 
   const pods = await cluster.core
     .listPodForAllNamespaces()
@@ -70,7 +71,7 @@ export async function captureResources(plan: Plan, id: string): Promise<Captured
     dangling: app.dangling.map((d) => `${d.ref} (referenced by ${d.from})`).slice(0, 50),
     namespaces: app.namespaces,
     volumes: volumesToCopy(app.objects, pods, plan.spec.volumes),
-    parents: await latestSnapshots(repo.store, plan.metadata.name),
+    parents: await latestSnapshots(repo.store, plan.metadata.name, repo.keys),
   };
 }
 
@@ -82,12 +83,12 @@ function containerImages(o: KubeObject): { name: string; image: string }[] {
   return [...(podSpec?.initContainers ?? []), ...(podSpec?.containers ?? [])].map((c) => ({ name: c.name, image: c.image }));
 }
 
-/** The volume snapshots of the plan's latest complete point; an unreadable point just means no parent. */
-async function latestSnapshots(store: ObjectStore, planName: string): Promise<Record<string, string>> {
-  const latest = (await listPoints(store, planName)).find((p) => p.status === 'complete');
+/** The volume snapshots of the plan's latest authenticated point; an unreadable point just means no parent. */
+async function latestSnapshots(store: ObjectStore, planName: string, keys: RepositoryKeys): Promise<Record<string, string>> {
+  const latest = (await listPoints(store, planName, keys)).find((p) => p.status === 'complete');
   if (!latest) return {};
   try {
-    const catalog = await readCatalog(store, planName, latest.pointId);
+    const catalog = await readCatalog(store, planName, latest.pointId, keys);
     return Object.fromEntries(catalog.volumes.filter((v) => v.snapshotKey).map((v) => [`${v.pvc.namespace}/${v.pvc.name}`, v.snapshotKey!]));
   } catch {
     return {};

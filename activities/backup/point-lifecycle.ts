@@ -5,7 +5,7 @@ import { planKeyRef, planToStoreRef } from '../../shared/plan';
 import {
   CATALOG_FORMAT_VERSION,
   catalogKey,
-  catalogSchema,
+  unsignedCatalogSchema,
   inProgressMarkerKey,
   pointPrefix,
   type CatalogVolume,
@@ -18,6 +18,8 @@ import { formatIssuePath } from '../../shared/validation-issues';
 import { connectCluster, classifyKubeError } from '../kube/cluster';
 import { openStore, ensureBucket } from '../store/open-store';
 import { openRepository } from '../store/open-repository';
+import type { Repository } from '../datapath/repository';
+import { sealCatalog } from '../catalog/catalog-auth';
 import { stagedResourcesKey, type StagedResources } from './capture-resources';
 
 export const failedMarkerKey = (plan: string, id: string) => `${pointPrefix(plan, id)}failed.json`;
@@ -62,7 +64,8 @@ export interface CatalogInputs {
 export async function writeCatalog(input: CatalogInputs): Promise<{ catalogKey: string; sha256: string; resources: number }> {
   const { plan, pointId } = input;
   const store = openStore(planToStoreRef(plan));
-  const staged = JSON.parse((await store.get(stagedResourcesKey(plan.metadata.name, pointId)))!.toString('utf8')) as StagedResources;
+  const repo = await openRepository(planToStoreRef(plan), planKeyRef(plan), { create: false, skipIndex: true });
+  const staged = await readStagedResources(repo, stagedResourcesKey(plan.metadata.name, pointId));
   const now = new Date().toISOString();
   const candidate = {
     formatVersion: CATALOG_FORMAT_VERSION,
@@ -88,17 +91,24 @@ export async function writeCatalog(input: CatalogInputs): Promise<{ catalogKey: 
       storedBytes: input.storedBytes + input.bundle.size,
     },
   };
-  const checked = catalogSchema.safeParse(candidate);
+  const checked = unsignedCatalogSchema.safeParse(candidate);
   if (!checked.success) {
     throw new DataCorruptionError(
       `refusing to write an invalid catalog for ${plan.metadata.name}/${pointId}: ${checked.error.issues.map((i) => `${formatIssuePath(i.path)}: ${i.message}`).join('; ')}`,
     );
   }
-  const body = JSON.stringify(checked.data, null, 1);
+  const body = sealCatalog(repo.keys, checked.data);
   const key = catalogKey(plan.metadata.name, pointId);
   await store.put(key, body, { contentType: 'application/json' });
   await store.delete([inProgressMarkerKey(plan.metadata.name, pointId), stagedResourcesKey(plan.metadata.name, pointId)]);
   return { catalogKey: key, sha256: createHash('sha256').update(body).digest('hex'), resources: staged.items.length };
+}
+
+/** The staged catalog entries: sealed, or clear JSON when a backup started before they were sealed wrote them. */
+async function readStagedResources(repo: Repository, key: string): Promise<StagedResources> {
+  const body = await repo.store.get(key);
+  if (!body) throw new DataCorruptionError(`${repo.location}/${key} is missing: the point's resources were not captured; run the backup again`);
+  return body[0] === 0x7b ? (JSON.parse(body.toString('utf8')) as StagedResources) : repo.openObject<StagedResources>('manifest', key, body);
 }
 
 /** Records why a point failed, next to its in-progress marker, so nobody mistakes it for a recovery point. */

@@ -3,11 +3,16 @@ import type { ObjectStore } from '../store/object-store';
 import { getRequired } from '../store/object-store';
 import { catalogKey, parseCatalog, parsePointKey, type Catalog } from '../../shared/catalog';
 import { NotFoundError } from '../../shared/errors';
+import type { RepositoryKeys } from '../datapath/crypto';
+import { CatalogAuthenticationError, openCatalog } from './catalog-auth';
 
 export interface PointSummary {
   planName: string;
   pointId: string;
-  status: 'complete' | 'in-progress' | 'failed';
+  /** `untrusted`: its catalog failed authentication (only when listed with the key). */
+  status: 'complete' | 'in-progress' | 'failed' | 'untrusted';
+  /** For complete points: whether the catalog was authenticated (listing without the key cannot). */
+  verified?: boolean;
   completedAt?: string;
   resources?: number;
   volumes?: number;
@@ -15,8 +20,12 @@ export interface PointSummary {
   reason?: string;
 }
 
-/** Every recovery point in the store (optionally of one plan), newest first, from the objects alone. */
-export async function listPoints(store: ObjectStore, planName?: string): Promise<PointSummary[]> {
+/**
+ * Every recovery point in the store (optionally of one plan), newest first, from the objects alone.
+ * With the repository's keys every catalog is authenticated, and one that fails is `untrusted`;
+ * without them complete points are listed as unverified metadata.
+ */
+export async function listPoints(store: ObjectStore, planName?: string, keys?: RepositoryKeys): Promise<PointSummary[]> {
   const seen = new Map<string, { planName: string; pointId: string; files: Set<string> }>();
   for await (const o of store.list(planName ? `points/${planName}/` : 'points/')) {
     const p = parsePointKey(o.key);
@@ -28,8 +37,15 @@ export async function listPoints(store: ObjectStore, planName?: string): Promise
   const out: PointSummary[] = [];
   for (const { planName: plan, pointId, files } of seen.values()) {
     if (files.has('catalog.json')) {
-      const c = await readCatalog(store, plan, pointId);
-      out.push({ planName: plan, pointId, status: 'complete', completedAt: c.completedAt, resources: c.totals.resources, volumes: c.totals.volumes, bytes: c.totals.bytes });
+      let c: Catalog;
+      try {
+        c = keys ? await readCatalog(store, plan, pointId, keys) : await readUnverifiedCatalog(store, plan, pointId);
+      } catch (err) {
+        if (!(err instanceof CatalogAuthenticationError)) throw err;
+        out.push({ planName: plan, pointId, status: 'untrusted', reason: err.message });
+        continue;
+      }
+      out.push({ planName: plan, pointId, status: 'complete', verified: !!keys, completedAt: c.completedAt, resources: c.totals.resources, volumes: c.totals.volumes, bytes: c.totals.bytes });
     } else if (files.has('failed.json')) {
       const f = JSON.parse((await store.get(`points/${plan}/${pointId}/failed.json`))?.toString('utf8') ?? '{}');
       out.push({ planName: plan, pointId, status: 'failed', reason: f.reason });
@@ -40,28 +56,39 @@ export async function listPoints(store: ObjectStore, planName?: string): Promise
   return out.sort((a, b) => (a.pointId < b.pointId ? 1 : -1));
 }
 
-export async function readCatalog(store: ObjectStore, planName: string, pointId: string): Promise<Catalog> {
+async function getCatalogBody(store: ObjectStore, planName: string, pointId: string): Promise<string> {
   const body = await store.get(catalogKey(planName, pointId));
   if (!body) {
     throw new NotFoundError(
       `recovery point ${planName}/${pointId} has no catalog in ${store.location}: it does not exist or is incomplete; list points with \`drctl points list\``,
     );
   }
-  return parseCatalog(body.toString('utf8'), `${store.location}/${catalogKey(planName, pointId)}`);
+  return body.toString('utf8');
 }
 
-/** The newest complete point of a plan. */
-export async function latestPoint(store: ObjectStore, planName: string): Promise<string> {
-  const complete = (await listPoints(store, planName)).filter((p) => p.status === 'complete');
+/** A point's catalog, authenticated with the repository's keys: the only form anything may act on. */
+export async function readCatalog(store: ObjectStore, planName: string, pointId: string, keys: RepositoryKeys): Promise<Catalog> {
+  const where = `${store.location}/${catalogKey(planName, pointId)}`;
+  return openCatalog(keys, await getCatalogBody(store, planName, pointId), { planName, pointId, where });
+}
+
+/** A point's catalog as stored, not authenticated: for showing metadata without the key, never for acting on it. */
+export async function readUnverifiedCatalog(store: ObjectStore, planName: string, pointId: string): Promise<Catalog> {
+  return parseCatalog(await getCatalogBody(store, planName, pointId), `${store.location}/${catalogKey(planName, pointId)}`);
+}
+
+/** The newest complete point of a plan (with keys: the newest whose catalog authenticates). */
+export async function latestPoint(store: ObjectStore, planName: string, keys?: RepositoryKeys): Promise<string> {
+  const complete = (await listPoints(store, planName, keys)).filter((p) => p.status === 'complete');
   if (!complete.length) throw new NotFoundError(`plan ${planName} has no complete recovery point in ${store.location}`);
   return complete[0].pointId;
 }
 
 /** Resolves `plan/point`, `plan/latest` or a bare point id (searched across plans). */
-export async function resolvePointRef(store: ObjectStore, ref: string): Promise<{ planName: string; pointId: string }> {
+export async function resolvePointRef(store: ObjectStore, ref: string, keys?: RepositoryKeys): Promise<{ planName: string; pointId: string }> {
   const [a, b] = ref.split('/');
-  if (b) return { planName: a, pointId: b === 'latest' ? await latestPoint(store, a) : b };
-  const match = (await listPoints(store)).filter((p) => p.pointId === ref && p.status === 'complete');
+  if (b) return { planName: a, pointId: b === 'latest' ? await latestPoint(store, a, keys) : b };
+  const match = (await listPoints(store, undefined, keys)).filter((p) => p.pointId === ref && p.status === 'complete');
   if (match.length !== 1) {
     throw new NotFoundError(`point "${ref}" ${match.length ? 'is ambiguous' : 'was not found'} in ${store.location}; name it as <plan>/<point-id> or <plan>/latest`);
   }

@@ -4,7 +4,9 @@
  *   - idKey:   chunk id = HMAC-SHA256(idKey, plaintext), hex — ids do not reveal content hashes;
  *   - dataKey: AES-256-GCM for every stored blob (chunks, pack trailers, index, manifests);
  *   - checkKey: key check value kept in the clear in repo/config so a wrong key fails fast;
- *   - gearSeed: seeds the chunker's Gear table so chunk sizes do not fingerprint content.
+ *   - gearSeed: seeds the chunker's Gear table so chunk sizes do not fingerprint content;
+ *   - metaKey: HMAC-SHA256 over metadata kept in the clear (catalogs), so nobody without the key
+ *     can change what a restore applies.
  * Blob format: nonce(12) | ciphertext | tag(16). A domain string (AAD) binds each blob to its kind.
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -25,6 +27,7 @@ export interface RepositoryKeys {
   dataKey: Buffer;
   checkKey: Buffer;
   gearSeed: Buffer;
+  metaKey: Buffer;
 }
 
 /** Decodes a base64 master key; throws InvalidEncryptionKeyError naming `keyRef` when malformed. */
@@ -58,6 +61,7 @@ export function deriveKeys(master: Buffer): RepositoryKeys {
     dataKey: derive(master, 'tdr/data/aes-256-gcm/v1'),
     checkKey: derive(master, 'tdr/key-check/v1'),
     gearSeed: derive(master, 'tdr/chunker-gear/v1'),
+    metaKey: derive(master, 'tdr/metadata-mac/v1'),
   };
 }
 

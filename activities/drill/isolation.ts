@@ -6,19 +6,27 @@ import { connectClient } from '../../config/temporal-connection';
 import { payloadDataConverter } from '../../config/payload-codec';
 import { listAll } from '../store/object-store';
 import { PreflightFailedError } from '../../shared/errors';
-import type { StoreRef } from '../../shared/store-ref';
+import type { KeyRef, StoreRef } from '../../shared/store-ref';
 import type { DataCheckRecord } from '../../shared/catalog';
-import { listPoints, readCatalog } from '../catalog/points';
+import { listPoints, readCatalog, readUnverifiedCatalog } from '../catalog/points';
+import { openRepositoryKeys } from '../store/open-repository';
 import { classifyKubeError, connectCluster, statusOf } from '../kube/cluster';
 import { openStore } from '../store/open-store';
 import { pause } from '../util/heartbeat';
 
 /** The newest complete point of a plan in a store, its capture time, the namespaces it holds and the data check values it recorded. */
-export async function newestPointForDrill(store: StoreRef, planName: string): Promise<{ pointId: string; capturedAt: string; namespaces: string[]; dataChecks: DataCheckRecord[] } | undefined> {
+/** `key` is absent only in runs started before catalogs were signed; with it, only a point whose catalog authenticates is chosen. */
+export async function newestPointForDrill(
+  store: StoreRef,
+  planName: string,
+  key?: KeyRef,
+): Promise<{ pointId: string; capturedAt: string; namespaces: string[]; dataChecks: DataCheckRecord[] } | undefined> {
   const s = openStore(store);
-  const newest = (await listPoints(s, planName)).find((p) => p.status === 'complete');
+  const keys = key ? await openRepositoryKeys(store, key, { absent: 'undefined' }) : undefined;
+  if (key && !keys) return undefined;
+  const newest = (await listPoints(s, planName, keys)).find((p) => p.status === 'complete');
   if (!newest) return undefined;
-  const catalog = await readCatalog(s, planName, newest.pointId);
+  const catalog = keys ? await readCatalog(s, planName, newest.pointId, keys) : await readUnverifiedCatalog(s, planName, newest.pointId);
   const namespaces = [...new Set(catalog.resources.items.flatMap((r) => (r.namespace ? [r.namespace] : r.kind === 'Namespace' ? [r.name] : [])))].sort();
   return { pointId: newest.pointId, capturedAt: catalog.startedAt, namespaces, dataChecks: catalog.dataChecks ?? [] };
 }

@@ -35,9 +35,11 @@ import { PACK_FOOTER_BYTES, packKey, parsePackFooter, parsePackTrailer, type Pac
 import { readVolumeManifest, manifestChunkIds } from '../datapath/manifest';
 import { ChunkMissingError, RepositoryFormatError, WrongEncryptionKeyError } from '../datapath/errors';
 import { verifyPoint } from '../catalog/verify-point';
+import { openCatalog } from '../catalog/catalog-auth';
+import { deriveKeys } from '../datapath/crypto';
 import { mapLimit } from '../util/concurrency';
 import { beat, currentActivity } from '../util/heartbeat';
-import { CATALOG_FORMAT_VERSION, catalogKey, inProgressMarkerKey, parseCatalog, pointPrefix, type Catalog, type InProgressMarker } from '../../shared/catalog';
+import { CATALOG_FORMAT_VERSION, catalogKey, inProgressMarkerKey, pointPrefix, type Catalog, type InProgressMarker } from '../../shared/catalog';
 import { DataCorruptionError, NotFoundError } from '../../shared/errors';
 import type { StoreRef } from '../../shared/store-ref';
 
@@ -117,11 +119,17 @@ export async function shipPointBetween(
     beat({ ...progress });
   };
 
-  // Already complete at the standby: nothing to do, and the primary is not needed.
+  // Already complete at the standby: nothing to do, and the primary is not needed. A catalog
+  // there that does not authenticate is not this point: it is shipped again over it.
+  const keys = deriveKeys(masterKey);
   const landed = await dst.get(catalogKey(planName, pointId));
   if (landed) {
-    const c = parseCatalog(landed.toString('utf8'), `${dst.location}/${catalogKey(planName, pointId)}`);
-    return result(c, true, { chunks: 0, chunksMissing: 0, packsCopied: 0, packsAlreadyLanded: 0 });
+    try {
+      const c = openCatalog(keys, landed.toString('utf8'), { planName, pointId, where: `${dst.location}/${catalogKey(planName, pointId)}` });
+      return result(c, true, { chunks: 0, chunksMissing: 0, packsCopied: 0, packsAlreadyLanded: 0 });
+    } catch (err) {
+      if (!(err instanceof DataCorruptionError)) throw err;
+    }
   }
 
   stage('read-source');
@@ -131,7 +139,7 @@ export async function shipPointBetween(
       `recovery point ${planName}/${pointId} has no catalog in ${src.location}: it is incomplete, failed, or was pruned; ship a complete point (drctl points list)`,
     );
   }
-  const catalog = parseCatalog(rawCatalog.toString('utf8'), `${src.location}/${catalogKey(planName, pointId)}`);
+  const catalog = openCatalog(keys, rawCatalog.toString('utf8'), { planName, pointId, where: `${src.location}/${catalogKey(planName, pointId)}` });
   const keyRef = `the key in ${input.keyEnv}`;
   const source = await Repository.open(src, masterKey, { keyRef });
   const standby = await openStandbyRepository(src, dst, masterKey, keyRef);

@@ -1,16 +1,20 @@
-import { listPoints, readCatalog } from '../catalog/points';
+import { listPoints, readCatalog, readUnverifiedCatalog } from '../catalog/points';
 import { openStore } from '../store/open-store';
+import { openRepositoryKeys } from '../store/open-repository';
 import type { ShippedPoint } from '../../shared/replication';
-import type { StoreRef } from '../../shared/store-ref';
+import type { KeyRef, StoreRef } from '../../shared/store-ref';
 
 /**
- * The newest point of a plan complete at a standby store (its catalog landed), from the store
- * alone; undefined when it holds none yet. `bytesShipped` is 0: the store does not record it.
+ * The newest point of a plan complete at a standby store (its catalog landed and authenticates),
+ * from the store alone; undefined when it holds none yet. `bytesShipped` is 0: the store does not
+ * record it. `key` is absent only in runs started before catalogs were signed.
  */
-export async function newestPointAtStandby(standby: StoreRef, planName: string): Promise<ShippedPoint | undefined> {
+export async function newestPointAtStandby(standby: StoreRef, planName: string, key?: KeyRef): Promise<ShippedPoint | undefined> {
   const store = openStore(standby);
-  const newest = (await listPoints(store, planName)).find((p) => p.status === 'complete');
+  const keys = key ? await openRepositoryKeys(standby, key, { absent: 'undefined' }) : undefined;
+  if (key && !keys) return undefined;
+  const newest = (await listPoints(store, planName, keys)).find((p) => p.status === 'complete');
   if (!newest) return undefined;
-  const catalog = await readCatalog(store, planName, newest.pointId);
+  const catalog = keys ? await readCatalog(store, planName, newest.pointId, keys) : await readUnverifiedCatalog(store, planName, newest.pointId);
   return { pointId: newest.pointId, capturedAt: catalog.startedAt, shippedAt: catalog.completedAt, bytesShipped: 0 };
 }

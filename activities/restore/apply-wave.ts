@@ -1,7 +1,7 @@
 import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import type { KubeObject } from '../../shared/kube-object';
 import { cloneJson, formatRef, refOf } from '../../shared/kube-object';
-import { PreflightFailedError } from '../../shared/errors';
+import { DataCorruptionError, PreflightFailedError } from '../../shared/errors';
 import { RESTORE_FIELD_MANAGER, RESTORE_LABEL, expectedOnTarget, restorePlanKey, restoreWaveResultKey, type RestoreRequest } from '../../shared/restore-request';
 import { connectCluster, classifyKubeError, statusOf, type Cluster } from '../kube/cluster';
 import { mapLimit } from '../util/concurrency';
@@ -24,9 +24,12 @@ const APPLY_CONCURRENCY = 16;
 
 /** Loads the stored (encrypted) plan of a restore run. */
 export async function loadRestorePlan(req: RestoreRequest): Promise<StoredRestorePlan> {
-  const repo = await openRepository(req.store, { env: req.keyEnv }, { create: false });
+  const repo = await openRepository(req.store, { env: req.keyEnv }, { create: false, skipIndex: true });
   const plan = await repo.getObject<StoredRestorePlan>('manifest', restorePlanKey(req.restoreId));
   if (!plan) throw new PreflightFailedError(`restore ${req.restoreId}: its plan is missing from the store; start the restore again`);
+  if (plan.restoreId !== undefined && plan.restoreId !== req.restoreId) {
+    throw new DataCorruptionError(`${repo.location}/${restorePlanKey(req.restoreId)} holds the plan of restore ${plan.restoreId}, not ${req.restoreId}: someone replaced it; start the restore again`);
+  }
   return plan;
 }
 

@@ -39,6 +39,8 @@ export interface PlannedObject {
 }
 
 export interface StoredRestorePlan {
+  /** The run it belongs to: sealed blobs share one domain, so this binds the plan to its place (absent when written before it was recorded). */
+  restoreId?: string;
   waves: { phase: string; waitUntilEstablished?: boolean; restoresVolumeData?: boolean; objects: PlannedObject[] }[];
 }
 
@@ -75,9 +77,9 @@ const included = (req: RestoreRequest, o: KubeObject): boolean => {
 export async function planRestore(req: RestoreRequest): Promise<RestorePlanSummary> {
   beat({ stage: 'verify' });
   const store = openStore(req.store);
-  const pointId = req.pointId === 'latest' ? await latestPoint(store, req.planName) : req.pointId;
-  const catalog = await readCatalog(store, req.planName, pointId);
   const repo = await openRepository(req.store, { env: req.keyEnv }, { create: false });
+  const pointId = req.pointId === 'latest' ? await latestPoint(store, req.planName, repo.keys) : req.pointId;
+  const catalog = await readCatalog(store, req.planName, pointId, repo.keys);
   const verified = await verifyPoint(repo, catalog, { readData: false });
   if (verified.problems.length) {
     throw new DataCorruptionError(`recovery point ${req.planName}/${pointId} failed verification; nothing was changed on the target:\n  ${verified.problems.slice(0, 20).join('\n  ')}`);
@@ -152,7 +154,7 @@ export async function planRestore(req: RestoreRequest): Promise<RestorePlanSumma
     });
   }
 
-  await repo.putObject('manifest', restorePlanKey(req.restoreId), { waves } satisfies StoredRestorePlan);
+  await repo.putObject('manifest', restorePlanKey(req.restoreId), { restoreId: req.restoreId, waves } satisfies StoredRestorePlan);
   const report = {
     restoreId: req.restoreId,
     point: `${req.planName}/${pointId}`,

@@ -1,4 +1,6 @@
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { VolumeAccessRefusedError } from '../../shared/errors';
 import type { StoreRef } from '../../shared/store-ref';
 import type { VolumeBackupResult, VolumeRestoreResult } from '../../shared/volume-results';
 import { backupTree, type BackupCheckpoint } from '../datapath/tree-backup';
@@ -6,7 +8,8 @@ import { restoreTree } from '../datapath/tree-restore';
 import { readVolumeManifest } from '../datapath/manifest';
 import { openRepository, type KeyRef } from '../store/open-repository';
 import type { VolumeLocation } from '../../shared/volume-location';
-import { resolveVolumeDir, volumeDirOnNode } from './resolve-path';
+import { resolveVolumeDir } from './resolve-path';
+import { authorizeVolume, bareHostPathRefused, type AgentKubeApi } from './authorize-volume';
 import { mergeVolumeManifests } from './merge-manifests';
 
 interface Heartbeat {
@@ -19,19 +22,30 @@ interface Heartbeat {
 /** Where a task's volume is: a kubelet pod volume directory (`volume`), or a PV host path from a workflow started before volume locations existed. */
 interface VolumeRef {
   volume?: VolumeLocation;
-  /** @deprecated sent by runs started by an older release; hostPath/local PVs only. */
+  /** @deprecated sent by runs started by an older release; refused (see bareHostPathRefused). */
   hostPath?: string;
 }
 
 /**
  * Activities of the node agent: the only code that touches volume data. Each runs on the task
- * queue of the node that holds the volume, finds the volume through the kubelet's directory of a
- * pod that mounts it there, and talks to the store directly. Progress is heartbeated with a tiny
- * checkpoint; a retry after a crash resumes from it.
+ * queue of the node that holds the volume, resolves the volume itself through the Kubernetes API
+ * (authorizeVolume: the pod on a node this agent serves, the claim it mounts, the PV bound to it)
+ * before touching anything on disk, finds it through the kubelet's directory of that pod, and
+ * talks to the store directly. Progress is heartbeated with a tiny checkpoint; a retry after a
+ * crash resumes from it.
  */
-export function createAgentActivities(opts: { cluster: string }) {
-  const dirOf = (ref: VolumeRef): Promise<string> =>
-    ref.volume ? resolveVolumeDir(ref.volume, opts.cluster) : Promise.resolve(volumeDirOnNode(ref.hostPath ?? ''));
+export function createAgentActivities(opts: { cluster: string; nodes: readonly string[]; kube: AgentKubeApi }) {
+  const dirOf = async (ref: VolumeRef): Promise<string> => {
+    try {
+      if (!ref.volume) throw bareHostPathRefused(ref.hostPath, opts);
+      return await resolveVolumeDir(await authorizeVolume(ref.volume, opts), opts.cluster);
+    } catch (err) {
+      // Non-retryable whatever the caller's retry policy: activities scheduled by an older
+      // release's workflow code do not list this error type among their non-retryable ones.
+      if (err instanceof VolumeAccessRefusedError) throw ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: true });
+      throw err;
+    }
+  };
   return {
     async backupVolume(input: VolumeRef & {
       store: StoreRef;
@@ -46,9 +60,10 @@ export function createAgentActivities(opts: { cluster: string }) {
     }): Promise<VolumeBackupResult> {
       const ctx = Context.current();
       const last = ctx.info.heartbeatDetails as Heartbeat | undefined;
+      const root = await dirOf(input);
       const repo = await openRepository(input.store, input.key, { create: false });
       const result = await backupTree(repo, {
-        root: await dirOf(input),
+        root,
         manifestKey: input.manifestKey,
         sessionId: input.sessionId,
         checkpoint: last?.checkpoint,
@@ -87,9 +102,10 @@ export function createAgentActivities(opts: { cluster: string }) {
       source: Record<string, string>;
     }): Promise<VolumeBackupResult> {
       const ctx = Context.current();
+      const root = await dirOf(input);
       const repo = await openRepository(input.store, input.key, { create: false });
       const overlay = await backupTree(repo, {
-        root: await dirOf(input),
+        root,
         manifestKey: input.overlayManifestKey,
         sessionId: input.sessionId,
         source: input.source,
@@ -114,10 +130,11 @@ export function createAgentActivities(opts: { cluster: string }) {
 
     async restoreVolume(input: VolumeRef & { store: StoreRef; key: KeyRef; manifestKey: string; paths?: string[]; mirror?: boolean }): Promise<VolumeRestoreResult> {
       const ctx = Context.current();
+      const target = await dirOf(input);
       const repo = await openRepository(input.store, input.key, { create: false });
       const r = await restoreTree(repo, {
         manifestKey: input.manifestKey,
-        target: await dirOf(input),
+        target,
         paths: input.paths,
         ...(input.mirror ? { mirror: true } : {}),
         signal: ctx.cancellationSignal,

@@ -23,7 +23,8 @@ export function kubeletRootFor(cluster: string, node: string, template = process
  * by the PV's name under every volume plugin, as the kubelet lays it out (Velero's node agent does
  * the same). A hostPath/local PV's own directory is used when the kubelet has no pod directory for
  * it (hostPath volumes never get one). Components are validated, so nothing outside the kubelet
- * root or the host root can be named.
+ * root or the host root can be named. `loc` must be what authorizeVolume returned (checked against
+ * the API server, its host path the PV's own): this function only finds the directory.
  */
 export async function resolveVolumeDir(loc: VolumeLocation, cluster: string, opts: { kubeletRoot?: string; hostRoot?: string } = {}): Promise<string> {
   if (!POD_UID.test(loc.podUid)) throw new InvalidInputError(`volume ${loc.claim}: pod uid "${loc.podUid}" is not a UUID`);

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { listPoints, readCatalog, resolvePointRef } from '../../activities/catalog/points';
+import { listPoints, readCatalog, readUnverifiedCatalog, resolvePointRef } from '../../activities/catalog/points';
 import { verifyPoint } from '../../activities/catalog/verify-point';
 import { openStore } from '../../activities/store/open-store';
-import { openRepository } from '../../activities/store/open-repository';
+import { openRepository, openRepositoryKeys } from '../../activities/store/open-repository';
 import { DataCorruptionError } from '../../shared/errors';
 import { storeAndKeyFromOptions, type StoreAndKeyOptions } from '../store-options';
 import { formatBytes } from '../progress';
@@ -21,10 +21,15 @@ export function registerPointsCommands(program: Command): void {
   const points = program.command('points').description('recovery points, read straight from the object store (no Temporal needed, except prune, which runs on the worker)');
 
   withOutput(storeOptions(points.command('list [plan]').description('list recovery points, newest first'))).action(async (planName: string | undefined, opts: StoreAndKeyOptions & OutputOptions) => {
-    const { ref } = storeAndKeyFromOptions(opts);
-    const list = await listPoints(openStore(ref), planName);
+    const { ref, keyEnv } = storeAndKeyFromOptions(opts);
+    const keys = process.env[keyEnv] ? await openRepositoryKeys(ref, { env: keyEnv }, { absent: 'undefined' }) : undefined;
+    const list = await listPoints(openStore(ref), planName, keys);
     const detail = (p: (typeof list)[number]) =>
-      p.status === 'complete' ? `${p.resources} objects, ${p.volumes} volumes, ${formatBytes(p.bytes ?? 0)}, completed ${p.completedAt}` : p.status === 'failed' ? `failed: ${p.reason?.split('\n')[0]}` : 'in progress or abandoned';
+      p.status === 'complete'
+        ? `${p.resources} objects, ${p.volumes} volumes, ${formatBytes(p.bytes ?? 0)}, completed ${p.completedAt}${p.verified ? '' : ` (unverified: ${keyEnv} is not set)`}`
+        : p.status === 'failed' || p.status === 'untrusted'
+          ? `${p.status}: ${p.reason?.split('\n')[0]}`
+          : 'in progress or abandoned';
     printOutput(
       opts,
       list,
@@ -35,9 +40,12 @@ export function registerPointsCommands(program: Command): void {
 
   withOutput(storeOptions(points.command('describe <point>').description('show a point\'s catalog (<plan>/<id> or <plan>/latest); -o json or yaml prints the whole catalog')))
     .action(async (pointRef: string, opts: StoreAndKeyOptions & OutputOptions) => {
-      const store = openStore(storeAndKeyFromOptions(opts).ref);
-      const { planName, pointId } = await resolvePointRef(store, pointRef);
-      const c = await readCatalog(store, planName, pointId);
+      const { ref, keyEnv } = storeAndKeyFromOptions(opts);
+      const store = openStore(ref);
+      const keys = process.env[keyEnv] ? await openRepositoryKeys(ref, { env: keyEnv }) : undefined;
+      const { planName, pointId } = await resolvePointRef(store, pointRef, keys);
+      const c = keys ? await readCatalog(store, planName, pointId, keys) : await readUnverifiedCatalog(store, planName, pointId);
+      if (!keys) console.error(`note: ${keyEnv} is not set, so this catalog is shown unverified (it may have been changed by anyone who can write to the bucket)`);
       if (opts.json || opts.output !== 'table') return printOutput(opts, c, () => '', () => [`${planName}/${pointId}`]);
       console.log(`point ${planName}/${pointId}: ${c.status}, source ${c.source.clusterName} (Kubernetes ${c.source.kubernetesVersion})`);
       console.log(`  started ${c.startedAt}, completed ${c.completedAt}`);
@@ -54,9 +62,9 @@ export function registerPointsCommands(program: Command): void {
     .action(async (pointRef: string, opts: StoreAndKeyOptions & { readData?: boolean }) => {
       const { ref, keyEnv } = storeAndKeyFromOptions(opts);
       const store = openStore(ref);
-      const { planName, pointId } = await resolvePointRef(store, pointRef);
-      const catalog = await readCatalog(store, planName, pointId);
       const repo = await openRepository(ref, { env: keyEnv }, { create: false });
+      const { planName, pointId } = await resolvePointRef(store, pointRef, repo.keys);
+      const catalog = await readCatalog(store, planName, pointId, repo.keys);
       const r = await verifyPoint(repo, catalog, { readData: !!opts.readData });
       if (r.problems.length) {
         throw new DataCorruptionError(`point ${planName}/${pointId} failed verification:\n  ${r.problems.slice(0, 50).join('\n  ')}`);

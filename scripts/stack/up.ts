@@ -94,6 +94,9 @@ async function main(): Promise<void> {
       TDR_METRICS_ADDRESS: metrics,
       TDR_CLUSTER: cluster,
       TDR_NODES: nodes.join(','),
+      // its own cluster's API, to resolve volumes (a DaemonSet uses its service account instead)
+      TDR_AGENT_KUBECONFIG: env.TDR_KUBECONFIG,
+      TDR_AGENT_CONTEXT: cluster,
       // the kubelet simulator's per-node kubelet roots (a DaemonSet mounts /var/lib/kubelet instead)
       TDR_KUBELET_ROOT: path.join(path.dirname(env.TDR_KUBECONFIG!), 'kubelet', '{cluster}', '{node}'),
     });

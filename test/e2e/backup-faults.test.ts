@@ -9,13 +9,13 @@ import { CancelledFailure } from '@temporalio/common';
 import { backup, restore } from '../../workflows';
 import type { BackupReport } from '../../workflows/backup';
 import { planToStoreRef, validatePlan, type Plan } from '../../shared/plan';
-import { listPoints, readCatalog } from '../../activities/catalog/points';
+import { listPoints } from '../../activities/catalog/points';
 import { verifyPoint } from '../../activities/catalog/verify-point';
 import { openRepository } from '../../activities/store/open-repository';
 import { openStore } from '../../activities/store/open-store';
 import { generateMasterKey } from '../../activities/datapath/crypto';
 import { attachTestEnv, uniqueId } from '../harness/temporal';
-import { freshStore } from '../harness/store';
+import { freshStore, readPlanCatalog } from '../harness/store';
 import { execInPod, freshNamespace, type TestNamespace } from '../harness/clusters';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
 import { deployShop, hashTree, NODES, psql, pvcDir, restoreRequest, shopPlan } from './app-fixture';
@@ -92,7 +92,7 @@ describe('a backup survives the crash of its worker and of its node agent', () =
     expect(report.consistentCopyRetakes).toBeGreaterThanOrEqual(1); // the lost session forced a consistent retake
     expect(report.hooks.filter((h) => h.phase === 'post').every((h) => h.ok)).toBe(true);
 
-    const catalog = await readCatalog(openStore(planToStoreRef(plan)), plan.metadata.name, report.pointId);
+    const catalog = await readPlanCatalog(plan, report.pointId);
     const repo = await openRepository(planToStoreRef(plan), { env: KEY_ENV }, { create: false });
     const verified = await verifyPoint(repo, catalog, { readData: true });
     expect(verified.problems).toEqual([]);

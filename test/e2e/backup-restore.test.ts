@@ -14,17 +14,20 @@ import type { RestoreReport } from '../../workflows/restore';
 import type { Plan } from '../../shared/plan';
 import { planToStoreRef } from '../../shared/plan';
 import type { RestoreRequest } from '../../shared/restore-request';
-import { readCatalog } from '../../activities/catalog/points';
 import { verifyPoint } from '../../activities/catalog/verify-point';
-import { openRepository } from '../../activities/store/open-repository';
+import { openRepository, openRepositoryKeys } from '../../activities/store/open-repository';
+import { latestPoint, listPoints } from '../../activities/catalog/points';
+import { catalogKey, pointId } from '../../shared/catalog';
+import { innermostMessage } from '../../shared/errors';
 import { openStore } from '../../activities/store/open-store';
 import { listAll } from '../../activities/store/object-store';
 import { generateMasterKey } from '../../activities/datapath/crypto';
 import { findBinaries, startTemporal, stopServer } from '../../scripts/stack/local-stack';
 import { recordHistory } from '../harness/histories';
 import { attachTestEnv, uniqueId } from '../harness/temporal';
+import { historiesAsText, placesHolding, storeAsText } from '../harness/leaks';
 import { payloadDataConverter } from '../../config/payload-codec';
-import { freshStore } from '../harness/store';
+import { freshStore, readPlanCatalog } from '../harness/store';
 import { appsApi, coreApi, execInPod, freshNamespace, objectApi, type TestNamespace } from '../harness/clusters';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
 import { deployShop, hashTree, NODES, psql, pvcDir, restoreRequest, shopPlan, STORAGE_CLASSES } from './app-fixture';
@@ -41,6 +44,9 @@ describe.each(STORAGE_CLASSES)('backup and restore of the sample application on 
   let point: BackupReport;
   let rowsBefore: number;
   const targetNamespaces: TestNamespace[] = [];
+  let restoredNamespace: string | undefined;
+  /** The messages of every run this file makes fail, searched for the planted secret at the end. */
+  const failures: string[] = [];
   const procEnv = () => ({ [KEY_ENV]: process.env[KEY_ENV]! });
 
   const request = (over: Partial<RestoreRequest>): RestoreRequest =>
@@ -82,7 +88,7 @@ describe.each(STORAGE_CLASSES)('backup and restore of the sample application on 
     expect(point.hooks.filter((h) => h.hook === 'postgres').map((h) => [h.phase, h.ok])).toEqual([['pre', true], ['post', true]]);
 
     const store = openStore(planToStoreRef(plan));
-    const catalog = await readCatalog(store, plan.metadata.name, point.pointId);
+    const catalog = await readPlanCatalog(plan, point.pointId);
     const kinds = new Set(catalog.resources.items.map((r) => r.kind));
     for (const k of ['StatefulSet', 'Deployment', 'Service', 'Ingress', 'ConfigMap', 'Secret', 'ServiceAccount', 'Role', 'RoleBinding', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'ShopSettings', 'CustomResourceDefinition', 'PersistentVolumeClaim', 'PersistentVolume', 'StorageClass', 'Namespace']) {
       expect([k, kinds.has(k)]).toEqual([k, true]);
@@ -117,6 +123,7 @@ describe.each(STORAGE_CLASSES)('backup and restore of the sample application on 
   it('restores to the target into another namespace, storage class and registry: ready, same rows, same files', async () => {
     const t = await freshNamespace('target', 'shop-restored');
     targetNamespaces.push(t);
+    restoredNamespace = t.name;
     await coreApi('target').deleteNamespace({ name: t.name }).catch(() => undefined); // the restore creates it
     await waitGone(t.name);
     const restoreHandle = await env.client.workflow.start(restore, {
@@ -185,6 +192,52 @@ describe.each(STORAGE_CLASSES)('backup and restore of the sample application on 
     }
   });
 
+  it('never acts on a catalog changed or copied without the key: latest skips a forged point, a restore from an edited one is refused', async () => {
+    const store = openStore(planToStoreRef(plan));
+    const key = catalogKey(plan.metadata.name, point.pointId);
+    const original = (await store.get(key))!;
+    // Someone who can write to the bucket, without the key: a newer point that is this one's catalog copied...
+    const forgedId = pointId(new Date(Date.now() + 3_600_000), 'forged');
+    await store.put(catalogKey(plan.metadata.name, forgedId), original);
+    try {
+      const dry: RestoreReport = await env.client.workflow.execute(restore, {
+        taskQueue,
+        workflowId: uniqueId('restore-latest'),
+        args: [request({ pointId: 'latest', dryRun: true, namespaceMapping: { [ns.name]: `${ns.name}-latest` } })],
+      });
+      expect(dry.point).toBe(`${plan.metadata.name}/${point.pointId}`);
+
+      // ...and this point's catalog edited to scale the database to zero on restore.
+      const edited = JSON.parse(original.toString('utf8'));
+      edited.plan.spec.transforms.push({ name: 'attacker', replicas: 0, match: { kinds: ['apps/StatefulSet'] } });
+      await store.put(key, JSON.stringify(edited, null, 1));
+      const t = `${ns.name}-forged`;
+      const err = await env.client.workflow
+        .execute(restore, { taskQueue, workflowId: uniqueId('restore-forged'), args: [request({ namespaceMapping: { [ns.name]: t } })] })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      failures.push(String(err), innermostMessage(err));
+      expect(innermostMessage(err)).toMatch(new RegExp(`catalog\\.json \\(point ${plan.metadata.name}/${point.pointId}\\) failed authentication: it was changed or moved by someone without the repository key`));
+      await expect(coreApi('target').readNamespace({ name: t })).rejects.toMatchObject({ code: 404 });
+
+      // Without the key, points are listed as unverified metadata; with it, both are untrusted and nothing is "latest".
+      expect((await listPoints(store, plan.metadata.name)).map((p) => [p.pointId, p.status, p.verified])).toEqual([
+        [forgedId, 'complete', false],
+        [point.pointId, 'complete', false],
+      ]);
+      const keys = await openRepositoryKeys(planToStoreRef(plan), { env: KEY_ENV });
+      expect((await listPoints(store, plan.metadata.name, keys)).map((p) => [p.pointId, p.status])).toEqual([
+        [forgedId, 'untrusted'],
+        [point.pointId, 'untrusted'],
+      ]);
+      await expect(latestPoint(store, plan.metadata.name, keys)).rejects.toThrow(`plan ${plan.metadata.name} has no complete recovery point`);
+    } finally {
+      await store.put(key, original);
+      await store.delete([catalogKey(plan.metadata.name, forgedId)]);
+    }
+    expect((await readPlanCatalog(plan, point.pointId)).pointId).toBe(point.pointId);
+  });
+
   it('fails a restore from a corrupted chunk with a clear error and leaves nothing behind with rollback', async () => {
     const store = openStore(planToStoreRef(plan));
     const packs = (await listAll(store, 'repo/packs/')).sort((a, b) => b.size - a.size);
@@ -200,6 +253,7 @@ describe.each(STORAGE_CLASSES)('backup and restore of the sample application on 
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const cause = (err as WorkflowFailedError).cause as (Error & { cause?: Error }) | undefined;
     const message = String(cause?.cause?.message ?? cause?.message);
+    failures.push(String(err), message);
     expect(message).toMatch(/chunk [0-9a-f]+.*(corrupt|authentic|does not match)/i);
     // Rollback removed what the run created: no workload or claim is left in the namespace.
     const left = await Promise.all([
@@ -210,6 +264,28 @@ describe.each(STORAGE_CLASSES)('backup and restore of the sample application on 
     expect(left).toEqual([0, 0, 0]);
     const nsLeft = await coreApi('target').readNamespace({ name: t }).then((n) => (n.metadata?.deletionTimestamp ? 'terminating' : 'present'), () => 'gone');
     expect(['gone', 'terminating']).toContain(nsLeft);
+  });
+
+  it('leaks the planted Secret nowhere: not in the bucket, the histories (raw or through the codec), the logs or the errors', async () => {
+    const secret = Buffer.from((await coreApi('source').readNamespacedSecret({ namespace: ns.name, name: 'db-credentials' })).data!.POSTGRES_PASSWORD, 'base64');
+    expect(secret.toString()).toBe('s3cret-shop-password');
+    const bucket = await storeAsText(openStore(planToStoreRef(plan)));
+    const histories = await historiesAsText(env.client, `TaskQueue = '${taskQueue}'`);
+    // Every run of this file: the backup and its children, the dry run, the restores, the refused and failed ones.
+    expect(histories.runs.length).toBeGreaterThanOrEqual(6);
+    expect(bucket.objects).toBeGreaterThan(20);
+    const places = {
+      bucket: bucket.text,
+      'histories as stored': histories.raw,
+      'histories through the codec': histories.decoded,
+      ...Object.fromEntries(procs.map((p) => [`log of ${p.name}`, p.log()])),
+      errors: failures.join('\n'),
+    };
+    expect(failures.length).toBeGreaterThanOrEqual(2);
+    expect(placesHolding(secret, places)).toEqual([]);
+    // The search can fail: the restored copy of the Secret holds the value, base64 in its data.
+    const restored = await coreApi('target').readNamespacedSecret({ namespace: restoredNamespace!, name: 'db-credentials' });
+    expect(placesHolding(secret, { restored: JSON.stringify(restored) })).toEqual(['restored']);
   });
 
   async function waitGone(name: string): Promise<void> {

@@ -7,11 +7,10 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { backup, restore } from '../../workflows';
 import type { BackupReport } from '../../workflows/backup';
 import { planToStoreRef, validatePlan, type Plan } from '../../shared/plan';
-import { readCatalog } from '../../activities/catalog/points';
 import { openStore } from '../../activities/store/open-store';
 import { generateMasterKey } from '../../activities/datapath/crypto';
 import { attachTestEnv, uniqueId } from '../harness/temporal';
-import { freshStore } from '../harness/store';
+import { freshStore, readPlanCatalog } from '../harness/store';
 import { coreApi, execInPod, freshNamespace, kubeConfigFor, type TestNamespace } from '../harness/clusters';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
 import { deployShop, hashTree, NODES, psql, pvcDir, restoreRequest, shopPlan, STORAGE_CLASSES } from './app-fixture';
@@ -53,7 +52,7 @@ describe.each(STORAGE_CLASSES)('backup in CSI snapshot mode on storage class $st
     expect(report.volumes.map((v) => v.pvc).sort()).toEqual([`${ns.name}/data-db-0`, `${ns.name}/uploads`]);
 
     // The quiesce ended before the copies: Snapshot, then Release, then CopySnapshots.
-    const catalog = await readCatalog(openStore(planToStoreRef(plan)), plan.metadata.name, report.pointId);
+    const catalog = await readPlanCatalog(plan, report.pointId);
     const order = catalog.timings.map((t) => t.phase);
     expect(order.indexOf('Snapshot')).toBeGreaterThan(order.indexOf('Quiesce'));
     expect(order.indexOf('Release')).toBeGreaterThan(order.indexOf('Snapshot'));

@@ -94,7 +94,7 @@ describe('drctl, end to end', () => {
     for (const name of listed) expect(name).toMatch(new RegExp(`^${planName}/\\d{8}T\\d{6}Z-\\w+$`));
     const asYaml = parse((await drctl('points', 'list', planName, '--plan', planFile, '-o', 'yaml')).out) as { planName: string; pointId: string; status: string }[];
     expect(asYaml.map((p) => `${p.planName}/${p.pointId}`)).toEqual(listed);
-    expect(asYaml[0]).toMatchObject({ status: 'complete' });
+    expect(asYaml[0]).toMatchObject({ status: 'complete', verified: true }); // the key is set: every catalog was authenticated
     const asJson = JSON.parse((await drctl('points', 'describe', listed[0]!, '--plan', planFile, '-o', 'json')).out) as { pointId: string; volumes: unknown[] };
     expect(asJson).toMatchObject({ pointId: asYaml[0]!.pointId, planName });
     const wrongKey = await drctl('points', 'verify', `${planName}/latest`, '--plan', planFile, '--key-env', 'NO_SUCH_KEY_VAR');

@@ -18,12 +18,11 @@ import { backup, restore } from '../../workflows';
 import type { BackupReport } from '../../workflows/backup';
 import type { RestoreReport } from '../../workflows/restore';
 import { planToStoreRef, validatePlan, type Plan } from '../../shared/plan';
-import { readCatalog } from '../../activities/catalog/points';
 import { openStore } from '../../activities/store/open-store';
 import { generateMasterKey } from '../../activities/datapath/crypto';
 import { BETA_STORAGE_CLASS_ANNOTATION } from '../../shared/storage-class';
 import { attachTestEnv, uniqueId } from '../harness/temporal';
-import { freshStore } from '../harness/store';
+import { freshStore, readPlanCatalog } from '../harness/store';
 import { applyObjects, appsApi, coreApi, freshNamespace, waitForWorkloadsReady, type TestNamespace } from '../harness/clusters';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
 import { hashTree, NODES, pvcDir, restoreRequest } from './app-fixture';
@@ -163,7 +162,7 @@ describe('public example applications across clusters', () => {
     expect(new Set(report.volumes.filter((v) => v.pvc.includes('zk')).map((v) => v.node)).size).toBe(3);
     expect(report.warnings).toEqual([expect.stringMatching(new RegExp(`PVC ${ns.name}/reserved was not bound \\(Pending\\).*no data`))]);
 
-    const catalog = await readCatalog(openStore(planToStoreRef(plan)), plan.metadata.name, report.pointId);
+    const catalog = await readPlanCatalog(plan, report.pointId);
     expect(catalog.volumes.find((v) => v.pvc.name === 'reserved')).toMatchObject({ noData: expect.stringMatching(/not bound/), files: 0 });
     expect(catalog.volumes.find((v) => v.pvc.name === 'datadir-zk-1')).toMatchObject({ storageClass: 'csi-disk', mode: 'copy' });
     expect(catalog.resources.items.some((r) => r.kind === 'StorageClass' && r.name === 'csi-disk')).toBe(true);

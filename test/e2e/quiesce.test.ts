@@ -18,14 +18,14 @@ import { backup, restore } from '../../workflows';
 import type { BackupInput, BackupReport } from '../../workflows/backup';
 import { planToStoreRef, validatePlan, type Plan } from '../../shared/plan';
 import { MAX_HOLD_EXCEEDED_ERROR, type HookHoldResult } from '../../shared/hooks';
-import { listPoints, readCatalog } from '../../activities/catalog/points';
+import { listPoints } from '../../activities/catalog/points';
 import { verifyPoint } from '../../activities/catalog/verify-point';
 import { openRepository } from '../../activities/store/open-repository';
 import { openStore } from '../../activities/store/open-store';
 import { generateMasterKey } from '../../activities/datapath/crypto';
 import { recordHistory } from '../harness/histories';
 import { attachTestEnv, decodePayload, uniqueId } from '../harness/temporal';
-import { freshStore } from '../harness/store';
+import { freshStore, readPlanCatalog } from '../harness/store';
 import { execInPod, freshNamespace, type TestNamespace } from '../harness/clusters';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
 import { deployShop, NODES, psql, pvcDir, restoreRequest, shopPlan } from './app-fixture';
@@ -128,7 +128,7 @@ describe('a quiesce that keeps its promises', () => {
     // A whole label, ending with its own single newline: nothing trimmed, added or cut.
     expect(expected).toMatch(/^START WAL LOCATION: .*\nCHECKPOINT LOCATION: .*\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIME: .*\nLABEL: temporal-dr\nSTART TIMELINE: 1\n$/);
     // The catalog shows stdout and stderr (psql prints pg_backup_stop's NOTICE there); the file gets stdout only.
-    const catalog = await readCatalog(openStore(planToStoreRef(base)), base.metadata.name, report.pointId);
+    const catalog = await readPlanCatalog(base, report.pointId);
     const post = catalog.hooks.find((h) => h.hook === 'postgres' && h.step === 'post')!;
     expect(post.output.startsWith(expected.trimEnd())).toBe(true);
     const artifact = catalog.volumes.flatMap((v) => v.hookArtifacts ?? [])[0];
@@ -220,7 +220,7 @@ describe('a quiesce that keeps its promises', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .find((e) => String(e.message).startsWith('cannot ask the workflow whether to release; still holding'));
     expect(holding).toMatchObject({ level: 'WARN', workflowId: handle.workflowId, workflowRunId: expect.any(String), activityType: 'holdHookSession', holdId: expect.any(String) });
-    const catalog = await readCatalog(openStore(planToStoreRef(p)), p.metadata.name, report.pointId);
+    const catalog = await readPlanCatalog(p, report.pointId);
     expect(catalog.hooks.filter((h) => h.step === 'post').map((h) => h.result)).toEqual(['ok']);
   });
 
@@ -243,7 +243,7 @@ describe('a quiesce that keeps its promises', () => {
     // The lost hold's post step ran in a new session (nothing is left quiesced).
     expect(history.events!.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runSessionHookStep')).toBe(true);
 
-    const catalog = await readCatalog(openStore(planToStoreRef(p)), p.metadata.name, report.pointId);
+    const catalog = await readPlanCatalog(p, report.pointId);
     const repo = await openRepository(storeRef, { env: KEY_ENV }, { create: false });
     expect((await verifyPoint(repo, catalog, { readData: false })).problems).toEqual([]);
     expect(catalog.hooks.filter((h) => h.step === 'post').map((h) => h.result)).toEqual(['ok']);

@@ -21,7 +21,8 @@ import { openRepository } from '../../activities/store/open-repository';
 import { openStore } from '../../activities/store/open-store';
 import { readCatalog } from '../../activities/catalog/points';
 import { readBundle } from '../../activities/catalog/verify-point';
-import { catalogKey, parseCatalog } from '../../shared/catalog';
+import { catalogKey } from '../../shared/catalog';
+import { sealCatalog } from '../../activities/catalog/catalog-auth';
 import type { KubeObject } from '../../shared/kube-object';
 import { attachTestEnv, replayHistory, startOrchestratorWorker, uniqueId } from '../harness/temporal';
 import { freshStore } from '../harness/store';
@@ -114,7 +115,7 @@ describe('restore of 10,000 objects', () => {
     // Grow the point by 10,000 ConfigMaps, as a backup of them would have stored it.
     const repo = await openRepository(ref, { env: KEY_ENV }, { create: false });
     const store = openStore(ref);
-    const catalog = await readCatalog(store, plan.metadata.name, point.pointId);
+    const catalog = await readCatalog(store, plan.metadata.name, point.pointId, repo.keys);
     const objects: KubeObject[] = await readBundle(repo, catalog);
     for (let i = 0; i < COUNT; i++) {
       const o = {
@@ -131,8 +132,7 @@ describe('restore of 10,000 objects', () => {
     catalog.resources.bundle.sha256 = createHash('sha256').update(stored).digest('hex');
     catalog.resources.bundle.size = stored.length;
     catalog.totals.resources = catalog.resources.items.length;
-    const body = JSON.stringify(catalog);
-    parseCatalog(body);
+    const body = sealCatalog(repo.keys, catalog);
     await store.put(catalogKey(plan.metadata.name, point.pointId), body);
 
     const r0 = Date.now();

@@ -56,6 +56,12 @@ export async function startCodecServer(env: NodeJS.ProcessEnv = {}): Promise<Tes
   return p;
 }
 
-/** A node agent serving the given nodes of a cluster. */
+/** A node agent serving the given nodes of a cluster, resolving volumes through that cluster's context. */
 export const startAgentProcess = (cluster: string, nodes: string[], env: NodeJS.ProcessEnv = {}) =>
-  start(`agent-${cluster}`, 'worker/node-agent.js', { TDR_CLUSTER: cluster, TDR_NODES: nodes.join(','), ...env });
+  start(`agent-${cluster}`, 'worker/node-agent.js', {
+    TDR_CLUSTER: cluster,
+    TDR_NODES: nodes.join(','),
+    TDR_AGENT_KUBECONFIG: process.env.TDR_KUBECONFIG,
+    TDR_AGENT_CONTEXT: cluster,
+    ...env,
+  });

@@ -2,6 +2,10 @@
 import { openStore, ensureBucket } from '../../activities/store/open-store';
 import type { S3ObjectStore } from '../../activities/store/s3-object-store';
 import type { StoreRef } from '../../shared/store-ref';
+import { readCatalog } from '../../activities/catalog/points';
+import { openRepositoryKeys } from '../../activities/store/open-repository';
+import { planKeyRef, planToStoreRef, type Plan } from '../../shared/plan';
+import type { Catalog } from '../../shared/catalog';
 import { uniqueId } from './temporal';
 
 export function testStoreRef(bucket = uniqueId('tdr').toLowerCase(), prefix = ''): StoreRef {
@@ -16,4 +20,9 @@ export async function freshStore(prefix = ''): Promise<{ ref: StoreRef; store: S
   const store = openStore(ref);
   await ensureBucket(store);
   return { ref, store };
+}
+
+/** A point's catalog, authenticated with the plan's key (from the plan's store, or `ref`). */
+export async function readPlanCatalog(plan: Plan, pointId: string, ref: StoreRef = planToStoreRef(plan)): Promise<Catalog> {
+  return readCatalog(openStore(ref), plan.metadata.name, pointId, await openRepositoryKeys(ref, planKeyRef(plan)));
 }

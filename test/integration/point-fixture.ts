@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { Repository, backupTree, collectGarbage } from '../../activities/datapath';
 import { ensureBucket, openStore } from '../../activities/store/open-store';
 import type { ObjectStore } from '../../activities/store/object-store';
-import { CATALOG_FORMAT_VERSION, catalogKey, parseCatalog, resourcesKey, volumeSnapshotKey, type CatalogInput } from '../../shared/catalog';
+import { openCatalog, sealCatalog } from '../../activities/catalog/catalog-auth';
+import { CATALOG_FORMAT_VERSION, catalogKey, resourcesKey, unsignedCatalogSchema, volumeSnapshotKey, type CatalogInput } from '../../shared/catalog';
 import { validatePlan, type Plan, type RetentionSpec } from '../../shared/plan';
 import type { StoreRef } from '../../shared/store-ref';
 import { prng, rmrf, tempDir, SMALL_CHUNKER, SMALL_PACK } from '../unit/datapath/helpers';
@@ -84,8 +85,8 @@ export async function completePoint(s: PointStore, plan: Plan, id: string, seed:
     const bundle = randomBytes(512);
     await s.store.put(resourcesKey(plan.metadata.name, id), bundle);
     const catalog = completeCatalog(plan, id, bundle, v);
-    const body = JSON.stringify(catalog);
-    parseCatalog(body);
+    const body = sealCatalog(s.repo.keys, unsignedCatalogSchema.parse(catalog));
+    openCatalog(s.repo.keys, body, { planName: plan.metadata.name, pointId: id, where: 'fixture' });
     await s.store.put(catalogKey(plan.metadata.name, id), body);
   } finally {
     await rmrf(dir);

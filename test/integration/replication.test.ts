@@ -39,7 +39,7 @@ import { verifyPoint } from '../../activities/catalog/verify-point';
 import { openRepository, readMasterKey } from '../../activities/store/open-repository';
 import { openStore } from '../../activities/store/open-store';
 import { listAll, type ObjectStore } from '../../activities/store/object-store';
-import { generateMasterKey } from '../../activities/datapath/crypto';
+import { deriveKeys, generateMasterKey } from '../../activities/datapath/crypto';
 import { Repository } from '../../activities/datapath/repository';
 import { attachTestEnv, uniqueId } from '../harness/temporal';
 import { freshStore } from '../harness/store';
@@ -133,7 +133,7 @@ describe('replication of the sample application to the target site\'s own store'
     expect(r.packsAlreadyLanded).toBe(landedPacks.length);
     expect(r.packsCopied).toBe(0);
     expect(r.chunksMissing).toBe(r.chunks);
-    expect(r.capturedAt).toBe((await readCatalog(src, plan.metadata.name, first.pointId)).startedAt);
+    expect(r.capturedAt).toBe((await readCatalog(src, plan.metadata.name, first.pointId, deriveKeys(key))).startedAt);
     const landedPackBytes = landedPacks.reduce((n, o) => n + o.size, 0);
     expect(r.bytesShipped).toBeLessThan(landedPackBytes / 4); // the resumed attempt did not copy the packs again
 
@@ -141,7 +141,7 @@ describe('replication of the sample application to the target site\'s own store'
     expect((await dst.get(`points/${plan.metadata.name}/${first.pointId}/catalog.json`))!.equals((await src.get(`points/${plan.metadata.name}/${first.pointId}/catalog.json`))!)).toBe(true);
     expect(await listPoints(dst, plan.metadata.name)).toEqual([expect.objectContaining({ pointId: first.pointId, status: 'complete' })]);
     const repo = await openRepository(standby, { env: KEY_ENV }, { create: false });
-    const verified = await verifyPoint(repo, await readCatalog(dst, plan.metadata.name, first.pointId), { readData: true });
+    const verified = await verifyPoint(repo, await readCatalog(dst, plan.metadata.name, first.pointId, repo.keys), { readData: true });
     expect(verified.problems).toEqual([]);
     expect(verified.chunksRead).toBeGreaterThan(5);
     expect(await newestPointAtStandby(standby, plan.metadata.name)).toMatchObject({ pointId: first.pointId, capturedAt: r.capturedAt });

@@ -1,8 +1,10 @@
 /**
  * Retention and garbage collection against the real MinIO: real repository, real volume snapshots
- * (backupTree), catalogs that pass parseCatalog, two plans sharing one repository.
+ * (backupTree), signed catalogs, two plans sharing one repository.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { openCatalog, sealCatalog } from '../../activities/catalog/catalog-auth';
+import { deriveKeys } from '../../activities/datapath/crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { applyRetention, applyRetentionIn, type RetentionResult } from '../../activities/backup/retention';
@@ -15,10 +17,10 @@ import { listAll, type ObjectStore } from '../../activities/store/object-store';
 import {
   catalogKey,
   inProgressMarkerKey,
-  parseCatalog,
   pointId,
   pointPrefix,
   resourcesKey,
+  unsignedCatalogSchema,
   volumeSnapshotKey,
 } from '../../shared/catalog';
 import type { Plan } from '../../shared/plan';
@@ -74,9 +76,9 @@ async function completePoint(f: Fixture, plan: Plan, id: string, files: Record<s
   const v = await writeVolume(f, plan, id, files);
   const bundle = randomBytes(2048);
   await f.store.put(resourcesKey(plan.metadata.name, id), bundle);
-  const catalog = completeCatalog(plan, id, bundle, v);
-  const body = JSON.stringify(catalog);
-  parseCatalog(body); // the fixture is a valid catalog
+  const keys = deriveKeys(f.key);
+  const body = sealCatalog(keys, unsignedCatalogSchema.parse(completeCatalog(plan, id, bundle, v)));
+  openCatalog(keys, body, { planName: plan.metadata.name, pointId: id, where: 'fixture' }); // the fixture is a valid catalog
   await f.store.put(catalogKey(plan.metadata.name, id), body);
 }
 
