@@ -23,7 +23,7 @@ const configSchema = z.strictObject({
     .optional(),
   store: z
     .strictObject({
-      endpoint: z.url({ error: 'expected a URL like http://127.0.0.1:9000' }).optional(),
+      endpoint: z.url({ protocol: /^https?$/, error: 'expected a URL like http://127.0.0.1:9000' }).optional(),
       bucket: z.string().min(3).optional(),
       prefix: z.string().optional(),
       region: z.string().optional(),
@@ -64,7 +64,7 @@ export function parseConfig(text: string, file: string): DrctlConfig {
     throw new InvalidInputError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   const r = configSchema.safeParse(data);
-  if (!r.success) throw new InvalidInputError(`${file}: invalid drctl config`, r.error.issues.map((i) => `${formatIssuePath(i.path)}: ${i.message}`));
+  if (!r.success) throw new InvalidInputError(`${file}: invalid drctl config`, r.error.issues.map((i) => `${formatIssuePath(i.path) || '(root)'}: ${i.message}`));
   return r.data;
 }
 

@@ -50,3 +50,11 @@ export function formatDuration(ms: number): string {
 export const durationSchema = z
   .string({ error: (iss) => (iss.input === undefined ? 'required' : DURATION_HINT) })
   .refine((s) => parseDuration(s) !== undefined && parseDuration(s)! > 0, { error: DURATION_HINT });
+
+/** The longest delay a Node.js timer keeps (2^31 − 1 ms, about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A duration an activity waits out with a timer: hook steps, holds, checks. */
+export const timerDurationSchema = durationSchema.refine((s) => (parseDuration(s) ?? 0) <= MAX_TIMER_MS, {
+  error: 'expected at most 24d (a longer timeout would expire at once)',
+});

@@ -19,12 +19,17 @@ export class JsonPatchError extends Error {
 }
 
 /** True when `pointer` is an RFC 6901 JSON pointer (`` or `/a/b~1c/0`), with only ~0/~1 escapes. */
-export const isJsonPointer = (pointer: string): boolean => pointer === '' || /^(\/([^~]|~[01])*)+$/.test(pointer);
+export const isJsonPointer = (pointer: string): boolean => /^(\/([^~/]|~[01])*)*$/.test(pointer);
 
 export const parseJsonPointer = (pointer: string): string[] =>
   pointer === '' ? [] : pointer.slice(1).split('/').map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
 
 type Container = Record<string, unknown> | unknown[];
+
+/** Sets an own member, so keys such as `__proto__` are data rather than the object's prototype. */
+const setMember = (target: Record<string, unknown>, key: string, value: unknown): void => {
+  Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+};
 
 const ARRAY_INDEX = /^(0|[1-9]\d*)$/;
 
@@ -58,7 +63,7 @@ function addValue(doc: unknown, pointer: string, value: unknown): unknown {
     if (!(index >= 0 && index <= parent.length)) throw new Error(`path ${pointer}: index out of range`);
     parent.splice(index, 0, value);
   } else {
-    parent[key] = value;
+    setMember(parent, key, value);
   }
   return doc;
 }
@@ -137,7 +142,7 @@ export function applyMergePatch(target: unknown, patch: unknown): unknown {
   const result: Record<string, unknown> = isObject(target) ? cloneJson(target) : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete result[key];
-    else result[key] = applyMergePatch(result[key], value);
+    else setMember(result, key, applyMergePatch(Object.prototype.hasOwnProperty.call(result, key) ? result[key] : undefined, value));
   }
   return result;
 }

@@ -1,12 +1,12 @@
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { cronProblem } from './cron';
-import { durationSchema, parseDuration } from './duration';
+import { durationSchema, parseDuration, timerDurationSchema } from './duration';
 import { InvalidInputError } from './errors';
 import { matchesGlob } from './glob';
-import { labelSelectorSchema } from './label-selector';
+import { labelMapSchema, labelSelectorSchema } from './label-selector';
 import { parseStoreUrl, type KeyRef, type StoreRef } from './store-ref';
-import { dnsLabelSchema, kindPatternSchema, transformRulesSchema } from './transform-rules';
+import { DNS_LABEL, dnsLabelSchema, kindPatternSchema, transformRulesSchema } from './transform-rules';
 import { validate } from './validation-issues';
 
 export const PLAN_API_VERSION = 'temporal-dr/v1';
@@ -25,9 +25,13 @@ const nonEmpty = z.string().min(1);
 export const NAME_FILTER = /^[^/\s]+(\/[^/\s]+)?\/[^/\s]*\/[^/\s]+$/;
 const nameFilterSchema = z.string().regex(NAME_FILTER, { error: 'expected Kind/namespace/name, e.g. Secret/shop/tls-* (use * for any namespace)' });
 
+const namespaceGlobSchema = z.string().regex(/^[a-z0-9*?]([-a-z0-9*?]{0,61}[a-z0-9*?])?$/, {
+  error: 'expected a namespace name or glob like shop or shop-*: lowercase letters, digits, - and the wildcards * and ?, at most 63 characters',
+});
+
 export const selectorSchema = z.strictObject({
   /** Namespaces to protect; globs allowed. */
-  namespaces: z.array(z.string().min(1)).min(1),
+  namespaces: z.array(namespaceGlobSchema).min(1),
   labelSelector: labelSelectorSchema.optional(),
   includeKinds: z.array(kindPatternSchema).optional(),
   excludeKinds: z.array(kindPatternSchema).optional(),
@@ -37,7 +41,7 @@ export type Selector = z.output<typeof selectorSchema>;
 
 const podSelectorSchema = z.strictObject({
   namespace: dnsLabelSchema,
-  matchLabels: z.record(z.string(), z.string()).refine((m) => Object.keys(m).length > 0, { error: 'expected at least one label' }),
+  matchLabels: labelMapSchema.refine((m) => Object.keys(m).length > 0, { error: 'expected at least one label' }),
 });
 
 const hookStepSchema = z.strictObject({
@@ -45,7 +49,7 @@ const hookStepSchema = z.strictObject({
   command: z.array(z.string()).min(1).optional(),
   /** Session hooks: the text written to the session's stdin. */
   stdin: nonEmpty.optional(),
-  timeout: durationSchema.default('30s'),
+  timeout: timerDurationSchema.default('30s'),
   onError: z.enum(['fail', 'continue']).default('fail'),
 });
 export type HookStep = z.output<typeof hookStepSchema>;
@@ -81,7 +85,7 @@ export const hookSchema = z
     pre: hookStepSchema.optional(),
     post: hookStepSchema.optional(),
     /** Longest time the quiesce may be held; past it the post step runs and the backup fails. */
-    maxHold: durationSchema.optional(),
+    maxHold: timerDurationSchema.optional(),
   })
   .superRefine((hook, ctx) => {
     const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
@@ -128,7 +132,12 @@ const secretKeyRefSchema = z.strictObject({ namespace: dnsLabelSchema, name: non
 
 /** Where a site's object store is and how to reach it (the key is the plan's, see spec.store.encryption). */
 const storeLocationFields = {
-  url: z.string().refine((u) => parseStoreUrl(u) !== undefined, { error: 'expected s3://bucket/prefix' }),
+  url: z
+    .string()
+    .refine((u) => parseStoreUrl(u) !== undefined, { error: 'expected s3://bucket/prefix' })
+    .refine((u) => (parseStoreUrl(u)?.prefix ?? '').split('/').every((s) => s !== '.' && s !== '..' && !/[\u0000-\u001f\u007f\\]/.test(s)), {
+      error: 'the prefix may not hold . or .. segments, backslashes or control characters; expected s3://bucket/prefix',
+    }),
   endpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL like https://s3.example.com' }).optional(),
   region: nonEmpty.optional(),
   forcePathStyle: z.boolean().optional(),
@@ -237,7 +246,7 @@ const verifyCheckSchema = z.strictObject({
   podSelector: podSelectorSchema,
   container: nonEmpty.optional(),
   command: z.array(z.string()).min(1),
-  timeout: durationSchema.default('30s'),
+  timeout: timerDurationSchema.default('30s'),
 });
 
 const httpCheckSchema = z.strictObject({
@@ -386,6 +395,21 @@ function failoverIssues(plan: Plan): string[] {
 
 const storeIdentity = (ref: StoreRef) => `${ref.endpoint ?? 'aws'}|${ref.bucket}|${ref.prefix}`;
 
+/**
+ * A cluster's name defaults to its kubeconfig context, and names task queues and catalogs, which
+ * take only DNS-1123 labels: contexts such as `arn:aws:eks:…:cluster/prod` need an explicit name.
+ */
+function clusterNameIssues(plan: Plan): string[] {
+  const clusters: [string, { context: string; clusterName?: string } | undefined][] = [
+    ['spec.source', plan.spec.source],
+    ['spec.target', plan.spec.target],
+    ...(plan.spec.standbys ?? []).map((s, i): [string, StandbySpec] => [`spec.standbys[${i}]`, s]),
+  ];
+  return clusters
+    .filter(([, c]) => c && c.clusterName === undefined && !DNS_LABEL.test(c.context))
+    .map(([at, c]) => `${at}.clusterName: required because context "${c!.context}" is not a DNS-1123 label; name the cluster, e.g. clusterName: prod`);
+}
+
 /** Fills defaults that depend on other fields. */
 function withDerivedDefaults(plan: Plan): Plan {
   const named = <C extends { context: string; clusterName?: string }>(c: C) => ({ ...c, clusterName: c.clusterName ?? c.context });
@@ -406,21 +430,31 @@ function withDerivedDefaults(plan: Plan): Plan {
  */
 export function parsePlan(yamlText: string): Plan {
   const doc = parseDocument(yamlText, { prettyErrors: true, uniqueKeys: true });
+  const yamlError = (issues: string[]) => new InvalidInputError('the plan is not valid YAML', issues);
   if (doc.errors.length > 0) {
     const issues = doc.errors.map((e) => {
       const pos = e.linePos?.[0];
       const where = pos ? `line ${pos.line}, column ${pos.col}` : 'yaml';
       return `${where}: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`;
     });
-    throw new InvalidInputError('the plan is not valid YAML', issues);
+    throw yamlError(issues);
   }
-  return validatePlan(doc.toJS());
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (err) {
+    const message = (err as Error).message;
+    throw yamlError([`yaml: ${message}${/alias/i.test(message) ? '; write the values out instead of nesting aliases (*name)' : ''}`]);
+  }
+  return validatePlan(data);
 }
 
 /** Validates a plan already parsed into data (e.g. from JSON, or the copy kept in a catalog). */
 export function validatePlan(input: unknown): Plan {
   const result = validate(planSchema, input);
   if (!result.ok) throw new InvalidInputError('the plan is invalid', result.issues);
+  const unnamed = clusterNameIssues(result.data);
+  if (unnamed.length) throw new InvalidInputError('the plan is invalid', unnamed);
   const plan = withDerivedDefaults(result.data);
   const issues = crossFieldIssues(plan);
   if (issues.length) throw new InvalidInputError('the plan is invalid', issues);
@@ -484,6 +518,6 @@ export function volumeModeFor(volumes: VolumesSpec, pvc: { namespace: string; na
     const [ns, name] = pattern.split('/');
     if (matchesGlob(ns, pvc.namespace) && matchesGlob(name, pvc.name)) return mode;
   }
-  if (pvc.storageClass !== undefined && volumes.byStorageClass[pvc.storageClass]) return volumes.byStorageClass[pvc.storageClass];
+  if (pvc.storageClass !== undefined && Object.hasOwn(volumes.byStorageClass, pvc.storageClass)) return volumes.byStorageClass[pvc.storageClass];
   return volumes.defaultMode;
 }

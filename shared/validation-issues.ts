@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import { InvalidInputError } from './errors';
 
-/** `spec.hooks[1].pre.timeout`: dots between fields, array indices in brackets. */
+/** `spec.hooks[1].pre.timeout`: dots between fields, array indices in brackets; empty keys and keys with spaces, colons or control characters quoted. */
 export function formatIssuePath(path: readonly PropertyKey[], prefix = ''): string {
   let out = prefix;
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;
-    else out += out ? `.${String(segment)}` : String(segment);
+    else {
+      const name = typeof segment === 'string' && (segment === '' || /[\s:"\\\u0000-\u001f\u007f]/.test(segment)) ? JSON.stringify(segment) : String(segment);
+      out += out ? `.${name}` : name;
+    }
   }
   return out;
 }
@@ -19,7 +22,7 @@ const describeValue = (value: unknown): string => {
   return String(value);
 };
 
-const TYPE_NAMES: Record<string, string> = { object: 'a mapping', array: 'a list', string: 'a string', number: 'a number', boolean: 'true or false', int: 'an integer' };
+const TYPE_NAMES: Record<string, string> = { object: 'a mapping', record: 'a mapping', array: 'a list', string: 'a string', number: 'a number', boolean: 'true or false', int: 'an integer' };
 
 /** The closest known field to a misspelt one, when it is close enough to be a likely typo. */
 function closestField(unknown: string, known: string[]): string | undefined {
@@ -74,6 +77,8 @@ export function validate<S extends z.ZodType>(
         case 'too_big':
           if (iss.origin === 'string') return `expected at most ${iss.maximum} characters`;
           return `must be at most ${iss.maximum}`;
+        case 'invalid_key':
+          return `invalid key: ${iss.issues.map((i) => i.message).join('; ')}`;
         case 'unrecognized_keys': {
           const shape = (iss.inst as { shape?: Record<string, unknown> } | undefined)?.shape;
           for (const key of iss.keys) {
