@@ -129,3 +129,13 @@ export function containersOf(podSpec: Record<string, unknown>): Record<string, u
     return Array.isArray(list) ? list.filter(isObject) : [];
   });
 }
+
+/** The largest object etcd stores by default (its --max-request-bytes, 1.5 MiB): the API server rejects a bigger one. */
+export const MAX_OBJECT_BYTES = 1.5 * 1024 * 1024;
+
+/** Why `obj` cannot be stored as it is, or undefined: checked before a restore changes anything. */
+export function oversizeProblem(obj: KubeObject, maxBytes = MAX_OBJECT_BYTES): string | undefined {
+  const bytes = new TextEncoder().encode(JSON.stringify(obj)).length;
+  if (bytes <= maxBytes) return undefined;
+  return `${formatRef({ kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name })} is ${bytes} bytes after transforms, over the ${maxBytes} bytes etcd stores per object by default; shrink it with a transform (or exclude it), or raise the target etcd's --max-request-bytes`;
+}

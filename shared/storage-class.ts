@@ -21,7 +21,7 @@ export function storageClassOf(o: ClassHolder): string | undefined {
 export function mapStorageClassInPlace(o: ClassHolder, mapping: Record<string, string>): void {
   const annotations = o.metadata?.annotations;
   const beta = annotations?.[BETA_STORAGE_CLASS_ANNOTATION];
-  if (annotations && typeof beta === 'string' && mapping[beta] !== undefined) annotations[BETA_STORAGE_CLASS_ANNOTATION] = mapping[beta];
+  if (annotations && typeof beta === 'string' && Object.hasOwn(mapping, beta)) annotations[BETA_STORAGE_CLASS_ANNOTATION] = mapping[beta];
   const field = o.spec?.storageClassName;
-  if (o.spec && typeof field === 'string' && mapping[field] !== undefined) o.spec.storageClassName = mapping[field];
+  if (o.spec && typeof field === 'string' && Object.hasOwn(mapping, field)) o.spec.storageClassName = mapping[field];
 }

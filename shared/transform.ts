@@ -162,11 +162,21 @@ export function transformForTarget(original: KubeObject, rules: readonly Transfo
   rules.forEach((rule, index) => {
     if (!matchesObject(rule.match, original)) return;
     const before = JSON.stringify(obj);
+    const where = formatRef({ kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name });
     obj = applyRule(obj, rule, index);
+    if (!isKubeObjectShape(obj)) {
+      throw new InvalidInputError(`transform rule ${index} cannot apply to ${where}`, [
+        `transforms[${index}]: leaves ${where} without apiVersion, kind or metadata.name; a rule may change an object but must keep those`,
+      ]);
+    }
     if (JSON.stringify(obj) !== before) applied.push(ruleLabel(rule, index));
   });
   return { obj, applied };
 }
+
+/** What every later rule and the apply step rely on: still a Kubernetes object with a name. */
+const isKubeObjectShape = (o: unknown): o is KubeObject =>
+  isObject(o) && typeof o.apiVersion === 'string' && typeof o.kind === 'string' && isObject(o.metadata) && typeof o.metadata.name === 'string' && o.metadata.name !== '';
 
 function applyRule(obj: KubeObject, rule: TransformRule, index: number): KubeObject {
   if (rule.namespaceMapping) return mapNamespaces(obj, rule.namespaceMapping);
@@ -193,7 +203,7 @@ function applyRule(obj: KubeObject, rule: TransformRule, index: number): KubeObj
 
 function mapNamespaces(input: KubeObject, mapping: Record<string, string>): KubeObject {
   const obj = cloneJson(input);
-  const map = (ns: unknown) => (typeof ns === 'string' && mapping[ns] !== undefined ? mapping[ns] : ns);
+  const map = (ns: unknown) => (typeof ns === 'string' && Object.hasOwn(mapping, ns) ? mapping[ns] : ns);
   if (obj.metadata.namespace) obj.metadata.namespace = map(obj.metadata.namespace) as string;
   if (obj.kind === 'Namespace' && obj.apiVersion === 'v1') obj.metadata.name = map(obj.metadata.name) as string;
   if ((obj.kind === 'RoleBinding' || obj.kind === 'ClusterRoleBinding') && Array.isArray(obj.subjects)) {
@@ -250,7 +260,7 @@ function rewriteIngressHosts(input: KubeObject, hosts: { map?: Record<string, st
   const spec = obj.spec as Json;
   const rewrite = (host: unknown): unknown => {
     if (typeof host !== 'string') return host;
-    if (hosts.map?.[host] !== undefined) return hosts.map[host];
+    if (hosts.map && Object.hasOwn(hosts.map, host)) return hosts.map[host];
     if (hosts.suffix && host.endsWith(hosts.suffix.from)) return host.slice(0, host.length - hosts.suffix.from.length) + hosts.suffix.to;
     return host;
   };

@@ -192,6 +192,11 @@ export class Repository {
     if (config.format !== 'tdr-repository' || config.version !== 1) {
       throw new RepositoryFormatError(CONFIG_KEY, store.location, `unsupported format ${config.format} version ${config.version}`);
     }
+    try {
+      validateChunkerParams(config.chunker);
+    } catch (e) {
+      throw new RepositoryFormatError(CONFIG_KEY, store.location, (e as Error).message);
+    }
     const keys = deriveKeys(masterKey);
     if (!keyCheckMatches(keys, config.keyCheck)) {
       throw new WrongEncryptionKeyError(store.location, opts.keyRef ?? 'the repository encryption key');

@@ -22,6 +22,16 @@ export interface WaveResult {
 
 const APPLY_CONCURRENCY = 16;
 
+/** The message of a Kubernetes Status body; the body itself when it is not one (a proxy's HTML page). */
+function statusMessage(body: string): string {
+  try {
+    const message = (JSON.parse(body) as { message?: unknown } | null)?.message;
+    return typeof message === 'string' ? message : body;
+  } catch {
+    return body;
+  }
+}
+
 /** Loads the stored (encrypted) plan of a restore run. */
 export async function loadRestorePlan(req: RestoreRequest): Promise<StoredRestorePlan> {
   const repo = await openRepository(req.store, { env: req.keyEnv }, { create: false, skipIndex: true });
@@ -93,7 +103,7 @@ export async function applyRestoreWave(req: RestoreRequest, wave: number): Promi
     } catch (err) {
       const e = classifyKubeError(err, req.target.context, 'apply', formatRef(refOf(p.obj)));
       const body = (err as { body?: unknown }).body;
-      const reason = typeof body === 'string' ? (JSON.parse(body) as { message?: string }).message ?? body : e.message;
+      const reason = typeof body === 'string' ? statusMessage(body) : e.message;
       return { object: formatRef(refOf(p.obj)), outcome: 'failed' as const, reason: String(reason).slice(0, 500) };
     }
   });

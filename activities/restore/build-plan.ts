@@ -4,7 +4,7 @@ import * as k8s from '@kubernetes/client-node';
 import { storageClassOf } from '../../shared/storage-class';
 import { helperPlacementFor } from '../../shared/helper-placement';
 import type { KubeObject } from '../../shared/kube-object';
-import { formatRef, groupOf, refKey, refOf } from '../../shared/kube-object';
+import { formatRef, groupOf, oversizeProblem, refKey, refOf } from '../../shared/kube-object';
 import { transformForTarget } from '../../shared/transform';
 import type { TransformRule } from '../../shared/transform-rules';
 import { planRestoreOrder } from '../../shared/restore-order';
@@ -121,6 +121,8 @@ export async function planRestore(req: RestoreRequest): Promise<RestorePlanSumma
       }
       obj = isolated;
     }
+    const oversize = oversizeProblem(obj);
+    if (oversize) problems.push(oversize);
     planned.push({ obj, source: formatRef(refOf(o)), applied: result.applied, exists: false });
   }
 

@@ -452,8 +452,6 @@ const keyCases: DatapathCase[] = [
     },
     outcome: thrown(RepositoryFormatError),
     names: () => [CONFIG_KEY],
-    knownBug:
-      'activities/datapath/repository.ts fromConfig does not validate the stored chunker parameters; newChunker() then throws a plain Error ("invalid chunker parameters"), which Temporal retries',
   },
 ];
 

@@ -72,18 +72,15 @@ describe('restore transforms', () => {
     );
   });
 
-  // shared/transform.ts mapNamespaces looks the namespace up with `mapping[ns] !== undefined`, so an
-  // object in namespace "constructor" gets Object for a namespace, which JSON then drops: it would
-  // be restored into the target's default namespace.
-  test.failing('known bug: a namespace mapping keeps an object in a namespace named like an Object.prototype member', () => {
+  // Mappings are looked up as own keys only: with `mapping[ns]`, a namespace "constructor" became
+  // Object, which JSON drops, and the object went to the target's default namespace.
+  test('a namespace mapping keeps an object in a namespace named like an Object.prototype member', () => {
     const obj: KubeObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'constructor' } };
     const out = transformForTarget(obj, parseTransformRules([{ namespaceMapping: { shop: 'shop-b' } }])).obj as KubeObject;
     expect(out.metadata.namespace).toBe('constructor');
   });
 
-  // shared/storage-class.ts mapStorageClassInPlace has the same `mapping[name] !== undefined` lookup:
-  // a claim of StorageClass "toString" loses its storageClassName.
-  test.failing('known bug: a storage class mapping keeps a class named like an Object.prototype member', () => {
+  test('a storage class mapping keeps a class named like an Object.prototype member', () => {
     const pvc: KubeObject = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data', namespace: 'shop' }, spec: { storageClassName: 'toString' } };
     const out = transformForTarget(pvc, parseTransformRules([{ storageClassMapping: { fast: 'slow' } }])).obj as KubeObject;
     expect(out.spec).toEqual({ storageClassName: 'toString' });
