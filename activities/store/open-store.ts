@@ -1,9 +1,34 @@
+import { readFileSync } from 'node:fs';
 import { CreateBucketCommand, HeadBucketCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import type { StoreRef } from '../../shared/store-ref';
 import { InvalidInputError, StoreUnavailableError } from '../../shared/errors';
-import { S3ObjectStore } from './s3-object-store';
+import { S3ObjectStore, storeTlsError } from './s3-object-store';
 
-/** Opens the store a StoreRef names, with credentials from this process's environment. */
+/**
+ * S3_CA_FILE: a PEM file of CA certificates trusted for https store endpoints, on top of the CAs
+ * Node trusts (for a store whose certificate a private CA signed). Unset or empty: none.
+ */
+export function readStoreCa(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const file = env.S3_CA_FILE;
+  if (!file) return undefined;
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InvalidInputError(
+      `S3_CA_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); ` +
+        "set it to a readable PEM file holding the CA certificate that signed the object store's certificate, or unset it",
+    );
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new InvalidInputError(
+      `S3_CA_FILE: ${file} holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" line); set it to the CA certificate in PEM form`,
+    );
+  }
+  return pem;
+}
+
+/** Opens the store a StoreRef names, with credentials (and S3_CA_FILE) from this process's environment. */
 export function openStore(ref: StoreRef, env: NodeJS.ProcessEnv = process.env): S3ObjectStore {
   const idVar = ref.credentialsFromEnv?.accessKeyIdVar ?? 'AWS_ACCESS_KEY_ID';
   const secretVar = ref.credentialsFromEnv?.secretAccessKeyVar ?? 'AWS_SECRET_ACCESS_KEY';
@@ -22,6 +47,7 @@ export function openStore(ref: StoreRef, env: NodeJS.ProcessEnv = process.env): 
     forcePathStyle: ref.forcePathStyle ?? true,
     accessKeyId,
     secretAccessKey,
+    ca: readStoreCa(env),
   });
 }
 
@@ -34,6 +60,8 @@ export async function ensureBucket(store: S3ObjectStore): Promise<void> {
   } catch (err) {
     const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
     if (status !== 404) {
+      const tlsError = storeTlsError(err, store.config.endpoint, store.location, `HEAD bucket ${Bucket}`);
+      if (tlsError) throw tlsError;
       const code = (err as NodeJS.ErrnoException).code;
       throw new StoreUnavailableError(
         `cannot reach bucket ${Bucket} at ${store.config.endpoint ?? 'AWS S3'}: ${code ?? (err as Error).name}; check S3_ENDPOINT and the credentials`,

@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
+import tls from 'node:tls';
 import type { ObjectStore, StoredObject } from './object-store';
 import { InvalidInputError, NotFoundError, PermissionDeniedError, StoreUnavailableError } from '../../shared/errors';
 
@@ -25,6 +26,46 @@ export interface S3StoreConfig {
   secretAccessKey?: string;
   /** Path-style addressing (required by MinIO and most self-hosted stores). */
   forcePathStyle: boolean;
+  /** PEM CA certificates trusted for an https endpoint besides Node's bundled ones (S3_CA_FILE). */
+  ca?: string;
+}
+
+// Certificate verification failures that trusting the right CA cures.
+const UNTRUSTED_CERT_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+/**
+ * A failed TLS connection to the store, as an error that says what to change; undefined when `err`
+ * is not one. `during` names the request (`PUT probes/x`).
+ */
+export function storeTlsError(err: unknown, endpoint: string | undefined, location: string, during: string): StoreUnavailableError | undefined {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (!code) return undefined;
+  const at = `the object store at ${endpoint ?? 'AWS S3'}`;
+  let what: string | undefined;
+  if (UNTRUSTED_CERT_CODES.has(code)) {
+    what =
+      `${at} presented a certificate no trusted CA signed (${code}). Set S3_CA_FILE to a PEM file holding the CA ` +
+      'that signed it, on the worker, the node agents and drctl (it adds to the CAs Node trusts)';
+  } else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const names = (err as { cert?: { subjectaltname?: string } }).cert?.subjectaltname;
+    what =
+      `the certificate of ${at} does not name that host (${code}${names ? `; it names ${names}` : ''}). Use a host name the certificate names ` +
+      'in the endpoint (S3_ENDPOINT or the plan\'s store endpoint), or reissue the certificate for this one; ' +
+      'S3_CA_FILE only makes its CA trusted';
+  } else if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    what = `the certificate of ${at} is not valid now (${code}); renew it on the server, or check this machine's clock`;
+  } else if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
+    what = `${at} does not speak TLS on that port (${code}); use http:// in the endpoint, or enable TLS on the server`;
+  }
+  return what ? new StoreUnavailableError(`TLS failed during ${during}: ${what}`, location) : undefined;
 }
 
 const isMissing = (err: unknown) =>
@@ -59,6 +100,8 @@ export class S3ObjectStore implements ObjectStore {
         requestChecksumCalculation: 'WHEN_REQUIRED',
         responseChecksumValidation: 'WHEN_REQUIRED',
         maxAttempts: 4,
+        // Agent options, not an Agent: the SDK's handler keeps its own keep-alive and socket limits.
+        requestHandler: config.ca ? { httpsAgent: { ca: [...tls.rootCertificates, config.ca] } } : undefined,
       });
   }
 
@@ -87,6 +130,8 @@ export class S3ObjectStore implements ObjectStore {
         this.location,
       );
     }
+    const tlsError = storeTlsError(err, this.config.endpoint, this.location, `${op} ${key}`);
+    if (tlsError) return tlsError;
     const code = (err as NodeJS.ErrnoException)?.code;
     if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === 'ECONNRESET') {
       return new StoreUnavailableError(

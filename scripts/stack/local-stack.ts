@@ -5,6 +5,7 @@
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -206,6 +207,8 @@ export async function startMinio(opts: {
   consolePort?: number;
   accessKeyId: string;
   secretAccessKey: string;
+  /** A directory holding `public.crt` and `private.key`: MinIO then serves https only. */
+  certsDir?: string;
   note?: (m: string) => void;
 }): Promise<MinioServer> {
   const note = opts.note ?? (() => undefined);
@@ -217,17 +220,36 @@ export async function startMinio(opts: {
     opts.dir,
     name,
     opts.bin,
-    ['server', opts.dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'],
+    [
+      'server', opts.dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet',
+      ...(opts.certsDir ? ['--certs-dir', opts.certsDir] : []),
+    ],
     { MINIO_ROOT_USER: opts.accessKeyId, MINIO_ROOT_PASSWORD: opts.secretAccessKey, MINIO_BROWSER: 'on', MINIO_UPDATE: 'off' },
   );
   await waitForTcp(port, name, proc.logFile);
-  const endpoint = `http://127.0.0.1:${port}`;
+  const scheme = opts.certsDir ? 'https' : 'http';
+  const endpoint = `${scheme}://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
-  while (!(await fetch(`${endpoint}/minio/health/ready`).then((r) => r.ok).catch(() => false))) {
+  while (!(await minioReady(endpoint))) {
     if (Date.now() > deadline) throw new Error(`${name} at ${endpoint} did not become ready; see ${proc.logFile}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { endpoint, consoleUrl: `http://127.0.0.1:${consolePort}`, accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey, process: proc };
+  return { endpoint, consoleUrl: `${scheme}://127.0.0.1:${consolePort}`, accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey, process: proc };
+}
+
+function minioReady(endpoint: string): Promise<boolean> {
+  const url = `${endpoint}/minio/health/ready`;
+  if (!endpoint.startsWith('https:')) return fetch(url).then((r) => r.ok, () => false);
+  // Readiness of the server this process just started, not a check of its certificate: that is
+  // for its clients (their CA), which this helper does not know.
+  return new Promise((resolve) => {
+    https
+      .get(url, { rejectUnauthorized: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      })
+      .on('error', () => resolve(false));
+  });
 }
 
 export interface StackEnv {
