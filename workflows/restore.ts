@@ -71,6 +71,12 @@ async function restoreApplication(req: RestoreRequest): Promise<RestoreReport> {
    * start-to-close timeout only bounds a runaway attempt, far above a 10,000-object wave.
    */
   const long = proxyActivities<Activities>({ startToCloseTimeout: '6 hours', heartbeatTimeout, retry });
+  /** Apply waves ride out a target API server that restarts (about 3 minutes of attempts): a wave is idempotent. */
+  const applying = proxyActivities<Activities>({
+    startToCloseTimeout: '6 hours',
+    heartbeatTimeout,
+    retry: { ...retry, maximumAttempts: 10, initialInterval: '2s', maximumInterval: '30s' },
+  });
   /** Wait-ready runs for the requested timeout (which may be hours); its attempt gets that plus a margin. */
   const waiting = (timeoutMs: number) => proxyActivities<Activities>({ startToCloseTimeout: timeoutMs + 5 * 60_000, heartbeatTimeout, retry });
   const agent = (node: string) =>
@@ -116,7 +122,7 @@ async function restoreApplication(req: RestoreRequest): Promise<RestoreReport> {
     for (let i = 0; i < plan.waves.length; i++) {
       const wave = plan.waves[i];
       setPhase(`Apply:${wave.phase}`);
-      const r = await long.applyRestoreWave.executeWithOptions({ summary: `apply wave ${wave.phase} to ${req.target.context}` }, [req, i]);
+      const r = await applying.applyRestoreWave.executeWithOptions({ summary: `apply wave ${wave.phase} to ${req.target.context}` }, [req, i]);
       report.created += r.created;
       report.updated += r.updated;
       report.skipped += r.skipped;

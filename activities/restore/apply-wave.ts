@@ -1,7 +1,7 @@
 import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import type { KubeObject } from '../../shared/kube-object';
 import { cloneJson, formatRef, refOf } from '../../shared/kube-object';
-import { DataCorruptionError, PreflightFailedError } from '../../shared/errors';
+import { ClusterUnreachableError, DataCorruptionError, PreflightFailedError } from '../../shared/errors';
 import { RESTORE_FIELD_MANAGER, RESTORE_LABEL, expectedOnTarget, restorePlanKey, restoreWaveResultKey, type RestoreRequest } from '../../shared/restore-request';
 import { connectCluster, classifyKubeError, statusOf, type Cluster } from '../kube/cluster';
 import { mapLimit } from '../util/concurrency';
@@ -21,6 +21,7 @@ export interface WaveResult {
 }
 
 const APPLY_CONCURRENCY = 16;
+const TRANSIENT_STATUS = new Set([429, 500, 502, 503, 504]);
 
 /** The message of a Kubernetes Status body; the body itself when it is not one (a proxy's HTML page). */
 function statusMessage(body: string): string {
@@ -102,6 +103,8 @@ export async function applyRestoreWave(req: RestoreRequest, wave: number): Promi
       return { object: formatRef(refOf(p.obj)), outcome: await applyOne(cluster, req, p.obj, p.exists) };
     } catch (err) {
       const e = classifyKubeError(err, req.target.context, 'apply', formatRef(refOf(p.obj)));
+      // An API server that is down or overloaded rejected nothing: the wave is retried (applying is idempotent).
+      if (e instanceof ClusterUnreachableError || TRANSIENT_STATUS.has(statusOf(err) ?? 0)) throw e;
       const body = (err as { body?: unknown }).body;
       const reason = typeof body === 'string' ? statusMessage(body) : e.message;
       return { object: formatRef(refOf(p.obj)), outcome: 'failed' as const, reason: String(reason).slice(0, 500) };
