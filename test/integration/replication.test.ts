@@ -36,10 +36,10 @@ import { shipPoint, shipPointBetween, type ShipPointResult } from '../../activit
 import { newestPointAtStandby } from '../../activities/replication/standby-points';
 import { listPoints, readCatalog } from '../../activities/catalog/points';
 import { verifyPoint } from '../../activities/catalog/verify-point';
-import { openRepository, readMasterKey } from '../../activities/store/open-repository';
+import { openRepository, openRepositoryKeys, readMasterKey } from '../../activities/store/open-repository';
 import { openStore } from '../../activities/store/open-store';
 import { listAll, type ObjectStore } from '../../activities/store/object-store';
-import { deriveKeys, generateMasterKey } from '../../activities/datapath/crypto';
+import { generateMasterKey } from '../../activities/datapath/crypto';
 import { Repository } from '../../activities/datapath/repository';
 import { attachTestEnv, uniqueId } from '../harness/temporal';
 import { freshStore } from '../harness/store';
@@ -133,7 +133,7 @@ describe('replication of the sample application to the target site\'s own store'
     expect(r.packsAlreadyLanded).toBe(landedPacks.length);
     expect(r.packsCopied).toBe(0);
     expect(r.chunksMissing).toBe(r.chunks);
-    expect(r.capturedAt).toBe((await readCatalog(src, plan.metadata.name, first.pointId, deriveKeys(key))).startedAt);
+    expect(r.capturedAt).toBe((await readCatalog(src, plan.metadata.name, first.pointId, await openRepositoryKeys(primary, { env: KEY_ENV }))).startedAt);
     const landedPackBytes = landedPacks.reduce((n, o) => n + o.size, 0);
     expect(r.bytesShipped).toBeLessThan(landedPackBytes / 4); // the resumed attempt did not copy the packs again
 
