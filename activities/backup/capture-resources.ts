@@ -11,7 +11,7 @@ import { openRepository } from '../store/open-repository';
 import { volumesToCopy } from './volumes-of';
 import type { CapturedResources } from './backup-types';
 import type { ObjectStore } from '../store/object-store';
-import { listPoints, readCatalog } from '../catalog/points';
+import { newestPoint } from '../catalog/points';
 
 /** Staging object the catalog writer reads: per-object summaries and images (no Secret content). */
 export const stagedResourcesKey = (plan: string, id: string) => `${pointPrefix(plan, id)}staging/resources.json`;
@@ -85,10 +85,10 @@ function containerImages(o: KubeObject): { name: string; image: string }[] {
 
 /** The volume snapshots of the plan's latest authenticated point; an unreadable point just means no parent. */
 async function latestSnapshots(store: ObjectStore, planName: string, keys: RepositoryKeys): Promise<Record<string, string>> {
-  const latest = (await listPoints(store, planName, keys)).find((p) => p.status === 'complete');
-  if (!latest) return {};
   try {
-    const catalog = await readCatalog(store, planName, latest.pointId, keys);
+    const latest = await newestPoint(store, planName, keys);
+    if (!latest) return {};
+    const { catalog } = latest;
     return Object.fromEntries(catalog.volumes.filter((v) => v.snapshotKey).map((v) => [`${v.pvc.namespace}/${v.pvc.name}`, v.snapshotKey!]));
   } catch {
     return {};

@@ -77,11 +77,32 @@ export async function readUnverifiedCatalog(store: ObjectStore, planName: string
   return parseCatalog(await getCatalogBody(store, planName, pointId), `${store.location}/${catalogKey(planName, pointId)}`);
 }
 
-/** The newest complete point of a plan (with keys: the newest whose catalog authenticates). */
+/**
+ * The newest complete point of a plan and its catalog (with keys: the newest whose catalog
+ * authenticates), or undefined. One listing, then catalogs read newest first only until one
+ * qualifies: a plan's thousandth point costs what its first did.
+ */
+export async function newestPoint(store: ObjectStore, planName: string, keys?: RepositoryKeys): Promise<{ pointId: string; catalog: Catalog } | undefined> {
+  const withCatalog: string[] = [];
+  for await (const o of store.list(`points/${planName}/`)) {
+    const p = parsePointKey(o.key);
+    if (p && p.planName === planName && o.key === catalogKey(planName, p.pointId)) withCatalog.push(p.pointId);
+  }
+  for (const pointId of withCatalog.sort().reverse()) {
+    try {
+      return { pointId, catalog: keys ? await readCatalog(store, planName, pointId, keys) : await readUnverifiedCatalog(store, planName, pointId) };
+    } catch (err) {
+      if (!(err instanceof CatalogAuthenticationError)) throw err;
+    }
+  }
+  return undefined;
+}
+
+/** The id of the newest complete point of a plan (with keys: the newest whose catalog authenticates). */
 export async function latestPoint(store: ObjectStore, planName: string, keys?: RepositoryKeys): Promise<string> {
-  const complete = (await listPoints(store, planName, keys)).filter((p) => p.status === 'complete');
-  if (!complete.length) throw new NotFoundError(`plan ${planName} has no complete recovery point in ${store.location}`);
-  return complete[0].pointId;
+  const newest = await newestPoint(store, planName, keys);
+  if (!newest) throw new NotFoundError(`plan ${planName} has no complete recovery point in ${store.location}`);
+  return newest.pointId;
 }
 
 /** Resolves `plan/point`, `plan/latest` or a bare point id (searched across plans). */

@@ -8,7 +8,7 @@ import { listAll } from '../store/object-store';
 import { PreflightFailedError } from '../../shared/errors';
 import type { KeyRef, StoreRef } from '../../shared/store-ref';
 import type { DataCheckRecord } from '../../shared/catalog';
-import { listPoints, readCatalog, readUnverifiedCatalog } from '../catalog/points';
+import { newestPoint } from '../catalog/points';
 import { openRepositoryKeys } from '../store/open-repository';
 import { classifyKubeError, connectCluster, statusOf } from '../kube/cluster';
 import { openStore } from '../store/open-store';
@@ -24,9 +24,9 @@ export async function newestPointForDrill(
   const s = openStore(store);
   const keys = key ? await openRepositoryKeys(store, key, { absent: 'undefined' }) : undefined;
   if (key && !keys) return undefined;
-  const newest = (await listPoints(s, planName, keys)).find((p) => p.status === 'complete');
+  const newest = await newestPoint(s, planName, keys);
   if (!newest) return undefined;
-  const catalog = keys ? await readCatalog(s, planName, newest.pointId, keys) : await readUnverifiedCatalog(s, planName, newest.pointId);
+  const { catalog } = newest;
   const namespaces = [...new Set(catalog.resources.items.flatMap((r) => (r.namespace ? [r.namespace] : r.kind === 'Namespace' ? [r.name] : [])))].sort();
   return { pointId: newest.pointId, capturedAt: catalog.startedAt, namespaces, dataChecks: catalog.dataChecks ?? [] };
 }

@@ -1,4 +1,4 @@
-import { listPoints, readCatalog, readUnverifiedCatalog } from '../catalog/points';
+import { newestPoint } from '../catalog/points';
 import { openStore } from '../store/open-store';
 import { openRepositoryKeys } from '../store/open-repository';
 import type { ShippedPoint } from '../../shared/replication';
@@ -13,8 +13,8 @@ export async function newestPointAtStandby(standby: StoreRef, planName: string, 
   const store = openStore(standby);
   const keys = key ? await openRepositoryKeys(standby, key, { absent: 'undefined' }) : undefined;
   if (key && !keys) return undefined;
-  const newest = (await listPoints(store, planName, keys)).find((p) => p.status === 'complete');
+  const newest = await newestPoint(store, planName, keys);
   if (!newest) return undefined;
-  const catalog = keys ? await readCatalog(store, planName, newest.pointId, keys) : await readUnverifiedCatalog(store, planName, newest.pointId);
+  const { catalog } = newest;
   return { pointId: newest.pointId, capturedAt: catalog.startedAt, shippedAt: catalog.completedAt, bytesShipped: 0 };
 }
