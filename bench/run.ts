@@ -35,6 +35,7 @@ import type { OursRequest } from './ours';
 import { BenchTable, MiB, fmt, mbPerS, type Cost } from './table';
 import { objects } from './objects';
 import { failoverBench } from './failover';
+import { storeScale } from './store-scale';
 
 export interface BenchContext {
   table: BenchTable;
@@ -418,6 +419,7 @@ export const BENCHMARKS: Benchmark[] = [
   { name: 'volume', title: 'B2–B5 volume backup / incremental / rerun / restore vs restic', run: volume },
   { name: 'objects', title: 'B7 restore of an application of 1,000 objects vs kubectl apply (local clusters)', run: objects },
   { name: 'failover', title: 'B8 replication RPO under writes and failover RTO vs its restore alone (local clusters)', run: failoverBench },
+  { name: 'store-scale', title: 'B10 latest point of a plan with 1,000 points vs one listing', run: storeScale },
 ];
 
 async function main(): Promise<void> {
