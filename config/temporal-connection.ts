@@ -4,6 +4,7 @@ import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { ClusterUnreachableError } from '../shared/errors';
 import type { TemporalSettings } from './environment';
+import { UNTRUSTED_CERT_CODES } from './tls-errors';
 
 async function unreachable(s: TemporalSettings, err: unknown): Promise<ClusterUnreachableError> {
   const at = `cannot reach the Temporal server at ${s.address} (namespace ${s.namespace})`;
@@ -34,19 +35,10 @@ export async function connectWorker(s: TemporalSettings): Promise<NativeConnecti
   }
 }
 
-const UNTRUSTED_SERVER_CERT = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_UNTRUSTED',
-  'CERT_SIGNATURE_FAILURE',
-]);
 
 /** What to do about a failed handshake, by the error's code. */
 function tlsAdvice(code: string | undefined, err: Error & { cert?: { subjectaltname?: string } }, host: string): string {
-  if (code && UNTRUSTED_SERVER_CERT.has(code)) {
+  if (code && UNTRUSTED_CERT_CODES.has(code)) {
     return "no trusted CA signed the server's certificate; set TEMPORAL_TLS_CA to a PEM file holding the CA that signed it";
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {

@@ -14,6 +14,7 @@ import type { Readable } from 'node:stream';
 import tls from 'node:tls';
 import type { ObjectStore, StoredObject } from './object-store';
 import { InvalidInputError, NotFoundError, PermissionDeniedError, StoreUnavailableError } from '../../shared/errors';
+import { UNTRUSTED_CERT_CODES } from '../../config/tls-errors';
 
 export interface S3StoreConfig {
   /** e.g. http://127.0.0.1:9000; omit for AWS. */
@@ -30,16 +31,6 @@ export interface S3StoreConfig {
   ca?: string;
 }
 
-// Certificate verification failures that trusting the right CA cures.
-const UNTRUSTED_CERT_CODES = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_UNTRUSTED',
-  'CERT_SIGNATURE_FAILURE',
-]);
 
 /**
  * A failed TLS connection to the store, as an error that says what to change; undefined when `err`
