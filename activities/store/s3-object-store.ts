@@ -31,7 +31,6 @@ export interface S3StoreConfig {
   ca?: string;
 }
 
-
 /**
  * A failed TLS connection to the store, as an error that says what to change; undefined when `err`
  * is not one. `during` names the request (`PUT probes/x`).
