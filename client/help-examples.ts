@@ -4,6 +4,10 @@ import type { Command } from 'commander';
 export const HELP_EXAMPLES: Record<string, string[]> = {
   'plan validate': ['drctl plan validate shop.yaml'],
   'key generate': ['drctl key generate > key.b64   # then export TDR_ENCRYPTION_KEY=$(cat key.b64) on workers and agents'],
+  'key rotate': [
+    'drctl key rotate --plan shop.yaml --to-env TDR_ENCRYPTION_KEY_2   # then set keyFrom.env: TDR_ENCRYPTION_KEY_2',
+    'drctl key rotate --plan shop.yaml --to-secret dr-system/repo-key/key --revoke-old',
+  ],
   backup: ['drctl backup shop.yaml', 'drctl backup shop.yaml --no-wait && drctl runs watch backup/shop'],
   'points list': ['drctl points list --plan shop.yaml', 'drctl points list shop --store s3://dr/points --endpoint http://minio:9000 -o json'],
   'points describe': ['drctl points describe shop/latest --plan shop.yaml', 'drctl points describe shop/20261201T030000Z-1a2b3c4d --plan shop.yaml -o yaml'],

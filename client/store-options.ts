@@ -1,6 +1,6 @@
 import { s3Settings } from '../config/environment';
 import { InvalidInputError } from '../shared/errors';
-import { parseStoreUrl, type StoreRef } from '../shared/store-ref';
+import { parseStoreUrl, type KeyRef, type StoreRef } from '../shared/store-ref';
 import { planKeyRef, planToStoreRef, type Plan } from '../shared/plan';
 import { loadPlanFile } from './commands/plan';
 
@@ -25,12 +25,19 @@ export interface StoreAndKeyOptions {
 }
 
 /**
- * The store and the key variable a command works on: `--store`/`--endpoint` when given, else the
- * plan's (`--plan`), else the environment; the key variable from `--key-env`, else the plan's,
- * else TDR_ENCRYPTION_KEY.
+ * The store and the key a command works on: `--store`/`--endpoint` when given, else the plan's
+ * (`--plan`), else the environment; the key from `--key-env`, else the plan's (an env variable
+ * or a Secret, read through the plan's source context), else TDR_ENCRYPTION_KEY.
+ * `keyEnv` is the key's variable, undefined when the key is a Secret.
  */
-export function storeAndKeyFromOptions(opts: StoreAndKeyOptions, env = process.env): { ref: StoreRef; keyEnv: string; plan?: Plan } {
+export function storeAndKeyFromOptions(opts: StoreAndKeyOptions, env = process.env): { ref: StoreRef; key: KeyRef; keyEnv?: string; plan?: Plan } {
   const plan = opts.plan ? loadPlanFile(opts.plan) : undefined;
   const ref = plan && !opts.store ? planToStoreRef(plan) : storeRefFromOptions(opts, env);
-  return { ref, keyEnv: opts.keyEnv ?? (plan ? planKeyRef(plan).env : 'TDR_ENCRYPTION_KEY'), ...(plan ? { plan } : {}) };
+  const key: KeyRef = opts.keyEnv ? { env: opts.keyEnv } : plan ? planKeyRef(plan) : { env: 'TDR_ENCRYPTION_KEY' };
+  return { ref, key, ...('env' in key ? { keyEnv: key.env } : {}), ...(plan ? { plan } : {}) };
+}
+
+/** False when the key is an env variable that is not set here (commands then read unverified). */
+export function keyAvailable(key: KeyRef, env = process.env): boolean {
+  return !('env' in key) || !!env[key.env];
 }

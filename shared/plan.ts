@@ -322,9 +322,6 @@ function crossFieldIssues(plan: Plan): string[] {
   if (plan.spec.store.credentials?.fromSecret) {
     issues.push('spec.store.credentials.fromSecret: not supported by this release yet; use fromEnv and set the variables on the workers and node agents');
   }
-  if (plan.spec.store.encryption.keyFrom.secret) {
-    issues.push('spec.store.encryption.keyFrom.secret: not supported by this release yet; use keyFrom.env and set the variable on the workers and node agents');
-  }
   issues.push(...standbyIssues(plan), ...failoverIssues(plan), ...drillIssues(plan));
   const includes = new Set(plan.spec.selector.includeKinds ?? []);
   (plan.spec.selector.excludeKinds ?? []).forEach((kind, i) => {
@@ -503,13 +500,23 @@ export function storeLocationToRef(store: StoreLocationSpec): StoreRef {
 }
 
 /**
- * The plan's encryption key reference, as workers resolve it. Validation rejects keys from a
- * Secret for now, so a valid plan always names an environment variable.
+ * The plan's key-encryption key reference, as workers resolve it. A Secret is read through the
+ * cluster of `context`: the source cluster's by default (backups, shipping from the primary);
+ * pass a standby's context for reads at that standby, so they work while the source is down.
  */
-export function planKeyRef(plan: Plan): KeyRef {
-  const env = plan.spec.store.encryption.keyFrom.env;
-  if (!env) throw new InvalidInputError('spec.store.encryption.keyFrom.env: required by this release (keys from a Secret are not supported yet)');
-  return { env };
+export function planKeyRef(plan: Plan, context: string = plan.spec.source.context): KeyRef {
+  const { env, secret } = plan.spec.store.encryption.keyFrom;
+  if (env) return { env };
+  if (secret) return { secret: { ...secret }, context };
+  throw new InvalidInputError('spec.store.encryption.keyFrom: set exactly one of env, secret');
+}
+
+/**
+ * The environment variable of the plan's key, for restore requests, which carry only a variable
+ * name in this release; undefined when the key comes from a Secret (restores cannot use it yet).
+ */
+export function planKeyEnv(plan: Plan): string | undefined {
+  return plan.spec.store.encryption.keyFrom.env;
 }
 
 /** The mode for one PVC: a byPvc glob wins over its StorageClass, which wins over the default. */

@@ -1,4 +1,6 @@
-import type { StoreRef } from './store-ref';
+import type { KeyRef, StoreRef } from './store-ref';
+import { planKeyRef, type Plan } from './plan';
+import { InvalidInputError } from './errors';
 import type { HelperPlacement } from './helper-placement';
 import type { TransformRule } from './transform-rules';
 
@@ -7,8 +9,10 @@ export interface RestoreRequest {
   /** Unique per run; names the run's objects in the store and the label on what it creates. */
   restoreId: string;
   store: StoreRef;
-  /** Environment variable holding the repository key on every worker. */
-  keyEnv: string;
+  /** Environment variable holding the repository key on every worker (requests made before `key`). */
+  keyEnv?: string;
+  /** Where the repository key comes from; wins over keyEnv. A Secret is read in the target cluster. */
+  key?: KeyRef;
   planName: string;
   /** A point id, or `latest`. */
   pointId: string;
@@ -91,4 +95,17 @@ export function newRestoreId(now: Date, planName: string, suffix: string): strin
  */
 export function expectedOnTarget(obj: { kind: string; metadata: { name: string; namespace?: string } }): boolean {
   return !obj.metadata.namespace || (obj.kind === 'ServiceAccount' && obj.metadata.name === 'default');
+}
+
+/** The key a restore opens the store with. */
+export function restoreKeyRef(req: Pick<RestoreRequest, 'key' | 'keyEnv' | 'restoreId'>): KeyRef {
+  if (req.key) return req.key;
+  if (req.keyEnv) return { env: req.keyEnv };
+  throw new InvalidInputError(`restore ${req.restoreId}: no repository key named (key or keyEnv)`);
+}
+
+/** A restore request's key fields for a plan restored into `targetContext` (where a Secret key is read). */
+export function restoreKeyOf(plan: Plan, targetContext: string): Pick<RestoreRequest, 'key' | 'keyEnv'> {
+  const key = planKeyRef(plan, targetContext);
+  return 'env' in key && key.env ? { keyEnv: key.env, key } : { key };
 }

@@ -23,8 +23,17 @@ export function parseStoreUrl(url: string): { bucket: string; prefix: string } |
   return { bucket: m[1], prefix: (m[2] ?? '').replace(/^\/+|\/+$/g, '') };
 }
 
-/** Where workers find a repository's encryption key; the key itself never leaves the workers. */
-export interface KeyRef {
-  /** Name of the environment variable that holds the base64 32-byte key on every worker. */
-  env: string;
+/**
+ * Where workers find a repository's key-encryption key (base64, 32 bytes); the key itself never
+ * leaves the workers. Either an environment variable set on every worker and node agent, or a key
+ * of a Kubernetes Secret: the orchestrator and drctl read it through the kubeconfig context
+ * `context` names; a node agent reads it from its own cluster (the Secret must exist there).
+ */
+export type KeyRef = { env: string } | { secret: { namespace: string; name: string; key: string }; context?: string };
+
+/** Where the key comes from, for messages: "environment variable X" or "Secret ns/name, key 'k'". */
+export function describeKeyRef(ref: KeyRef): string {
+  if ('env' in ref) return `environment variable ${ref.env}`;
+  const s = ref.secret;
+  return `Secret ${s.namespace}/${s.name}, key '${s.key}'${ref.context ? ` (context ${ref.context})` : ''}`;
 }

@@ -13,6 +13,7 @@ import { runMain } from '../config/run-main';
 import { installRuntime } from '../config/runtime';
 import { InvalidInputError } from '../shared/errors';
 import { connectAgentCluster } from '../activities/volumes/authorize-volume';
+import { secretReaderFor, useSecretReader } from '../activities/store/open-repository';
 import { createAgentWorkers } from './create-agent-worker';
 
 runMain('node-agent', async () => {
@@ -22,6 +23,8 @@ runMain('node-agent', async () => {
   if (!cluster) throw new InvalidInputError('TDR_CLUSTER is not set: set it to the cluster name this agent serves (as plans name it)');
   if (nodes.length === 0) throw new InvalidInputError('TDR_NODES (or NODE_NAME) is not set: set it to the node(s) this agent serves');
   const { kube, source } = connectAgentCluster(cluster);
+  // Keys from a Secret (spec.store.encryption.keyFrom.secret) are read from this agent's own cluster.
+  useSecretReader(secretReaderFor(kube, cluster));
   installRuntime();
   const connection = await connectWorker(settings);
   const workers = await createAgentWorkers({ connection, namespace: settings.namespace, cluster, nodes, kube });

@@ -17,7 +17,7 @@ import { restore, restoreWorkflowId, type RestoreReport } from './restore';
 import { readDataChecks, runAppChecks, type CheckResult } from './checks';
 import type { DataCheckRecord } from '../shared/catalog';
 import { planKeyRef, type Plan } from '../shared/plan';
-import type { RestoreRequest } from '../shared/restore-request';
+import { restoreKeyOf, type RestoreRequest } from '../shared/restore-request';
 import { NON_RETRYABLE_ERROR_TYPES, innermostMessage } from '../shared/errors';
 import { compareDataCheck, drillCluster, drillNamespaceMapping, drillStoreRef, drillReportKey, newDrillId, type DrillReport, type DrillStep } from '../shared/drill';
 import { DrOperation, DrPhase, DrPlan, DrTargetCluster } from '../shared/search-attributes';
@@ -165,7 +165,7 @@ async function runDrill(input: DrillInput): Promise<DrillReport> {
         {
           restoreId: drillId,
           store,
-          keyEnv: planKeyRef(plan).env,
+          ...restoreKeyOf(plan, cluster.context),
           planName,
           pointId: report.pointId!,
           target: cluster,

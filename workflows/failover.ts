@@ -22,7 +22,7 @@ import { restore, restoreWorkflowId } from './restore';
 import { replicate, type ReplicateInput } from './replicate';
 import { runAppChecks, type CheckResult } from './checks';
 import { planKeyRef, planToStoreRef, standbyStoreRef, type ApprovalGate, type Plan } from '../shared/plan';
-import type { RestoreRequest } from '../shared/restore-request';
+import { restoreKeyOf, type RestoreRequest } from '../shared/restore-request';
 import { replicateWorkflowId, type ShippedPoint } from '../shared/replication';
 import { parseDuration, formatDuration } from '../shared/duration';
 import { NON_RETRYABLE_ERROR_TYPES, innermostMessage } from '../shared/errors';
@@ -99,7 +99,6 @@ async function runFailover(input: FailoverInput): Promise<FailoverReport> {
   const namespaceGlobs = plan.spec.selector.namespaces;
   const settings = plan.spec.failover ?? { approvals: [], approvalTimeout: '1h', onApprovalTimeout: 'reject' as const, waitReadyTimeout: '10m', verify: [] };
   const triggeredAt = Date.now();
-  const keyEnv = planKeyRef(plan).env;
 
   const status: FailoverStatus = { failoverId: input.failoverId, planName, mode, from: from.name, to: to.name, phase: 'Preflight', steps: [], approvals: [] };
   const report: FailoverReport = { ...status, outcome: 'completed', startedAt: new Date(triggeredAt).toISOString(), finishedAt: '', notes: [] };
@@ -169,7 +168,7 @@ async function runFailover(input: FailoverInput): Promise<FailoverReport> {
       const source = await unsure.probeCluster(from.context);
       if (!source.reachable) throw stop('ClusterUnreachableError', `the primary ${from.name} (context ${from.context}) is unreachable (${source.error}); a planned failover needs it. Run an unplanned failover (--unplanned); nothing was changed`);
     }
-    point = await sites.newestPointAtStandby(standbyStoreRef(to), planName, planKeyRef(plan));
+    point = await sites.newestPointAtStandby(standbyStoreRef(to), planName, planKeyRef(plan, to.context));
     if (!point && mode === 'unplanned') {
       throw stop('NotFoundError', `site ${to.name}'s store (${to.store.url}) holds no complete point of plan ${planName}: there is nothing to fail over to; nothing was changed`);
     }
@@ -245,7 +244,7 @@ async function runFailover(input: FailoverInput): Promise<FailoverReport> {
         staticSummary: `Final point of plan ${planName} for failover ${input.failoverId}`,
       }),
     );
-    const shipped = await shipping.shipPoint({ planName, pointId: taken.pointId, source: planToStoreRef(fromPlan), standby: standbyStoreRef(to), keyEnv });
+    const shipped = await shipping.shipPoint({ planName, pointId: taken.pointId, source: planToStoreRef(fromPlan), standby: standbyStoreRef(to), key: planKeyRef(fromPlan) });
     point = { pointId: shipped.pointId, capturedAt: shipped.capturedAt, shippedAt: new Date().toISOString(), bytesShipped: shipped.bytesShipped };
     return `final point ${taken.pointId} taken with ${from.name} fenced, ${shipped.bytesShipped} bytes shipped to ${to.name}`;
   }
@@ -418,7 +417,7 @@ async function runFailover(input: FailoverInput): Promise<FailoverReport> {
     return {
       restoreId,
       store: standbyStoreRef(to),
-      keyEnv,
+      ...restoreKeyOf(plan, to.context),
       planName,
       pointId,
       target: { context: to.context, clusterName: to.clusterName },

@@ -22,6 +22,7 @@ import type { Activities } from '../activities';
 import { backup, backupWorkflowId, type BackupInput, type BackupReport } from './backup';
 import { restore, restoreWorkflowId } from './restore';
 import { planKeyRef, planToStoreRef, replicationIntervalMs, standbySite, standbyStoreRef, type Plan, type StandbySpec } from '../shared/plan';
+import { restoreKeyOf } from '../shared/restore-request';
 import { parseDuration, formatDuration } from '../shared/duration';
 import { NON_RETRYABLE_ERROR_TYPES, innermostMessage } from '../shared/errors';
 import { DrOperation, DrPhase, DrPlan, DrRpoSeconds, DrSourceCluster, DrTargetCluster } from '../shared/search-attributes';
@@ -210,7 +211,7 @@ async function replicateToSite(input: ReplicateInput): Promise<void> {
   if (!input.state) {
     // A loop started again over an existing standby knows its newest point from the store. A
     // standby that is down (an old primary after a disaster) is found by the cycles instead.
-    const newest = await storeOps.newestPointAtStandby(standbyStoreRef(site), planName, planKeyRef(plan)).catch((err: unknown) => {
+    const newest = await storeOps.newestPointAtStandby(standbyStoreRef(site), planName, planKeyRef(plan, site.context)).catch((err: unknown) => {
       if (isCancellation(err)) throw err;
       state.lastError = { at: new Date().toISOString(), phase: 'Starting', message: innermostMessage(err) };
       return undefined;
@@ -271,7 +272,7 @@ async function replicateToSite(input: ReplicateInput): Promise<void> {
         pointId: point.pointId,
         source: planToStoreRef(plan),
         standby: standbyStoreRef(site),
-        keyEnv: planKeyRef(plan).env,
+        key: planKeyRef(plan),
       });
       state.newest = { pointId: shipped.pointId, capturedAt: shipped.capturedAt, shippedAt: new Date().toISOString(), bytesShipped: shipped.bytesShipped };
       recordPoint(shipped.pointId);
@@ -340,7 +341,7 @@ async function replicateToSite(input: ReplicateInput): Promise<void> {
           {
             restoreId,
             store: standbyStoreRef(site),
-            keyEnv: planKeyRef(plan).env,
+            ...restoreKeyOf(plan, site.context),
             planName,
             pointId,
             target: { context: site.context, clusterName: site.clusterName ?? site.context },

@@ -1,7 +1,7 @@
 import { ApplicationFailure, CancellationScope, defineQuery, metricMeter, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, log } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { AgentActivities } from '../activities/volumes/agent-activities';
-import type { RestorePlanSummary, RestoreRequest } from '../shared/restore-request';
+import { restoreKeyRef, type RestorePlanSummary, type RestoreRequest } from '../shared/restore-request';
 import { runAppChecks } from './checks';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 import { nodeAgentTaskQueue } from '../shared/task-queues';
@@ -165,7 +165,7 @@ async function restoreApplication(req: RestoreRequest): Promise<RestoreReport> {
         todo.map(async (v) => {
           const where = await kube.bindVolumeForRestore(req, v.namespace, v.pvc, v.placement);
           const r = await agent(where.node).restoreVolume.executeWithOptions({ summary: `restore volume ${v.namespace}/${v.pvc} on node ${where.node}` }, [
-            { store: req.store, key: { env: req.keyEnv }, volume: where, manifestKey: v.manifestKey, ...(req.hydrateVolumes ? { mirror: true } : {}) },
+            { store: req.store, key: restoreKeyRef(req), volume: where, manifestKey: v.manifestKey, ...(req.hydrateVolumes ? { mirror: true } : {}) },
           ]);
           report.volumes.push({ pvc: `${v.namespace}/${v.pvc}`, node: where.node, files: r.files, bytes: r.bytes, ...(req.hydrateVolumes ? { filesSkipped: r.filesSkipped, bytesSkipped: r.bytesSkipped, removed: r.removed ?? 0 } : {}) });
           progress.volumesDone++;

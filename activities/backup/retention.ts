@@ -21,7 +21,8 @@
 import type { ObjectStore, StoredObject } from '../store/object-store';
 import { listAll } from '../store/object-store';
 import { openStore } from '../store/open-store';
-import { readMasterKey } from '../store/open-repository';
+import { resolveKek } from '../store/open-repository';
+import { describeKeyRef } from '../../shared/store-ref';
 import { Repository, SESSIONS_PREFIX } from '../datapath/repository';
 import { collectGarbage, type GcProgress, type GcResult } from '../datapath/gc';
 import { catalogKey, parseCatalog, parsePointKey, pointIdTime, pointPrefix } from '../../shared/catalog';
@@ -312,9 +313,9 @@ async function liveManifestKeys(store: ObjectStore, removing: Set<string>, progr
 /** The plan's repository (index not loaded: GC loads it), or undefined when the store has none yet. */
 async function openRepositoryForGc(store: ObjectStore, plan: Plan): Promise<Repository | undefined> {
   const keyRef = planKeyRef(plan);
-  const key = readMasterKey(keyRef);
+  const key = await resolveKek(keyRef);
   try {
-    return await Repository.open(store, key, { skipIndex: true, keyRef: `environment variable ${keyRef.env}` });
+    return await Repository.open(store, key, { skipIndex: true, keyRef: describeKeyRef(keyRef) });
   } catch (err) {
     if (err instanceof NotFoundError) return undefined;
     throw err;

@@ -1,6 +1,8 @@
 /**
- * Repository keys and blob encryption. A master key is 32 random bytes (given as base64 from a
- * Secret or env var). Sub-keys are derived with HKDF-SHA256 so one secret serves every purpose:
+ * Repository keys and blob encryption. The repository key (data key, DEK) is 32 random bytes: in
+ * a version-2 repository it is generated at init and stored only wrapped (AES-256-GCM) under one
+ * or more key-encryption keys (KEKs, base64 from an env var or a Secret; see wrapDataKey); in a
+ * version-1 repository the configured key is itself the repository key. Sub-keys are derived with HKDF-SHA256 so one secret serves every purpose:
  *   - idKey:   chunk id = HMAC-SHA256(idKey, plaintext), hex — ids do not reveal content hashes;
  *   - dataKey: AES-256-GCM for every stored blob (chunks, pack trailers, index, manifests);
  *   - checkKey: key check value kept in the clear in repo/config so a wrong key fails fast;
@@ -51,8 +53,8 @@ function derive(master: Buffer, info: string): Buffer {
 }
 
 /**
- * Derives the sub-keys. Deterministic in the master key alone (no per-repository salt), so two
- * agents that initialize the same repository concurrently produce interchangeable configs.
+ * Derives the sub-keys. Deterministic in the repository key alone (no per-repository salt), so a
+ * standby repository created from a copy of the primary's repo/config accepts its packs as they are.
  */
 export function deriveKeys(master: Buffer): RepositoryKeys {
   if (master.length !== KEY_BYTES) throw new InvalidEncryptionKeyError('the repository encryption key', `is ${master.length} bytes, expected ${KEY_BYTES}`);
@@ -137,4 +139,45 @@ export function decryptBlob(keys: RepositoryKeys, domain: BlobDomain, blob: Uint
     throw new BlobAuthenticationError('authentication tag mismatch (AES-256-GCM)');
   }
   return out.subarray(0, pos);
+}
+
+// ---------------------------------------------------------------- envelope keys (repository config v2)
+
+/** A fresh random data key (the repository key of a version-2 repository). */
+export function generateDataKey(): Buffer {
+  return randomBytes(KEY_BYTES);
+}
+
+/**
+ * The id of a key-encryption key: 16 hex chars of an HMAC under the key itself, so a config can
+ * name which KEK wrapped each entry without revealing anything usable about it.
+ */
+export function kekId(kek: Buffer): string {
+  return createHmac('sha256', kek).update('tdr-kek-id').digest('hex').slice(0, 16);
+}
+
+const wrapAad = (id: string) => Buffer.from(`tdr-dek-v1\n${id}`);
+
+/** AES-256-GCM of the data key under `kek`, base64 nonce | ciphertext | tag; the AAD binds the KEK id. */
+export function wrapDataKey(kek: Buffer, dek: Buffer): string {
+  if (dek.length !== KEY_BYTES) throw new InvalidEncryptionKeyError('the repository data key', `is ${dek.length} bytes, expected ${KEY_BYTES}`);
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', kek, nonce);
+  cipher.setAAD(wrapAad(kekId(kek)));
+  const ct = Buffer.concat([cipher.update(dek), cipher.final()]);
+  return Buffer.concat([nonce, ct, cipher.getAuthTag()]).toString('base64');
+}
+
+/** Inverse of wrapDataKey; undefined when the entry does not authenticate under `kek`. */
+export function unwrapDataKey(kek: Buffer, wrapped: string): Buffer | undefined {
+  const raw = Buffer.from(wrapped, 'base64');
+  if (raw.length !== NONCE_BYTES + KEY_BYTES + TAG_BYTES) return undefined;
+  const decipher = createDecipheriv('aes-256-gcm', kek, raw.subarray(0, NONCE_BYTES));
+  decipher.setAAD(wrapAad(kekId(kek)));
+  decipher.setAuthTag(raw.subarray(NONCE_BYTES + KEY_BYTES));
+  try {
+    return Buffer.concat([decipher.update(raw.subarray(NONCE_BYTES, NONCE_BYTES + KEY_BYTES)), decipher.final()]);
+  } catch {
+    return undefined;
+  }
 }

@@ -2,10 +2,10 @@ import { DataCorruptionError, DrError, EncryptionKeyError, InvalidInputError } f
 
 /** The key given does not open the repository (key check value mismatch). Not retryable. */
 export class WrongEncryptionKeyError extends EncryptionKeyError {
-  constructor(readonly location: string, readonly keyRef: string) {
+  constructor(readonly location: string, readonly keyRef: string, reason?: string) {
     super(
       `the encryption key does not match the repository at ${location}; check ${keyRef} ` +
-        `(it must be the same 32-byte base64 key that created the repository)`,
+        `(${reason ?? 'it must be the same 32-byte base64 key that created the repository'})`,
     );
   }
 }

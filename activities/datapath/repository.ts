@@ -1,7 +1,8 @@
 /**
  * Content-addressed, encrypted chunk repository inside an ObjectStore, under `repo/`:
  *
- *   repo/config                  clear JSON: format, version, chunker params, codec, key check
+ *   repo/config                  clear JSON: format, version, chunker params, codec, key check,
+ *                                and (version 2) the repository key wrapped under each key-encryption key
  *   repo/packs/<2 hex>/<packId>  packs of ~16 MiB of encrypted blobs + encrypted trailer
  *   repo/index/<id>              encrypted, compressed JSON: packs → blobs (chunk id, offset, length, raw length)
  *   repo/sessions/<sessionId>    clear JSON marker of a backup in progress (no secrets: ids and times)
@@ -20,6 +21,10 @@ import { compressBlob, compressionCodec, decompressBlob } from './compress';
 import {
   BlobAuthenticationError,
   chunkId,
+  generateDataKey,
+  kekId,
+  unwrapDataKey,
+  wrapDataKey,
   decryptBlob,
   deriveKeys,
   encryptBlob,
@@ -42,9 +47,19 @@ export const LOCKS_PREFIX = 'repo/locks/';
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 export const DEFAULT_UPLOAD_CONCURRENCY = 3;
 
+/** The repository key (DEK) wrapped under one key-encryption key, named by its id (crypto.kekId). */
+export interface WrappedKey {
+  kek: string;
+  wrapped: string;
+}
+
+/**
+ * Version 1: the configured key is the repository key. Version 2: the repository key is random and
+ * stored only in `wrappedKeys`; the configured key is a key-encryption key that unwraps one entry.
+ */
 export interface RepositoryConfig {
   format: 'tdr-repository';
-  version: 1;
+  version: 1 | 2;
   created: string;
   chunker: ChunkerParams;
   /** Codec of new blobs when the repository was created (each blob carries its own flag). */
@@ -52,8 +67,10 @@ export interface RepositoryConfig {
   kdf: 'hkdf-sha256/v1';
   encryption: 'aes-256-gcm';
   chunkId: 'hmac-sha256';
-  /** HMAC of a constant under a key derived from the master key. */
+  /** HMAC of a constant under a key derived from the repository key. */
   keyCheck: string;
+  /** Version 2 only. */
+  wrappedKeys?: WrappedKey[];
 }
 
 export interface RepositoryOptions {
@@ -152,16 +169,20 @@ export class Repository {
     this.uploadConcurrency = Math.max(1, opts.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY);
   }
 
-  /** Opens the repository, creating it when absent (idempotent). Wrong key → WrongEncryptionKeyError. */
-  static async init(store: ObjectStore, masterKey: Buffer, opts: RepositoryOptions = {}): Promise<Repository> {
+  /**
+   * Opens the repository, creating it when absent (idempotent): a new repository is version 2, with
+   * a random repository key wrapped under `kek`. Wrong key → WrongEncryptionKeyError.
+   */
+  static async init(store: ObjectStore, kek: Buffer, opts: RepositoryOptions = {}): Promise<Repository> {
     const existing = await store.get(CONFIG_KEY);
-    if (existing) return Repository.fromConfig(store, masterKey, existing, opts);
-    const keys = deriveKeys(masterKey);
+    if (existing) return Repository.fromConfig(store, kek, existing, opts);
+    const dek = generateDataKey();
+    const keys = deriveKeys(dek);
     const chunker = opts.chunker ?? { ...DEFAULT_CHUNKER_PARAMS };
     validateChunkerParams(chunker);
     const config: RepositoryConfig = {
       format: 'tdr-repository',
-      version: 1,
+      version: 2,
       created: new Date().toISOString(),
       chunker: { min: chunker.min, avg: chunker.avg, max: chunker.max },
       compression: compressionCodec(),
@@ -169,38 +190,24 @@ export class Repository {
       encryption: 'aes-256-gcm',
       chunkId: 'hmac-sha256',
       keyCheck: keyCheckValue(keys),
+      wrappedKeys: [{ kek: kekId(kek), wrapped: wrapDataKey(kek, dek) }],
     };
-    await store.put(CONFIG_KEY, JSON.stringify(config, null, 2) + '\n', { contentType: 'application/json' });
-    // Re-read: if another agent created it concurrently, use whatever is stored.
-    return Repository.fromConfig(store, masterKey, (await store.get(CONFIG_KEY)) ?? Buffer.from(JSON.stringify(config)), opts);
+    await store.put(CONFIG_KEY, serializeConfig(config), { contentType: 'application/json' });
+    // Re-read: if another process created it concurrently, use whatever is stored (the store has
+    // no conditional PUT, so two creators racing within one round trip remains possible).
+    return Repository.fromConfig(store, kek, (await store.get(CONFIG_KEY)) ?? Buffer.from(JSON.stringify(config)), opts);
   }
 
   /** Opens an existing repository; NotFoundError when absent, WrongEncryptionKeyError on a wrong key. */
-  static async open(store: ObjectStore, masterKey: Buffer, opts: RepositoryOptions = {}): Promise<Repository> {
+  static async open(store: ObjectStore, kek: Buffer, opts: RepositoryOptions = {}): Promise<Repository> {
     const raw = await store.get(CONFIG_KEY);
     if (!raw) throw new NotFoundError(`no repository at ${store.location} (${CONFIG_KEY} is absent); run a backup first or check the store location`);
-    return Repository.fromConfig(store, masterKey, raw, opts);
+    return Repository.fromConfig(store, kek, raw, opts);
   }
 
-  private static async fromConfig(store: ObjectStore, masterKey: Buffer, raw: Buffer, opts: RepositoryOptions): Promise<Repository> {
-    let config: RepositoryConfig;
-    try {
-      config = JSON.parse(raw.toString('utf8')) as RepositoryConfig;
-    } catch (e) {
-      throw new RepositoryFormatError(CONFIG_KEY, store.location, `invalid JSON (${(e as Error).message})`);
-    }
-    if (config.format !== 'tdr-repository' || config.version !== 1) {
-      throw new RepositoryFormatError(CONFIG_KEY, store.location, `unsupported format ${config.format} version ${config.version}`);
-    }
-    try {
-      validateChunkerParams(config.chunker);
-    } catch (e) {
-      throw new RepositoryFormatError(CONFIG_KEY, store.location, (e as Error).message);
-    }
-    const keys = deriveKeys(masterKey);
-    if (!keyCheckMatches(keys, config.keyCheck)) {
-      throw new WrongEncryptionKeyError(store.location, opts.keyRef ?? 'the repository encryption key');
-    }
+  private static async fromConfig(store: ObjectStore, kek: Buffer, raw: Buffer, opts: RepositoryOptions): Promise<Repository> {
+    const config = parseRepositoryConfig(raw, store.location);
+    const keys = deriveKeys(unlockDataKey(config, kek, { location: store.location, keyRef: opts.keyRef }));
     const repo = new Repository(store, keys, config, opts);
     if (!opts.skipIndex) await repo.loadIndex();
     return repo;
@@ -534,4 +541,83 @@ export function assertSafeId(id: string, field: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(id)) {
     throw new InvalidInputError(`${field} "${id}" is invalid: use 1–200 characters of [A-Za-z0-9._-], starting with a letter or digit`);
   }
+}
+
+/** Parses and checks repo/config (format, version, chunker, wrapped keys); RepositoryFormatError otherwise. */
+export function parseRepositoryConfig(raw: Buffer, location: string): RepositoryConfig {
+  let config: RepositoryConfig;
+  try {
+    config = JSON.parse(raw.toString('utf8')) as RepositoryConfig;
+  } catch (e) {
+    throw new RepositoryFormatError(CONFIG_KEY, location, `invalid JSON (${(e as Error).message})`);
+  }
+  if (typeof config !== 'object' || config === null || config.format !== 'tdr-repository' || (config.version !== 1 && config.version !== 2)) {
+    throw new RepositoryFormatError(CONFIG_KEY, location, `unsupported format ${config?.format} version ${config?.version}`);
+  }
+  try {
+    validateChunkerParams(config.chunker);
+  } catch (e) {
+    throw new RepositoryFormatError(CONFIG_KEY, location, (e as Error).message);
+  }
+  if (config.version === 2) {
+    const ok = Array.isArray(config.wrappedKeys) && config.wrappedKeys.every((w) => typeof w?.kek === 'string' && typeof w?.wrapped === 'string');
+    if (!ok) throw new RepositoryFormatError(CONFIG_KEY, location, 'version 2 without a valid wrappedKeys list');
+  }
+  return config;
+}
+
+export function serializeConfig(config: RepositoryConfig): string {
+  return JSON.stringify(config, null, 2) + '\n';
+}
+
+/**
+ * The repository key (DEK) of `config` opened with `kek`: the key itself for version 1, the
+ * unwrapped entry named by kekId(kek) for version 2; then checked against the key check.
+ * WrongEncryptionKeyError, naming `keyRef` and what to do, when `kek` does not open it.
+ */
+export function unlockDataKey(config: RepositoryConfig, kek: Buffer, at: { location: string; keyRef?: string }): Buffer {
+  const keyRef = at.keyRef ?? 'the repository encryption key';
+  let dek = kek;
+  if (config.version === 2) {
+    const id = kekId(kek);
+    const entry = config.wrappedKeys?.find((w) => w.kek === id);
+    if (!entry) {
+      const ids = (config.wrappedKeys ?? []).map((w) => w.kek).join(', ') || 'none';
+      throw new WrongEncryptionKeyError(
+        at.location,
+        keyRef,
+        `it is not one of the repository's key-encryption keys: this key's id is ${id}, ${CONFIG_KEY} lists ${ids}; ` +
+          `it is another key, or it was revoked by \`drctl key rotate --revoke-old\`: use the key the last rotation moved to`,
+      );
+    }
+    const unwrapped = unwrapDataKey(kek, entry.wrapped);
+    if (!unwrapped) {
+      throw new WrongEncryptionKeyError(at.location, keyRef, `the entry for key id ${id} in ${CONFIG_KEY} does not authenticate (the config was modified); restore ${CONFIG_KEY} from a standby copy`);
+    }
+    dek = unwrapped;
+  }
+  if (!keyCheckMatches(deriveKeys(dek), config.keyCheck)) throw new WrongEncryptionKeyError(at.location, keyRef);
+  return dek;
+}
+
+/**
+ * The config after a key rotation from `currentKek` to `newKek`: the repository key unwrapped with
+ * the current key and wrapped under the new one; with `revokeCurrent`, the current key's entry is
+ * removed. Nothing else changes (same repository key and key check), so no data is rewritten.
+ * A version-1 config becomes version 2 with its key as the repository key (see README).
+ */
+export function rotateConfig(config: RepositoryConfig, currentKek: Buffer, newKek: Buffer, opts: { location: string; keyRef?: string; revokeCurrent?: boolean }): RepositoryConfig {
+  const dek = unlockDataKey(config, currentKek, opts);
+  const currentId = kekId(currentKek);
+  const newId = kekId(newKek);
+  if (config.version === 1 && opts.revokeCurrent) {
+    throw new InvalidInputError(
+      `the repository at ${opts.location} is version 1: its current key is the repository key itself, so revoking it would not stop anyone who holds it from reading the data; ` +
+        `rotate without --revoke-old (that upgrades it to version 2), and to cut that key off, back up into a new repository`,
+    );
+  }
+  if (opts.revokeCurrent && currentId === newId) throw new InvalidInputError('the new key is the current key: nothing to rotate or revoke');
+  let entries: WrappedKey[] = config.version === 1 ? [{ kek: currentId, wrapped: wrapDataKey(currentKek, dek) }] : [...(config.wrappedKeys ?? [])];
+  entries = entries.filter((w) => w.kek !== newId && !(opts.revokeCurrent && w.kek === currentId));
+  return { ...config, version: 2, wrappedKeys: [{ kek: newId, wrapped: wrapDataKey(newKek, dek) }, ...entries] };
 }

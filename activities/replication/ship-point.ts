@@ -4,8 +4,10 @@
  *
  * The two stores are independent repositories with the same parameters: the standby repository
  * is created from a verbatim copy of the primary's `repo/config` (same key check, chunker
- * parameters and codec), and it must be opened with the plan's key. Chunk ids are keyed HMACs and
- * blobs are sealed under keys derived from that one master key, so a pack is valid in both
+ * parameters, codec and wrapped repository key), and it must be opened with the plan's key. When
+ * the primary's config changes with the same key check (a key rotation rewraps the repository key,
+ * or revokes a key), the standby's copy is replaced by it at the next ship. Chunk ids are keyed
+ * HMACs and blobs are sealed under keys derived from that one repository key, so a pack is valid in both
  * repositories byte for byte: packs are copied as they are, never decrypted and re-sealed. A
  * standby repository made with another key or chunker is refused (WrongEncryptionKeyError,
  * RepositoryFormatError) instead of being mixed.
@@ -29,19 +31,19 @@ import { createHash } from 'node:crypto';
 import type { ObjectStore } from '../store/object-store';
 import { listAll } from '../store/object-store';
 import { openStore } from '../store/open-store';
-import { readMasterKey } from '../store/open-repository';
-import { CONFIG_KEY, Repository, type PackInfo, type RepositoryConfig } from '../datapath/repository';
+import { resolveKek } from '../store/open-repository';
+import { CONFIG_KEY, Repository, parseRepositoryConfig, unlockDataKey, type PackInfo, type RepositoryConfig } from '../datapath/repository';
 import { PACK_FOOTER_BYTES, packKey, parsePackFooter, parsePackTrailer, type PackEntry } from '../datapath/pack';
 import { readVolumeManifest, manifestChunkIds } from '../datapath/manifest';
 import { ChunkMissingError, RepositoryFormatError, WrongEncryptionKeyError } from '../datapath/errors';
 import { verifyPoint } from '../catalog/verify-point';
 import { openCatalog } from '../catalog/catalog-auth';
-import { deriveKeys } from '../datapath/crypto';
+import { deriveKeys, type RepositoryKeys } from '../datapath/crypto';
 import { mapLimit } from '../util/concurrency';
 import { beat, currentActivity } from '../util/heartbeat';
 import { CATALOG_FORMAT_VERSION, catalogKey, inProgressMarkerKey, pointPrefix, type Catalog, type InProgressMarker } from '../../shared/catalog';
-import { DataCorruptionError, NotFoundError } from '../../shared/errors';
-import type { StoreRef } from '../../shared/store-ref';
+import { DataCorruptionError, InvalidInputError, NotFoundError } from '../../shared/errors';
+import { describeKeyRef, type KeyRef, type StoreRef } from '../../shared/store-ref';
 
 export interface ShipPointInput {
   planName: string;
@@ -50,8 +52,10 @@ export interface ShipPointInput {
   source: StoreRef;
   /** The standby site's store. */
   standby: StoreRef;
-  /** Environment variable holding the plan's repository key (both repositories use it). */
-  keyEnv: string;
+  /** The plan's key (both repositories use it). */
+  key?: KeyRef;
+  /** Environment variable holding the plan's key: the older form of `key`, kept for ships already scheduled. */
+  keyEnv?: string;
   /** Packs copied at once (default 3; each is held in memory, up to ~16 MiB). */
   concurrency?: number;
   /** Packs per standby index object (default 16): an interrupted ship loses at most this much indexing. */
@@ -92,14 +96,21 @@ const POINT_OBJECTS_NOT_SHIPPED = new Set(['catalog.json', 'in-progress.json', '
 
 /** Opens the primary's and the standby's stores from this worker's environment and ships the point. */
 export async function shipPoint(input: ShipPointInput): Promise<ShipPointResult> {
-  return shipPointBetween(openStore(input.source), openStore(input.standby), readMasterKey({ env: input.keyEnv }), input);
+  const key = shipKeyRef(input);
+  return shipPointBetween(openStore(input.source), openStore(input.standby), await resolveKek(key), { ...input, keyRef: describeKeyRef(key) });
+}
+
+function shipKeyRef(input: Pick<ShipPointInput, 'key' | 'keyEnv'>): KeyRef {
+  if (input.key) return input.key;
+  if (input.keyEnv) return { env: input.keyEnv };
+  throw new InvalidInputError('shipPoint: no key given (key or keyEnv)');
 }
 
 export async function shipPointBetween(
   src: ObjectStore,
   dst: ObjectStore,
   masterKey: Buffer,
-  input: Pick<ShipPointInput, 'planName' | 'pointId' | 'concurrency' | 'indexBatch' | 'keyEnv'>,
+  input: Pick<ShipPointInput, 'planName' | 'pointId' | 'concurrency' | 'indexBatch' | 'keyEnv'> & { keyRef?: string },
 ): Promise<ShipPointResult> {
   const t0 = Date.now();
   const { planName, pointId } = input;
@@ -121,8 +132,10 @@ export async function shipPointBetween(
 
   // Already complete at the standby: nothing to do, and the primary is not needed. A catalog
   // there that does not authenticate is not this point: it is shipped again over it.
-  const keys = deriveKeys(masterKey);
   const landed = await dst.get(catalogKey(planName, pointId));
+  // The standby's own config gives the keys, unless it is stale (a key rotation not shipped yet).
+  let keys = landed ? await repositoryKeysAt(dst, masterKey).catch(() => undefined) : undefined;
+  keys ??= await repositoryKeysAt(src, masterKey, input.keyRef);
   if (landed) {
     try {
       const c = openCatalog(keys, landed.toString('utf8'), { planName, pointId, where: `${dst.location}/${catalogKey(planName, pointId)}` });
@@ -140,7 +153,7 @@ export async function shipPointBetween(
     );
   }
   const catalog = openCatalog(keys, rawCatalog.toString('utf8'), { planName, pointId, where: `${src.location}/${catalogKey(planName, pointId)}` });
-  const keyRef = `the key in ${input.keyEnv}`;
+  const keyRef = input.keyRef ?? (input.keyEnv ? `the key in ${input.keyEnv}` : 'the repository encryption key');
   const source = await Repository.open(src, masterKey, { keyRef });
   const standby = await openStandbyRepository(src, dst, masterKey, keyRef);
 
@@ -266,9 +279,18 @@ export async function shipPointBetween(
   }
 }
 
+/** The keys of the repository at `store` (its config only), opened with `kek`. */
+async function repositoryKeysAt(store: ObjectStore, kek: Buffer, keyRef?: string): Promise<RepositoryKeys> {
+  const raw = await store.get(CONFIG_KEY);
+  if (!raw) throw new NotFoundError(`no repository at ${store.location} (${CONFIG_KEY} is absent); nothing to ship`);
+  return deriveKeys(unlockDataKey(parseRepositoryConfig(raw, store.location), kek, { location: store.location, keyRef }));
+}
+
 /**
  * Opens the standby repository, creating it as a verbatim copy of the primary's config when
- * absent. An existing standby repository must carry the same key check and chunker parameters.
+ * absent. An existing standby repository must carry the same key check and chunker parameters;
+ * when its config differs otherwise (the primary's key was rotated, or a version-1 config was
+ * upgraded), it is replaced by the primary's, so the standby opens with the same keys.
  */
 async function openStandbyRepository(src: ObjectStore, dst: ObjectStore, masterKey: Buffer, keyRef: string): Promise<Repository> {
   const srcRaw = await src.get(CONFIG_KEY);
@@ -287,13 +309,14 @@ async function openStandbyRepository(src: ObjectStore, dst: ObjectStore, masterK
   }
   if (a.keyCheck !== b.keyCheck) throw new WrongEncryptionKeyError(dst.location, `${keyRef}: the standby repository was created with another key than the primary's; give the standby its own empty store location`);
   const sameChunker = a.chunker.min === b.chunker.min && a.chunker.avg === b.chunker.avg && a.chunker.max === b.chunker.max;
-  if (!sameChunker || a.format !== b.format || a.version !== b.version) {
+  if (!sameChunker || a.format !== b.format) {
     throw new RepositoryFormatError(
       CONFIG_KEY,
       dst.location,
       `the standby repository's parameters differ from the primary's (${JSON.stringify(b.chunker)} vs ${JSON.stringify(a.chunker)}); packs are copied as-is, so both must match: give the standby its own empty store location`,
     );
   }
+  if (!srcRaw.equals(dstRaw)) await dst.put(CONFIG_KEY, srcRaw, { contentType: 'application/json', contentMd5: md5(srcRaw) });
   return Repository.open(dst, masterKey, { keyRef });
 }
 

@@ -2,7 +2,7 @@ import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import type { KubeObject } from '../../shared/kube-object';
 import { cloneJson, formatRef, refOf } from '../../shared/kube-object';
 import { ClusterUnreachableError, DataCorruptionError, PreflightFailedError } from '../../shared/errors';
-import { RESTORE_FIELD_MANAGER, RESTORE_LABEL, expectedOnTarget, restorePlanKey, restoreWaveResultKey, type RestoreRequest } from '../../shared/restore-request';
+import { RESTORE_FIELD_MANAGER, RESTORE_LABEL, expectedOnTarget, restoreKeyRef, restorePlanKey, restoreWaveResultKey, type RestoreRequest } from '../../shared/restore-request';
 import { connectCluster, classifyKubeError, statusOf, type Cluster } from '../kube/cluster';
 import { mapLimit } from '../util/concurrency';
 import { beat, pause, progressOf } from '../util/heartbeat';
@@ -35,7 +35,7 @@ function statusMessage(body: string): string {
 
 /** Loads the stored (encrypted) plan of a restore run. */
 export async function loadRestorePlan(req: RestoreRequest): Promise<StoredRestorePlan> {
-  const repo = await openRepository(req.store, { env: req.keyEnv }, { create: false, skipIndex: true });
+  const repo = await openRepository(req.store, restoreKeyRef(req), { create: false, skipIndex: true });
   const plan = await repo.getObject<StoredRestorePlan>('manifest', restorePlanKey(req.restoreId));
   if (!plan) throw new PreflightFailedError(`restore ${req.restoreId}: its plan is missing from the store; start the restore again`);
   if (plan.restoreId !== undefined && plan.restoreId !== req.restoreId) {
@@ -119,7 +119,7 @@ export async function applyRestoreWave(req: RestoreRequest, wave: number): Promi
     skipped: outcomes.filter((o) => o.outcome === 'skipped').length,
     failed: outcomes.filter((o) => o.outcome === 'failed').map((o) => ({ object: o.object, reason: (o as { reason?: string }).reason ?? '' })),
   };
-  const repo = await openRepository(req.store, { env: req.keyEnv }, { create: false });
+  const repo = await openRepository(req.store, restoreKeyRef(req), { create: false });
   await repo.store.put(restoreWaveResultKey(req.restoreId, wave), JSON.stringify({ ...result, objects: outcomes }, null, 1));
   if (result.failed.length) {
     throw new PreflightFailedError(

@@ -14,6 +14,7 @@ import { DataCorruptionError } from '../../shared/errors';
 import {
   RESTORE_LABEL,
   expectedOnTarget,
+  restoreKeyRef,
   restorePlanKey,
   restorePlanReportKey,
   type RestorePlanSummary,
@@ -77,7 +78,7 @@ const included = (req: RestoreRequest, o: KubeObject): boolean => {
 export async function planRestore(req: RestoreRequest): Promise<RestorePlanSummary> {
   beat({ stage: 'verify' });
   const store = openStore(req.store);
-  const repo = await openRepository(req.store, { env: req.keyEnv }, { create: false });
+  const repo = await openRepository(req.store, restoreKeyRef(req), { create: false });
   const pointId = req.pointId === 'latest' ? await latestPoint(store, req.planName, repo.keys) : req.pointId;
   const catalog = await readCatalog(store, req.planName, pointId, repo.keys);
   const verified = await verifyPoint(repo, catalog, { readData: false });

@@ -4,7 +4,8 @@ import { verifyPoint } from '../../activities/catalog/verify-point';
 import { openStore } from '../../activities/store/open-store';
 import { openRepository, openRepositoryKeys } from '../../activities/store/open-repository';
 import { DataCorruptionError } from '../../shared/errors';
-import { storeAndKeyFromOptions, type StoreAndKeyOptions } from '../store-options';
+import { keyAvailable, storeAndKeyFromOptions, type StoreAndKeyOptions } from '../store-options';
+import { describeKeyRef } from '../../shared/store-ref';
 import { formatBytes } from '../progress';
 import { registerPruneCommand } from './prune';
 import { printOutput, withOutput, type OutputOptions } from '../output';
@@ -21,12 +22,12 @@ export function registerPointsCommands(program: Command): void {
   const points = program.command('points').description('recovery points, read straight from the object store (no Temporal needed, except prune, which runs on the worker)');
 
   withOutput(storeOptions(points.command('list [plan]').description('list recovery points, newest first'))).action(async (planName: string | undefined, opts: StoreAndKeyOptions & OutputOptions) => {
-    const { ref, keyEnv } = storeAndKeyFromOptions(opts);
-    const keys = process.env[keyEnv] ? await openRepositoryKeys(ref, { env: keyEnv }, { absent: 'undefined' }) : undefined;
+    const { ref, key } = storeAndKeyFromOptions(opts);
+    const keys = keyAvailable(key) ? await openRepositoryKeys(ref, key, { absent: 'undefined' }) : undefined;
     const list = await listPoints(openStore(ref), planName, keys);
     const detail = (p: (typeof list)[number]) =>
       p.status === 'complete'
-        ? `${p.resources} objects, ${p.volumes} volumes, ${formatBytes(p.bytes ?? 0)}, completed ${p.completedAt}${p.verified ? '' : ` (unverified: ${keyEnv} is not set)`}`
+        ? `${p.resources} objects, ${p.volumes} volumes, ${formatBytes(p.bytes ?? 0)}, completed ${p.completedAt}${p.verified ? '' : ` (unverified: ${describeKeyRef(key)} is not set)`}`
         : p.status === 'failed' || p.status === 'untrusted'
           ? `${p.status}: ${p.reason?.split('\n')[0]}`
           : 'in progress or abandoned';
@@ -40,12 +41,12 @@ export function registerPointsCommands(program: Command): void {
 
   withOutput(storeOptions(points.command('describe <point>').description('show a point\'s catalog (<plan>/<id> or <plan>/latest); -o json or yaml prints the whole catalog')))
     .action(async (pointRef: string, opts: StoreAndKeyOptions & OutputOptions) => {
-      const { ref, keyEnv } = storeAndKeyFromOptions(opts);
+      const { ref, key } = storeAndKeyFromOptions(opts);
       const store = openStore(ref);
-      const keys = process.env[keyEnv] ? await openRepositoryKeys(ref, { env: keyEnv }) : undefined;
+      const keys = keyAvailable(key) ? await openRepositoryKeys(ref, key) : undefined;
       const { planName, pointId } = await resolvePointRef(store, pointRef, keys);
       const c = keys ? await readCatalog(store, planName, pointId, keys) : await readUnverifiedCatalog(store, planName, pointId);
-      if (!keys) console.error(`note: ${keyEnv} is not set, so this catalog is shown unverified (it may have been changed by anyone who can write to the bucket)`);
+      if (!keys) console.error(`note: ${describeKeyRef(key)} is not set, so this catalog is shown unverified (it may have been changed by anyone who can write to the bucket)`);
       if (opts.json || opts.output !== 'table') return printOutput(opts, c, () => '', () => [`${planName}/${pointId}`]);
       console.log(`point ${planName}/${pointId}: ${c.status}, source ${c.source.clusterName} (Kubernetes ${c.source.kubernetesVersion})`);
       console.log(`  started ${c.startedAt}, completed ${c.completedAt}`);
@@ -60,9 +61,9 @@ export function registerPointsCommands(program: Command): void {
   storeOptions(points.command('verify <point>').description('check every checksum of a point; --read-data also reads and authenticates every chunk'))
     .option('--read-data', 'read every chunk of every volume')
     .action(async (pointRef: string, opts: StoreAndKeyOptions & { readData?: boolean }) => {
-      const { ref, keyEnv } = storeAndKeyFromOptions(opts);
+      const { ref, key } = storeAndKeyFromOptions(opts);
       const store = openStore(ref);
-      const repo = await openRepository(ref, { env: keyEnv }, { create: false });
+      const repo = await openRepository(ref, key, { create: false });
       const { planName, pointId } = await resolvePointRef(store, pointRef, repo.keys);
       const catalog = await readCatalog(store, planName, pointId, repo.keys);
       const r = await verifyPoint(repo, catalog, { readData: !!opts.readData });

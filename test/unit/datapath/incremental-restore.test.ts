@@ -145,8 +145,10 @@ describe('backup with a parent manifest', () => {
     await settle();
     const a = await newRepo();
     const r1 = await backupTree(a.repo, { root: src, manifestKey: 'p1/v.snap', sessionId: 's1', ...opts });
-    // Another repository (same key) that holds the parent manifest but none of its chunks.
+    // Another repository (same repository key: a copy of the config, as a standby has) that holds
+    // the parent manifest but none of its chunks.
     const other = new MemoryObjectStore();
+    await other.put('repo/config', a.store.objects.get('repo/config')!.body);
     const b = await newRepo(other);
     await other.put('p1/v.snap', a.store.objects.get('p1/v.snap')!.body);
     const r2 = await backupTree(b.repo, { root: src, manifestKey: 'p2/v.snap', sessionId: 's2', parentManifestKey: 'p1/v.snap', ...opts });

@@ -8,7 +8,7 @@ import {
   generateMasterKey,
   parseMasterKey,
 } from '../../../activities/datapath';
-import { decryptBlob, deriveKeys, encryptBlob } from '../../../activities/datapath/crypto';
+import { decryptBlob, deriveKeys, encryptBlob, kekId } from '../../../activities/datapath/crypto';
 import { compressBlob, decompressBlob, compressionCodec } from '../../../activities/datapath/compress';
 import { packKey } from '../../../activities/datapath/pack';
 import { newRepo, prng, testKey, textish } from './helpers';
@@ -59,7 +59,8 @@ describe('Repository', () => {
     expect(err).toBeInstanceOf(WrongEncryptionKeyError);
     expect(err.name).toBe('WrongEncryptionKeyError');
     expect(err.message).toBe(
-      "the encryption key does not match the repository at memory://; check Secret dr-system/repo-key key 'key' (it must be the same 32-byte base64 key that created the repository)",
+      "the encryption key does not match the repository at memory://; check Secret dr-system/repo-key key 'key' (it is not one of the repository's key-encryption keys: " +
+        `this key's id is ${kekId(testKey('wrong'))}, repo/config lists ${kekId(testKey())}; it is another key, or it was revoked by \`drctl key rotate --revoke-old\`: use the key the last rotation moved to)`,
     );
     await expect(Repository.open(new MemoryObjectStore(), testKey())).rejects.toThrow(/no repository at memory:\/\//);
   });

@@ -2,7 +2,7 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import { formatDuration, parseDuration } from '../../../shared/duration';
 import { issuesOf } from './plan-helpers';
-import { parsePlan, planToStoreRef, validatePlan, volumeModeFor } from '../../../shared/plan';
+import { parsePlan, planKeyEnv, planKeyRef, planToStoreRef, validatePlan, volumeModeFor } from '../../../shared/plan';
 
 const examplePlan = readFileSync(join(__dirname, '../../../examples/plan.yaml'), 'utf8');
 
@@ -247,6 +247,18 @@ describe('features the workers do not support yet', () => {
       },
     };
     expect(() => validatePlan(base)).toThrow(/spec\.store\.credentials\.fromSecret: not supported by this release yet; use fromEnv/);
-    expect(() => validatePlan(base)).toThrow(/spec\.store\.encryption\.keyFrom\.secret: not supported by this release yet; use keyFrom\.env/);
+    expect(() => validatePlan(base)).not.toThrow(/keyFrom\.secret/);
+  });
+
+  test('keys from a Secret are accepted; planKeyRef reads them through the source context unless told otherwise', () => {
+    const plan = validatePlan({
+      apiVersion: 'temporal-dr/v1',
+      kind: 'DRPlan',
+      metadata: { name: 'p' },
+      spec: { source: { context: 's' }, selector: { namespaces: ['ns'] }, store: { url: 's3://bucket/p', encryption: { keyFrom: { secret: { namespace: 'dr', name: 'key', key: 'k' } } } } },
+    });
+    expect(planKeyRef(plan)).toEqual({ secret: { namespace: 'dr', name: 'key', key: 'k' }, context: 's' });
+    expect(planKeyRef(plan, 'standby')).toEqual({ secret: { namespace: 'dr', name: 'key', key: 'k' }, context: 'standby' });
+    expect(planKeyEnv(plan)).toBeUndefined();
   });
 });
