@@ -15,6 +15,8 @@ export TEMPORAL_BIN MINIO_BIN
 eval "$(bash scripts/stack/build-kube.sh)"
 eval "$(bash scripts/stack/build-promtool.sh)"
 export PROMTOOL_BIN
+eval "$(bash scripts/stack/build-helm.sh)"
+export HELM_BIN
 log "binaries ready after $((SECONDS - start))s"
 
 log "type-checking and compiling (the end-to-end tests run the compiled worker and node agent)"
