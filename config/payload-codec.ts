@@ -11,7 +11,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
-import { InvalidInputError } from '../shared/errors';
+import { DrError, InvalidInputError } from '../shared/errors';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA = 'encryption-key-id';
@@ -20,11 +20,9 @@ const TAG_BYTES = 16;
 const KEY_VARIABLE = 'TDR_PAYLOAD_KEYS';
 
 /** A payload that cannot be decrypted here: its key is not held, or its bytes were changed. */
-export class PayloadDecryptionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PayloadDecryptionError';
-  }
+export class PayloadDecryptionError extends DrError {
+  /** Retrying cannot help: the key must be added to TDR_PAYLOAD_KEYS, or the payload was changed. */
+  readonly retryable = false;
 }
 
 export interface PayloadKeys {
