@@ -19,13 +19,21 @@ async function allText(page: Page): Promise<string> {
   return texts.join('\n');
 }
 
-/** Waits until every text shows (the UI loads lists and details asynchronously); returns what shows then or at the timeout. */
+/** The UI's own error page (its server's load of a page failed, e.g. a frontend call timed out under load). */
+const UI_ERROR_PAGE = "Uh oh. There's an error.";
+
+/**
+ * Waits until every text shows (the UI loads lists and details asynchronously); returns what shows
+ * then or at the timeout. The UI's error page is reloaded, as an operator would: it is the UI
+ * server failing a load, not what the page shows.
+ */
 async function waitForText(page: Page, texts: string[], timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const text = await allText(page);
     if (texts.every((t) => text.includes(t)) || Date.now() > deadline) return text;
-    await new Promise((r) => setTimeout(r, 500));
+    if (text.includes(UI_ERROR_PAGE)) await page.reload({ waitUntil: 'networkidle2', timeout: 60_000 }).catch(() => undefined);
+    else await new Promise((r) => setTimeout(r, 500));
   }
 }
 
