@@ -260,7 +260,10 @@ describe('DR drills of the sample application from the standby store', () => {
     await env.client.schedule.getHandle(drillScheduleId(plan.metadata.name)).delete().catch(() => undefined);
     const failing = withVerify('SELECT 1/(SELECT count(*) FROM orders WHERE id = 999999);');
     const handle = await scheduleDrills(env.client, taskQueue, failing, { cron: '* * * * *', catchupWindow: '1m', pauseAfterFailures: 2 });
-    await waitFor('the schedule to pause itself', 200_000, async () => (await handle.describe()).state.paused);
+    // The drill that pauses the schedule rewrites its report after pausing: wait for both.
+    await waitFor('the schedule to pause itself, and its last drill to record it', 200_000, async () =>
+      (await handle.describe()).state.paused && (await readDrillReports(failing)).filter((r) => r.scheduled)[0]?.schedulePaused === true,
+    );
     const d = await handle.describe();
     expect(d.state.note).toContain('the last 2 scheduled drills failed');
     const scheduled = (await readDrillReports(failing)).filter((r) => r.scheduled);
