@@ -83,7 +83,7 @@ export function validate<S extends z.ZodType>(
           const shape = (iss.inst as { shape?: Record<string, unknown> } | undefined)?.shape;
           for (const key of iss.keys) {
             const guess = shape ? closestField(key, Object.keys(shape)) : undefined;
-            if (guess) suggestions.set(formatIssuePath([...(iss.path ?? []), key]), guess);
+            suggestions.set(formatIssuePath([...(iss.path ?? []), key]), unknownFieldHint(guess, shape && Object.keys(shape)));
           }
           return 'unknown field';
         }
@@ -98,14 +98,21 @@ export function validate<S extends z.ZodType>(
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
         const path = formatIssuePath([...issue.path, key]);
-        const guess = suggestions.get(path);
-        lines.push(`${formatIssuePath([...issue.path, key], pathPrefix)}: unknown field${guess ? ` (did you mean ${guess}?)` : ''}`);
+        lines.push(`${formatIssuePath([...issue.path, key], pathPrefix)}: unknown field ${suggestions.get(path) ?? unknownFieldHint(undefined, undefined)}`);
       }
     } else {
       lines.push(`${formatIssuePath(issue.path, pathPrefix) || '(root)'}: ${issue.message}`);
     }
   }
   return { ok: false, issues: [...new Set(lines)] };
+}
+
+/** What to do about an unknown field: the field it most likely misspells, else the fields allowed there. */
+function unknownFieldHint(guess: string | undefined, allowed: string[] | undefined): string {
+  if (guess) return `(did you mean ${guess}?)`;
+  if (!allowed) return '(check the spelling, or remove it)';
+  if (allowed.length === 0) return '(no fields are allowed here; remove it)';
+  return `(check the spelling; allowed here: ${[...allowed].sort().join(', ')})`;
 }
 
 /** `validate`, throwing InvalidInputError(`what` is invalid) with every issue. */

@@ -275,7 +275,7 @@ describe('parseTransformRules', () => {
       'transforms[1].match: namespaceMapping applies to every object; remove match',
       'transforms[2]: set one of namespaceMapping, storageClassMapping, imageRegistry, replicas, labels, annotations, ingressHosts, jsonPatch, mergePatch',
       'transforms[3].replicas: must be at least 0',
-      'transforms[3].bogus: unknown field',
+      'transforms[3].bogus: unknown field (check the spelling; allowed here: annotations, imageRegistry, ingressHosts, jsonPatch, labels, match, mergePatch, name, namespaceMapping, replicas, storageClassMapping)',
       'transforms[4].ingressHosts: set map or suffix',
     ]);
   });
