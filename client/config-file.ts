@@ -4,7 +4,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { InvalidInputError } from '../shared/errors';
-import { formatIssuePath } from '../shared/validation-issues';
+import { validate } from '../shared/validation-issues';
 
 /**
  * drctl's connection defaults, read from `$DRCTL_CONFIG`, else `~/.config/drctl/config.yaml`
@@ -27,6 +27,8 @@ const configSchema = z.strictObject({
       bucket: z.string().min(3).optional(),
       prefix: z.string().optional(),
       region: z.string().optional(),
+      /** PEM file of the CA that signed an https endpoint's certificate (S3_CA_FILE). */
+      caFile: z.string().min(1).optional(),
     })
     .optional(),
   /** The kubeconfig whose contexts plans name (TDR_KUBECONFIG). */
@@ -48,6 +50,7 @@ export function configToEnv(c: DrctlConfig): Record<string, string | undefined> 
     S3_BUCKET: c.store?.bucket,
     S3_PREFIX: c.store?.prefix,
     S3_REGION: c.store?.region,
+    S3_CA_FILE: c.store?.caFile,
     TDR_KUBECONFIG: c.kubeconfig,
   };
 }
@@ -63,8 +66,8 @@ export function parseConfig(text: string, file: string): DrctlConfig {
   } catch (err) {
     throw new InvalidInputError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
-  const r = configSchema.safeParse(data);
-  if (!r.success) throw new InvalidInputError(`${file}: invalid drctl config`, r.error.issues.map((i) => `${formatIssuePath(i.path) || '(root)'}: ${i.message}`));
+  const r = validate(configSchema, data);
+  if (!r.ok) throw new InvalidInputError(`${file}: invalid drctl config`, r.issues);
   return r.data;
 }
 
