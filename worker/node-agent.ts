@@ -11,6 +11,7 @@ import { temporalSettings } from '../config/environment';
 import { connectWorker } from '../config/temporal-connection';
 import { runMain } from '../config/run-main';
 import { installRuntime } from '../config/runtime';
+import { startHealthServer } from '../config/health-server';
 import { InvalidInputError } from '../shared/errors';
 import { connectAgentCluster } from '../activities/volumes/authorize-volume';
 import { secretReaderFor, useSecretReader } from '../activities/store/open-repository';
@@ -29,6 +30,8 @@ runMain('node-agent', async () => {
   const connection = await connectWorker(settings);
   const workers = await createAgentWorkers({ connection, namespace: settings.namespace, cluster, nodes, kube });
   console.log(`node-agent: serving ${nodes.length} node(s) of cluster ${cluster}: ${nodes.join(', ')}; volumes resolved through the API (${source})`);
+  const health = await startHealthServer({ states: () => workers.map((w) => w.getState()), connection });
   await Promise.all(workers.map((w) => w.run()));
+  health?.close();
   await connection.close();
 });

@@ -9,6 +9,7 @@ import { connectWorker } from '../config/temporal-connection';
 import { createOrchestratorWorker, type WorkerRole } from './create-worker';
 import { runMain } from '../config/run-main';
 import { installRuntime } from '../config/runtime';
+import { startHealthServer } from '../config/health-server';
 
 runMain('worker', async () => {
   const settings = temporalSettings();
@@ -21,8 +22,10 @@ runMain('worker', async () => {
     shutdownGraceTime: (process.env.WORKER_SHUTDOWN_GRACE as '10s' | undefined) ?? '10s',
     role: workerRole(process.env.TDR_WORKER_ROLE),
   });
+  const health = await startHealthServer({ states: () => [worker.getState()], connection });
   console.log(`worker: polling task queue ${settings.taskQueue} on ${settings.address} (namespace ${settings.namespace})`);
   await worker.run();
+  health?.close();
   await connection.close();
   console.log('worker: stopped');
 });
