@@ -177,6 +177,15 @@ options:
   kwokControllerPort: ${ports[3]}
   kubeControllerManagerPort: ${ports[4]}
   kubeSchedulerPort: ${ports[5]}
+# The API server's default Service range (10.0.0.0/24) holds 254 Services: too few for the scale
+# benchmarks, which must measure the product, not the stack. Inflight limits are raised for the
+# same reason (the client side already runs without QPS limits).
+componentsPatches:
+- name: kube-apiserver
+  extraArgs:
+  - { key: service-cluster-ip-range, value: 10.96.0.0/16 }
+  - { key: max-requests-inflight, value: "1600" }
+  - { key: max-mutating-requests-inflight, value: "800" }
 ---
 CFG
     cat "$STACK_SCRIPTS_DIR/kwok/stages.yaml" >>"$cfg"
