@@ -6,7 +6,9 @@
  * SIGKILLed, the store unreachable for a few seconds, or MinIO stopped and restarted, while it
  * copies or writes volume data. One more backup and restore run on their own Temporal dev server
  * (with a database file), which is SIGKILLed and restarted mid-copy, and one restore has its
- * target cluster (API server, etcd and nodes) stopped and restarted while it applies objects.
+ * target cluster (API server, etcd and nodes) stopped and restarted while it applies objects, and
+ * one backup loses its source API server (the connection cut, as a stopped server looks) for 4 s
+ * from the moment discovery starts.
  *
  * Each backup must end with a complete point that verifies chunk by chunk, with every hook's post
  * step run (the database released); each restore with the same bytes and rows as the source; and
@@ -15,6 +17,8 @@
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import path from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { payloadDataConverter } from '../../config/payload-codec';
 import { findBinaries, isAlive, portFree, startTemporal, stopServer } from '../../scripts/stack/local-stack';
@@ -22,13 +26,14 @@ import { startSourceStore, stopSourceStore } from '../harness/sites';
 import { backup, restore } from '../../workflows';
 import type { BackupReport } from '../../workflows/backup';
 import type { RestoreReport } from '../../workflows/restore';
-import { planToStoreRef, type Plan } from '../../shared/plan';
+import { planToStoreRef, validatePlan, type Plan } from '../../shared/plan';
 import { verifyPoint } from '../../activities/catalog/verify-point';
 import { openRepository } from '../../activities/store/open-repository';
 import { generateMasterKey } from '../../activities/datapath/crypto';
 import { attachTestEnv, uniqueId } from '../harness/temporal';
 import { freshStore, readPlanCatalog } from '../harness/store';
-import { execInPod, freshNamespace, stackWorkdir, startCluster, stopCluster, type TestNamespace } from '../harness/clusters';
+import { coreApi, execInPod, freshNamespace, kubeConfigFor, kubeconfigPath, stackWorkdir, startCluster, stopCluster, type TestNamespace } from '../harness/clusters';
+import { startTcpRelay } from '../harness/tcp-relay';
 import { startAgentProcess, startWorkerProcess, type TestProcess } from '../harness/processes';
 import { seededRandom, startFaultProxy, type FaultProxy } from '../harness/fault-proxy';
 import { deployShop, hashTree, NODES, psql, pvcDir, restoreRequest, shopPlan } from './app-fixture';
@@ -56,13 +61,13 @@ async function resultAcrossRestarts<T>(handle: WorkflowHandle, timeoutMs = 300_0
 }
 
 /** Waits until one of the run's activities of `types` has started (or `timeoutMs` passes): the moment to inject. */
-async function activityStarted(handle: WorkflowHandle, types: string[], timeoutMs = 90_000): Promise<boolean> {
+async function activityStarted(handle: WorkflowHandle, types: string[], timeoutMs = 90_000, pollMs = 100): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const d = await handle.describe();
     if ((d.raw.pendingActivities ?? []).some((a) => types.includes(a.activityType?.name ?? '') && a.lastStartedTime)) return true;
     if (d.status.name !== 'RUNNING') return false;
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
   return false;
 }
@@ -248,6 +253,65 @@ describe(`fault suite (seed ${SEED})`, () => {
       await stopServer(dir, 'temporal');
     }
   });
+
+  it('completes a backup whose source API server is unreachable for 4 s from the moment discovery starts', async () => {
+    // Its own namespace of many objects and no hooks or volumes: discovery lasts long enough to be
+    // cut, and nothing but the API path is exercised.
+    const many = await freshNamespace('source', 'fault-discovery');
+    const core = coreApi('source');
+    const CONFIG_MAPS = 300;
+    const filler = 'x'.repeat(100 * 1024);
+    for (let i = 0; i < CONFIG_MAPS; i += 25) {
+      await Promise.all(
+        Array.from({ length: Math.min(25, CONFIG_MAPS - i) }, (_, j) => core.createNamespacedConfigMap({ namespace: many.name, body: { metadata: { name: `cm-${i + j}` }, data: { n: String(i + j), filler } } })),
+      );
+    }
+    const relay = await startTcpRelay(new URL(kubeConfigFor('source').getCurrentCluster()!.server).host);
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfigPath());
+    const relayed = { ...kc.clusters.find((c) => c.name === kc.contexts.find((x) => x.name === 'source')!.cluster)! };
+    kc.clusters = kc.clusters.map((c) => (c.name === relayed.name ? { ...c, server: `https://${relay.address}` } : c));
+    const kubeconfig = path.join(process.env.TDR_TEST_STACK_DIR!, 'fault-discovery-kubeconfig');
+    writeFileSync(kubeconfig, kc.exportConfig());
+    const queue = uniqueId('fault-discovery');
+    const own = startWorkerProcess(queue, { ...procEnv(), TDR_KUBECONFIG: kubeconfig });
+    const manyPlan = validatePlan({ ...plan, metadata: { name: `${plan.metadata.name}-many` }, spec: { ...plan.spec, selector: { namespaces: [many.name] }, hooks: [] } });
+    let handle: WorkflowHandle | undefined;
+    try {
+      handle = await env.client.workflow.start(backup, { taskQueue: queue, workflowId: uniqueId('backup-discovery-fault'), args: [{ plan: manyPlan }] });
+      console.log(`discovery fault: ${CONFIG_MAPS} ConfigMaps of 100 KiB created; backup started`);
+      expect(await activityStarted(handle, ['captureResources'], 90_000, 10)).toBe(true);
+      processFaultsInjected.set('source API server unreachable 4 s', (processFaultsInjected.get('source API server unreachable 4 s') ?? 0) + 1);
+      await relay.down();
+      await new Promise((r) => setTimeout(r, 4000));
+      await relay.up();
+      const report = await Promise.race([
+        handle!.result() as Promise<BackupReport>,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the backup did not end within 120 s')), 120_000)),
+      ]);
+      expect(report.resources).toBeGreaterThanOrEqual(CONFIG_MAPS);
+      const repo = await openRepository(planToStoreRef(manyPlan), { env: KEY_ENV }, { create: false });
+      expect((await verifyPoint(repo, await readPlanCatalog(manyPlan, report.pointId), { readData: true })).problems).toEqual([]);
+      // Which steps the outage hit: the activities that needed more than one attempt.
+      const retried = new Set<string>();
+      const scheduled = new Map<number, string>();
+      for (const e of (await handle!.fetchHistory()).events ?? []) {
+        if (e.activityTaskScheduledEventAttributes) scheduled.set(Number(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '');
+        const started = e.activityTaskStartedEventAttributes;
+        if (started && (started.attempt ?? 1) > 1) retried.add(scheduled.get(Number(started.scheduledEventId)) ?? '?');
+      }
+      console.log(`source API server outage: retried ${[...retried].join(', ') || 'nothing (the cut landed between requests)'}`);
+      record(`backup with source API server unreachable during ${retried.has('captureResources') ? 'discovery' : 'the backup'}`);
+    } catch (err) {
+      const pending = handle ? (await handle.describe()).raw.pendingActivities ?? [] : [];
+      const state = pending.map((a) => `${a.activityType?.name} attempt ${a.attempt}: ${a.lastFailure?.message ?? 'no failure'}`).join('; ');
+      throw new Error(`${(err as Error).message}\npending: ${state || 'none'}\nworker log:\n${own.log().slice(-3000)}`);
+    } finally {
+      await relay.down();
+      await own.kill('SIGKILL');
+      await many.cleanup().catch(() => undefined);
+    }
+  }, 360_000);
 
   it('leaves every point complete and verifiable, and prints the faults injected and survived', async () => {
     proxy.setOneIn(undefined);

@@ -3,37 +3,10 @@
  * worker process reaching the real Temporal dev server through a TCP relay the test cuts and
  * restores, as a network partition would.
  */
-import net from 'node:net';
 import { freePort } from '../stack/postgres';
+import { startTcpRelay } from '../harness/tcp-relay';
 import { startWorkerProcess, type TestProcess } from '../harness/processes';
 import { uniqueId } from '../harness/temporal';
-
-/** A TCP relay to `target` that can drop every connection and refuse new ones, then listen again on the same port. */
-async function startRelay(target: string) {
-  const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
-  const listenPort = await freePort();
-  const sockets = new Set<net.Socket>();
-  let server: net.Server | undefined;
-  const up = () =>
-    new Promise<void>((resolve) => {
-      server = net.createServer((client) => {
-        const upstream = net.connect(port, host);
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on('error', () => undefined).on('close', () => sockets.delete(s));
-        }
-        client.pipe(upstream).pipe(client);
-      });
-      server.listen(listenPort, '127.0.0.1', resolve);
-    });
-  const down = () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server!.close(() => resolve());
-    });
-  await up();
-  return { address: `127.0.0.1:${listenPort}`, up, down };
-}
 
 async function probe(url: string): Promise<{ status: number; body: string }> {
   try {
@@ -62,7 +35,7 @@ describe('worker health endpoints', () => {
   });
 
   it('are ready only while the Temporal server is reachable, and stay live through a partition', async () => {
-    const relay = await startRelay(process.env.TEMPORAL_ADDRESS!);
+    const relay = await startTcpRelay(process.env.TEMPORAL_ADDRESS!);
     const health = `127.0.0.1:${await freePort()}`;
     worker = startWorkerProcess(uniqueId('health'), { TEMPORAL_ADDRESS: relay.address, TDR_HEALTH_ADDRESS: health });
 
