@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+eval "$(bash scripts/node-runtime.sh)"
 bash scripts/npm-install.sh
 
 # MinIO (and the Temporal CLI) from the cached build; prints MINIO_BIN=... on stdout.

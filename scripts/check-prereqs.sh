@@ -2,11 +2,12 @@
 # Checks the machine has what the scripts need and says exactly what to install when it does not.
 set -euo pipefail
 fail() { echo "[prereqs] MISSING: $*" >&2; exit 1; }
-command -v node >/dev/null || fail "Node.js (>= 20.19). Install it from https://nodejs.org or your package manager."
-node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
-  || fail "Node.js $(node --version) is too old; install Node.js 20.19 or newer."
-command -v npm >/dev/null || fail "npm (ships with Node.js)."
-command -v go >/dev/null || fail "Go >= 1.26, used to build the Temporal CLI, MinIO, etcd, Kubernetes and kwok from source. Install it from https://go.dev/doc/install."
+# Node.js: the scripts do not run on the machine's. scripts/node-runtime.sh fetches the pinned one
+# (NODE_VERSION in scripts/stack/versions.env) from the npm registry with the machine's npm.
+source "$(dirname "${BASH_SOURCE[0]}")/stack/versions.env"
+command -v npm >/dev/null \
+  || fail "npm (any version): it fetches Node.js $NODE_VERSION from the npm registry and installs the packages on it. Debian: apt-get install npm; or any Node.js from https://nodejs.org."
+echo "[prereqs] Node.js: the scripts run on $NODE_VERSION from the npm registry (scripts/node-runtime.sh), whichever Node.js is first on PATH now ($(node --version 2>/dev/null || echo none))" >&2
 # Debian packages the stack needs: installed when missing and root, else named with the command.
 apt_install() { # PACKAGE WHAT
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

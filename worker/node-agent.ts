@@ -7,6 +7,7 @@
  * cluster's API; unset: the pod's service account), the repository key variable named by plans,
  * and the Temporal/S3 variables of the README.
  */
+import '../config/node-version';
 import { temporalSettings } from '../config/environment';
 import { connectWorker } from '../config/temporal-connection';
 import { runMain } from '../config/run-main';

@@ -4,6 +4,7 @@
  * "Configuration"). SIGINT/SIGTERM drain in-flight tasks for up to WORKER_SHUTDOWN_GRACE
  * (default 10s) and exit.
  */
+import '../config/node-version';
 import { temporalSettings } from '../config/environment';
 import { connectWorker } from '../config/temporal-connection';
 import { createOrchestratorWorker, type WorkerRole } from './create-worker';

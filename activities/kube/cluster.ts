@@ -28,29 +28,40 @@ export function loadKubeConfig(env: NodeJS.ProcessEnv = process.env): k8s.KubeCo
 }
 
 /**
- * client-node 1.4 builds a new HTTPS agent for every request, so every API call pays a TLS
- * handshake (measured: ~5 ms of CPU per call, 4x slower than kubectl on a 1,000-object restore).
- * Reuse one keep-alive agent per server and credentials; new credentials (a rotated client
- * certificate from an exec plugin) get a new agent.
+ * client-node 2.0 builds a new undici Agent (its HTTPS dispatcher) for every API request, so every
+ * call pays a TLS handshake (measured with 1.4, which did the same with https.Agent: ~5 ms of CPU
+ * per call, 4x slower than kubectl on a 1,000-object restore). Reuse one dispatcher per server and
+ * credentials; new credentials (a rotated client certificate from an exec plugin) get a new one.
+ * The https.Agents of exec and port-forward WebSockets are cached by client-node under the context's
+ * names only, so that cache is emptied when the credentials change.
  */
 function reuseConnections(kc: k8s.KubeConfig): void {
-  const target = kc as unknown as { createAgent(cluster: unknown, options: Record<string, unknown>): unknown };
-  const original = target.createAgent.bind(kc);
-  const agents = new Map<string, unknown>();
-  target.createAgent = (cluster, options) => {
-    const c = cluster as { server?: string; proxyUrl?: string } | undefined;
-    const id = createHash('sha256');
-    for (const part of [c?.server, c?.proxyUrl, options.ca, options.cert, options.key, options.pfx, String(options.rejectUnauthorized)]) {
-      id.update(part === undefined ? '-' : Buffer.isBuffer(part) ? part : String(part)).update('\0');
+  type Make = (cluster: unknown, options: Record<string, unknown>) => unknown;
+  const target = kc as unknown as { createDispatcher?: Make; createAgent?: Make; agentCache?: Map<string, unknown> };
+  for (const method of ['createDispatcher', 'createAgent'] as const) {
+    const original = target[method]?.bind(kc);
+    if (!original) {
+      throw new Error(`@kubernetes/client-node has no KubeConfig.${method}: port reuseConnections in activities/kube/cluster.ts to the installed version`);
     }
-    const key = id.digest('hex');
-    let agent = agents.get(key);
-    if (!agent) {
-      agent = original(cluster, { ...options, keepAlive: true, maxSockets: 32 });
-      agents.set(key, agent);
-    }
-    return agent;
-  };
+    const made = new Map<string, unknown>();
+    target[method] = (cluster, options) => {
+      const key = credentialsKey(cluster, options);
+      if (!made.has(key)) {
+        if (method === 'createAgent') target.agentCache?.clear();
+        made.set(key, original(cluster, method === 'createAgent' ? { ...options, keepAlive: true, maxSockets: 32 } : options));
+      }
+      return made.get(key);
+    };
+  }
+}
+
+function credentialsKey(cluster: unknown, options: Record<string, unknown>): string {
+  const c = cluster as { server?: string; proxyUrl?: string } | undefined;
+  const id = createHash('sha256');
+  for (const part of [c?.server, c?.proxyUrl, options.ca, options.cert, options.key, options.pfx, options.passphrase, options.servername, String(options.rejectUnauthorized)]) {
+    id.update(part === undefined ? '-' : Buffer.isBuffer(part) ? part : String(part)).update('\0');
+  }
+  return id.digest('hex');
 }
 
 export function connectCluster(context: string, env: NodeJS.ProcessEnv = process.env): Cluster {

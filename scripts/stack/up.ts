@@ -14,6 +14,13 @@ import { generatePayloadKeys } from '../../config/payload-codec';
 
 const note = (m: string) => console.log(`[up] ${m}`);
 
+/** env.sh: the stack's variables, and the Node.js the stack runs on first on PATH, for drctl. */
+function writeEnvFile(file: string, env: StackEnv): void {
+  const lines = Object.entries(env).map(([k, v]) => `export ${k}='${v}'`);
+  lines.push(`PATH='${path.dirname(process.execPath)}':"$PATH"  # scripts/node-runtime.sh's Node.js`);
+  writeFileSync(file, lines.join('\n') + '\n', { mode: 0o600 });
+}
+
 async function main(): Promise<void> {
   const dir = path.resolve(process.env.TDR_STACK_DIR ?? path.join(REPO_ROOT, '.stack'));
   mkdirSync(dir, { recursive: true });
@@ -56,7 +63,7 @@ async function main(): Promise<void> {
   env.S3_BUCKET = env.S3_BUCKET ?? 'temporal-dr';
   env.TEMPORAL_NAMESPACE = 'default';
   env.TDR_ENCRYPTION_KEY = env.TDR_ENCRYPTION_KEY ?? randomBytes(32).toString('base64');
-  writeFileSync(envFile, Object.entries(env).map(([k, v]) => `export ${k}='${v}'`).join('\n') + '\n', { mode: 0o600 });
+  writeEnvFile(envFile, env);
   Object.assign(process.env, env);
 
   const ref = { endpoint: env.S3_ENDPOINT, bucket: env.S3_BUCKET, prefix: '', forcePathStyle: true };
@@ -65,7 +72,7 @@ async function main(): Promise<void> {
   await ensureBucket(openStore(targetRef));
 
   startClustersWithSampleApp(dir, env);
-  writeFileSync(envFile, Object.entries(env).map(([k, v]) => `export ${k}='${v}'`).join('\n') + '\n', { mode: 0o600 });
+  writeEnvFile(envFile, env);
   writeFileSync(path.join(dir, 'shop-plan.yaml'), samplePlan(env));
 
   // Prometheus endpoints: the worker's (the DR series) and each node agent's.
@@ -101,7 +108,7 @@ async function main(): Promise<void> {
       TDR_KUBELET_ROOT: path.join(path.dirname(env.TDR_KUBECONFIG!), 'kubelet', '{cluster}', '{node}'),
     });
   }
-  writeFileSync(envFile, Object.entries(env).map(([k, v]) => `export ${k}='${v}'`).join('\n') + '\n', { mode: 0o600 });
+  writeEnvFile(envFile, env);
   const probe = await checkStoreRoundTrip(ref, 'up', 4096);
   note(`object store ok: ${probe.location} (round trip of ${probe.bytes} bytes)`);
   const probeTarget = await checkStoreRoundTrip(targetRef, 'up', 4096);

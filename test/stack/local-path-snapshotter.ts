@@ -63,7 +63,7 @@ export class LocalPathSnapshotter {
     try {
       [classes, snapshots, contents] = await Promise.all([
         this.o.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'volumesnapshotclasses' }).then(items),
-        this.o.custom.listCustomObjectForAllNamespaces({ group: GROUP, version: VERSION, plural: 'volumesnapshots' }).then(items),
+        this.o.custom.listCustomObjectForAllNamespaces({ group: GROUP, version: VERSION, resourcePlural: 'volumesnapshots' }).then(items),
         this.o.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'volumesnapshotcontents' }).then(items),
       ]);
     } catch (e) {
