@@ -16,7 +16,12 @@ import {
 import { DataCorruptionError } from '../../shared/errors';
 import { formatIssuePath } from '../../shared/validation-issues';
 import { connectCluster, classifyKubeError } from '../kube/cluster';
-import { openStore, ensureBucket } from '../store/open-store';
+import { openStore, ensureBucket, checkObjectLock } from '../store/open-store';
+import type { ObjectStore } from '../store/object-store';
+import { packKey } from '../datapath/pack';
+import { readVolumeManifest, manifestChunkIds } from '../datapath/manifest';
+import { mapLimit } from '../util/concurrency';
+import { retainUntil, type ObjectLockRef, type ObjectRetention } from '../../shared/object-lock';
 import { openRepository } from '../store/open-repository';
 import type { Repository } from '../datapath/repository';
 import { sealCatalog } from '../catalog/catalog-auth';
@@ -38,6 +43,7 @@ export async function prepareBackup(plan: Plan, id: string, run: { workflowId: s
   }
   const ref = planToStoreRef(plan);
   await ensureBucket(openStore(ref));
+  await checkObjectLock(openStore(ref));
   await openRepository(ref, planKeyRef(plan), { create: true });
   const marker: InProgressMarker = { formatVersion: CATALOG_FORMAT_VERSION, pointId: id, planName: plan.metadata.name, startedAt: run.startedAt, workflowId: run.workflowId, runId: run.runId };
   await openStore(ref).put(inProgressMarkerKey(plan.metadata.name, id), JSON.stringify(marker));
@@ -64,7 +70,8 @@ export interface CatalogInputs {
 export async function writeCatalog(input: CatalogInputs): Promise<{ catalogKey: string; sha256: string; resources: number }> {
   const { plan, pointId } = input;
   const store = openStore(planToStoreRef(plan));
-  const repo = await openRepository(planToStoreRef(plan), planKeyRef(plan), { create: false, skipIndex: true });
+  const lock = planToStoreRef(plan).objectLock;
+  const repo = await openRepository(planToStoreRef(plan), planKeyRef(plan), { create: false, skipIndex: !lock });
   const staged = await readStagedResources(repo, stagedResourcesKey(plan.metadata.name, pointId));
   const now = new Date().toISOString();
   const candidate = {
@@ -99,9 +106,38 @@ export async function writeCatalog(input: CatalogInputs): Promise<{ catalogKey: 
   }
   const body = sealCatalog(repo.keys, checked.data);
   const key = catalogKey(plan.metadata.name, pointId);
-  await store.put(key, body, { contentType: 'application/json' });
+  const locked = lock ? await lockPointObjects(repo, store, lock, { bundleKey: input.bundle.key, manifestKeys: input.volumes.flatMap((v) => (v.snapshotKey ? [v.snapshotKey] : [])) }) : undefined;
+  await store.put(key, body, { contentType: 'application/json', ...(locked ? { retainUntil: locked.retainUntil } : {}) });
   await store.delete([inProgressMarkerKey(plan.metadata.name, pointId), stagedResourcesKey(plan.metadata.name, pointId)]);
   return { catalogKey: key, sha256: createHash('sha256').update(body).digest('hex'), resources: staged.items.length };
+}
+
+/**
+ * Before a point's catalog is written under Object Lock: every object the point reads is made
+ * retained until the catalog's own date, so the whole point expires at once. That covers the
+ * bundle and manifests (locked when written, earlier) and, since packs are deduplicated across
+ * points and plans, the packs holding the point's chunks and the index objects listing them, which
+ * an older point may have written with an earlier date. Retention is only ever extended.
+ */
+export async function lockPointObjects(
+  repo: Repository,
+  store: ObjectStore,
+  lock: ObjectLockRef,
+  point: { bundleKey: string; manifestKeys: string[] },
+  now: Date = new Date(),
+): Promise<ObjectRetention & { objects: number; versionsExtended: number }> {
+  const retention: ObjectRetention = { mode: lock.mode, retainUntil: retainUntil(now, lock) };
+  if (!store.extendRetention) return { ...retention, objects: 0, versionsExtended: 0 };
+  const packs = new Set<string>();
+  for (const m of point.manifestKeys) {
+    for (const id of manifestChunkIds(await readVolumeManifest(repo, m))) {
+      const at = repo.lookup(id);
+      if (at) packs.add(at.pack);
+    }
+  }
+  const keys = [point.bundleKey, ...point.manifestKeys, ...[...packs].map(packKey), ...repo.indexKeysListing(packs)];
+  const extended = await mapLimit(keys, 8, (k) => store.extendRetention!(k, retention));
+  return { ...retention, objects: keys.length, versionsExtended: extended.reduce((a, b) => a + b, 0) };
 }
 
 /** The staged catalog entries: sealed, or clear JSON when a backup started before they were sealed wrote them. */

@@ -16,10 +16,16 @@
  *    and not being removed (an in-progress backup's finished volumes). It is computed after the
  *    GC lock is taken and no backup session is running. If any catalog cannot be read, GC is
  *    skipped and the reason reported: it never runs with a partial live set.
+ *  - Object Lock: a point any of whose objects is still retained is kept whole, whatever the policy
+ *    says, and reported in `locked` with its date; GC keeps its data (it stays in the live set) and
+ *    any retained pack or index object (see datapath/gc.ts). The next run after the date removes it.
  *  - Idempotent: a second run converges (nothing more to expire, nothing more to collect).
  */
 import type { ObjectStore, StoredObject } from '../store/object-store';
-import { listAll } from '../store/object-store';
+import { getAuthentic, listAll } from '../store/object-store';
+import { openCatalog } from '../catalog/catalog-auth';
+import type { RepositoryKeys } from '../datapath/crypto';
+import { describeRetention, isRetained, laterRetention, type ObjectRetention } from '../../shared/object-lock';
 import { openStore } from '../store/open-store';
 import { resolveKek } from '../store/open-repository';
 import { describeKeyRef } from '../../shared/store-ref';
@@ -73,6 +79,8 @@ export interface RetentionResult {
   abandonedRemoved: string[];
   /** Recent in-progress or failed points left alone. */
   incompleteKept: string[];
+  /** Points the policy (or abandonment) would remove, kept because Object Lock retains them: id → `locked (mode) until …`. */
+  locked?: Record<string, string>;
   /** Objects under points/ deleted (would be, in a dry run). */
   objectsDeleted: number;
   gc: RetentionGcSummary;
@@ -96,6 +104,11 @@ export interface RetentionGcSummary {
   packsInGrace?: number;
   packsDeleted?: number;
   bytesDeleted?: number;
+  /** Unreferenced packs and index objects kept because Object Lock retains them. */
+  packsLocked?: number;
+  indexObjectsLocked?: number;
+  /** Some of them, each with `locked (mode) until …`. */
+  lockedKept?: { key: string; reason: string }[];
 }
 
 type PointState = 'complete' | 'expiring' | 'failed' | 'in-progress' | 'remnant';
@@ -223,6 +236,14 @@ export async function applyRetentionIn(store: ObjectStore, plan: Plan, opts: Ret
     else incompleteKept.push(p.pointId);
   }
 
+  // 1b. Object Lock: what is retained stays, whole.
+  const locked = await retainedPoints(store, [...toExpire, ...abandoned], new Date(nowMs), progress);
+  const isLocked = (p: StoredPoint) => locked.has(p.pointId);
+  const lockedComplete = toExpire.filter((p) => isLocked(p) && p.state === 'complete').map((p) => p.pointId);
+  for (const p of abandoned) if (isLocked(p)) incompleteKept.push(p.pointId);
+  toExpire.splice(0, toExpire.length, ...toExpire.filter((p) => !isLocked(p)));
+  abandoned.splice(0, abandoned.length, ...abandoned.filter((p) => !isLocked(p)));
+
   // 2. Remove.
   const removing = new Set([...toExpire, ...abandoned].map((p) => `${p.planName}/${p.pointId}`));
   let objectsDeleted = 0;
@@ -258,11 +279,12 @@ export async function applyRetentionIn(store: ObjectStore, plan: Plan, opts: Ret
   const result: RetentionResult = {
     plan: planName,
     dryRun,
-    kept: decision.keep.map((k) => k.id),
+    kept: [...decision.keep.map((k) => k.id), ...lockedComplete].sort().reverse(),
     reasons: Object.fromEntries(decision.keep.map((k) => [k.id, k.reasons])),
     expired: toExpire.map((p) => p.pointId),
     abandonedRemoved: abandoned.map((p) => p.pointId),
     incompleteKept,
+    ...(locked.size ? { locked: Object.fromEntries(locked) } : {}),
     objectsDeleted,
     gc: { ran: false },
   };
@@ -278,8 +300,28 @@ export async function applyRetentionIn(store: ObjectStore, plan: Plan, opts: Ret
   return result;
 }
 
+/**
+ * The points among `points` that Object Lock still retains (any of their objects), each with its
+ * latest retention as `locked (mode) until …`. Empty, with no request, when the bucket has no lock.
+ */
+async function retainedPoints(store: ObjectStore, points: StoredPoint[], now: Date, progress: (p: RetentionProgress) => void): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (!points.length || !store.retention || (await store.objectLockEnabled?.()) === false) return out;
+  let done = 0;
+  for (const p of points) {
+    progress({ stage: 'remove points', done: done++, total: points.length });
+    let latest: ObjectRetention | undefined;
+    for (const key of p.keys) {
+      const r = await store.retention(key);
+      if (isRetained(r, now)) latest = laterRetention(latest, r);
+    }
+    if (latest) out.set(p.pointId, describeRetention(latest));
+  }
+  return out;
+}
+
 /** The live set: read after the GC lock is taken, from a fresh listing of every plan's points. */
-async function liveManifestKeys(store: ObjectStore, removing: Set<string>, progress: (p: RetentionProgress) => void): Promise<string[]> {
+async function liveManifestKeys(store: ObjectStore, removing: Set<string>, progress: (p: RetentionProgress) => void, repoKeys: RepositoryKeys): Promise<string[]> {
   const keys = new Set<string>();
   const problems: string[] = [];
   const points = await scanPoints(store, progress);
@@ -290,7 +332,8 @@ async function liveManifestKeys(store: ObjectStore, removing: Set<string>, progr
     if (p.state === 'complete') {
       const key = catalogKey(p.planName, p.pointId);
       try {
-        const body = await store.get(key);
+        const where = `${store.location}/${key}`;
+        const body = await getAuthentic(store, key, (b) => !!openCatalog(repoKeys, b.toString('utf8'), { planName: p.planName, pointId: p.pointId, where }));
         if (!body) throw new NotFoundError(`${key} vanished while listing`);
         for (const v of parseCatalog(body.toString('utf8'), `${store.location}/${key}`).volumes) if (v.snapshotKey) keys.add(v.snapshotKey);
       } catch (err) {
@@ -332,7 +375,7 @@ async function collectStoreGarbage(
   let r: GcResult;
   try {
     r = await collectGarbage(repo, {
-      liveManifestKeys: () => liveManifestKeys(store, removing, o.progress),
+      liveManifestKeys: () => liveManifestKeys(store, removing, o.progress, repo.keys),
       onProgress: o.progress,
       ...(o.lockId ? { lockId: o.lockId } : {}),
       dryRun: o.dryRun,
@@ -364,6 +407,7 @@ async function collectStoreGarbage(
     packsInGrace: r.packsInGrace,
     packsDeleted: r.packsDeleted,
     bytesDeleted: r.bytesDeleted,
+    ...(r.packsLocked || r.indexObjectsLocked ? { packsLocked: r.packsLocked, indexObjectsLocked: r.indexObjectsLocked, lockedKept: r.lockedKept } : {}),
     ...(r.missingChunks > 0 ? { problem: true, reason: `${r.missingChunks} referenced chunk(s) are in no index even after a rebuild; run \`drctl points verify\` on the kept points` } : {}),
   };
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ObjectStore } from '../store/object-store';
-import { getRequired } from '../store/object-store';
+import { getAuthentic, getRequired } from '../store/object-store';
 import { catalogKey, parseCatalog, parsePointKey, type Catalog } from '../../shared/catalog';
 import { NotFoundError } from '../../shared/errors';
 import type { RepositoryKeys } from '../datapath/crypto';
@@ -56,8 +56,10 @@ export async function listPoints(store: ObjectStore, planName?: string, keys?: R
   return out.sort((a, b) => (a.pointId < b.pointId ? 1 : -1));
 }
 
-async function getCatalogBody(store: ObjectStore, planName: string, pointId: string): Promise<string> {
-  const body = await store.get(catalogKey(planName, pointId));
+/** `accept`: the catalog's authentication, so a tampered current version falls back to the locked one (getAuthentic). */
+async function getCatalogBody(store: ObjectStore, planName: string, pointId: string, accept?: (body: Buffer) => boolean): Promise<string> {
+  const key = catalogKey(planName, pointId);
+  const body = accept ? await getAuthentic(store, key, accept, { evenIfDeleted: true }) : await store.get(key);
   if (!body) {
     throw new NotFoundError(
       `recovery point ${planName}/${pointId} has no catalog in ${store.location}: it does not exist or is incomplete; list points with \`drctl points list\``,
@@ -69,7 +71,10 @@ async function getCatalogBody(store: ObjectStore, planName: string, pointId: str
 /** A point's catalog, authenticated with the repository's keys: the only form anything may act on. */
 export async function readCatalog(store: ObjectStore, planName: string, pointId: string, keys: RepositoryKeys): Promise<Catalog> {
   const where = `${store.location}/${catalogKey(planName, pointId)}`;
-  return openCatalog(keys, await getCatalogBody(store, planName, pointId), { planName, pointId, where });
+  const at = { planName, pointId, where };
+  let opened: Catalog | undefined;
+  const body = await getCatalogBody(store, planName, pointId, (b) => !!(opened = openCatalog(keys, b.toString('utf8'), at)));
+  return opened ?? openCatalog(keys, body, at);
 }
 
 /** A point's catalog as stored, not authenticated: for showing metadata without the key, never for acting on it. */

@@ -7,6 +7,7 @@ import { chunkId } from '../datapath/crypto';
 import { readVolumeManifest, manifestChunkIds } from '../datapath/manifest';
 import type { Repository } from '../datapath/repository';
 import { sha256Of } from './points';
+import { getAuthentic } from '../store/object-store';
 
 export interface VerifyReport {
   resources: number;
@@ -19,7 +20,7 @@ export interface VerifyReport {
 
 /** The decrypted manifests of a point, checked against the catalog's bundle checksum. */
 export async function readBundle(repo: Repository, catalog: Catalog): Promise<KubeObject[]> {
-  const raw = await repo.store.get(catalog.resources.bundle.key);
+  const raw = await getAuthentic(repo.store, catalog.resources.bundle.key, (b) => sha256Of(b) === catalog.resources.bundle.sha256, { evenIfDeleted: true });
   if (!raw) throw new DataCorruptionError(`resource bundle ${catalog.resources.bundle.key} of point ${catalog.planName}/${catalog.pointId} is missing from ${repo.location}`);
   if (sha256Of(raw) !== catalog.resources.bundle.sha256) {
     throw new DataCorruptionError(`resource bundle ${catalog.resources.bundle.key} of point ${catalog.planName}/${catalog.pointId} does not match its catalog checksum; the point is corrupted`);
@@ -51,7 +52,8 @@ export async function verifyPoint(repo: Repository, catalog: Catalog, opts: { re
   const all = new Set<string>();
   for (const v of catalog.volumes) {
     if (!v.snapshotKey) continue;
-    const raw = await repo.store.get(v.snapshotKey);
+    const expected = v.snapshotSha256;
+    const raw = await getAuthentic(repo.store, v.snapshotKey, (b) => sha256Of(b) === expected, { evenIfDeleted: true });
     if (!raw) {
       problems.push(`volume ${v.pvc.namespace}/${v.pvc.name}: snapshot manifest ${v.snapshotKey} is missing`);
       continue;

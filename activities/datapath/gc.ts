@@ -15,6 +15,9 @@
  *  - If a referenced chunk is missing from the index, the index is rebuilt from pack trailers
  *    before deciding; unindexed packs are never deleted while that is the case.
  *  - New index objects are written before old ones are deleted, and both before packs are deleted.
+ *  - Object Lock: a pack still under retention is never deleted, nor is an index object (and
+ *    every pack such an index object lists stays too, so no index ever names a deleted pack);
+ *    each one kept is reported with its date. Checked when the bucket has Object Lock enabled.
  *  - `onProgress` is called in every loop (the activity heartbeats there) and may throw to stop
  *    the run (cancellation): every step above leaves the repository safe when the next is skipped.
  */
@@ -23,6 +26,7 @@ import { hostname } from 'node:os';
 import { listAll } from '../store/object-store';
 import { manifestChunkIds, readVolumeManifest } from './manifest';
 import { packIdFromKey } from './pack';
+import { describeRetention, isRetained, laterRetention, type ObjectRetention } from '../../shared/object-lock';
 import { LOCKS_PREFIX, PACKS_PREFIX, SESSIONS_PREFIX, type PackInfo, type Repository, type SessionMarker } from './repository';
 
 export interface GcOptions {
@@ -50,7 +54,7 @@ export interface GcOptions {
 }
 
 export interface GcProgress {
-  stage: 'sessions' | 'manifests' | 'index' | 'packs' | 'rewrite index' | 'delete packs';
+  stage: 'sessions' | 'manifests' | 'index' | 'packs' | 'object lock' | 'rewrite index' | 'delete packs';
   done?: number;
   total?: number;
 }
@@ -72,7 +76,15 @@ export interface GcResult {
   packsInGrace: number;
   indexObjectsWritten: number;
   indexObjectsDeleted: number;
+  /** Unreferenced packs kept because Object Lock retains them (or an index object listing them). */
+  packsLocked: number;
+  /** Index objects kept because Object Lock retains them. */
+  indexObjectsLocked: number;
+  /** The first LOCKED_REPORT_MAX objects kept for Object Lock, with their date (`locked (mode) until …`). */
+  lockedKept: { key: string; reason: string }[];
 }
+
+const LOCKED_REPORT_MAX = 50;
 
 const PACKS_PER_INDEX_OBJECT = 2000;
 
@@ -97,6 +109,9 @@ export async function collectGarbage(repo: Repository, opts: GcOptions): Promise
     packsInGrace: 0,
     indexObjectsWritten: 0,
     indexObjectsDeleted: 0,
+    packsLocked: 0,
+    indexObjectsLocked: 0,
+    lockedKept: [],
   };
 
   const lockKey = `${LOCKS_PREFIX}gc-${opts.lockId ?? randomBytes(8).toString('hex')}`;
@@ -172,6 +187,43 @@ export async function collectGarbage(repo: Repository, opts: GcOptions): Promise
     }
     const indexedButAbsent = [...known.keys()].some((id) => !present.has(id));
     const oldIndexKeys = repo.loadedIndexKeys();
+
+    // 4b. Object Lock: keep what is retained, and say until when.
+    const lockedIndex = new Set<string>();
+    if (store.retention && (await store.objectLockEnabled?.()) !== false) {
+      const nowDate = () => new Date(now());
+      const keptLocked = (key: string, r: ObjectRetention, via?: string) => {
+        if (result.lockedKept.length < LOCKED_REPORT_MAX) result.lockedKept.push({ key, reason: describeRetention(r) + (via ? ` (listed by ${via})` : '') });
+      };
+      const pinned = new Map<string, { r: ObjectRetention; via: string }>();
+      for (const [i, key] of oldIndexKeys.entries()) {
+        progress({ stage: 'object lock', done: i, total: oldIndexKeys.length + doomed.length });
+        const r = await store.retention(key);
+        if (!isRetained(r, nowDate())) continue;
+        lockedIndex.add(key);
+        keptLocked(key, r);
+        for (const id of repo.packsListedBy(key)) pinned.set(id, { r: laterRetention(pinned.get(id)?.r, r)!, via: key });
+      }
+      result.indexObjectsLocked = lockedIndex.size;
+      const stillDoomed: typeof doomed = [];
+      for (const [i, d] of doomed.entries()) {
+        progress({ stage: 'object lock', done: oldIndexKeys.length + i, total: oldIndexKeys.length + doomed.length });
+        const id = packIdFromKey(d.key)!;
+        const pin = pinned.get(id);
+        const own = await store.retention(d.key);
+        const r = isRetained(own, nowDate()) ? own : pin?.r;
+        if (!r) {
+          stillDoomed.push(d);
+          continue;
+        }
+        const info = known.get(id);
+        if (info) kept.push(info);
+        result.packsKept++;
+        result.packsLocked++;
+        keptLocked(d.key, r, r === own ? undefined : pin?.via);
+      }
+      doomed.splice(0, doomed.length, ...stillDoomed);
+    }
     if (opts.dryRun) {
       result.packsDeleted = doomed.length;
       result.bytesDeleted = doomed.reduce((s, d) => s + d.size, 0);
@@ -179,14 +231,14 @@ export async function collectGarbage(repo: Repository, opts: GcOptions): Promise
     }
 
     // 5. Rewrite the index (when packs go away, or to consolidate many small index objects).
-    if (doomed.length > 0 || indexedButAbsent || oldIndexKeys.length > 16) {
+    if (doomed.length > 0 || indexedButAbsent || oldIndexKeys.length - lockedIndex.size > 16) {
       const newKeys = new Set<string>();
       for (let i = 0; i < kept.length; i += PACKS_PER_INDEX_OBJECT) {
         progress({ stage: 'rewrite index', done: i, total: kept.length });
         newKeys.add(await repo.writeIndex(kept.slice(i, i + PACKS_PER_INDEX_OBJECT)));
         result.indexObjectsWritten++;
       }
-      const stale = oldIndexKeys.filter((k) => !newKeys.has(k));
+      const stale = oldIndexKeys.filter((k) => !newKeys.has(k) && !lockedIndex.has(k));
       for (let i = 0; i < stale.length; i += 1000) await store.delete(stale.slice(i, i + 1000));
       result.indexObjectsDeleted = stale.length;
     }

@@ -88,7 +88,7 @@ export interface VolumeManifest {
 }
 
 export async function readVolumeManifest(repo: Repository, key: string): Promise<VolumeManifest> {
-  const m = await repo.getObject<VolumeManifest>('manifest', key);
+  const m = await repo.getObject<VolumeManifest>('manifest', key, { evenIfDeleted: true });
   if (!m) throw new NotFoundError(`volume snapshot manifest ${key} not found in ${repo.location}; check the recovery point's catalog`);
   if (m.format !== 'tdr-volume-snapshot' || m.version !== 1 || !Array.isArray(m.entries)) {
     throw new RepositoryFormatError(key, repo.location, `not a volume snapshot manifest (format ${m.format} version ${m.version})`);

@@ -48,6 +48,7 @@ export function openStore(ref: StoreRef, env: NodeJS.ProcessEnv = process.env): 
     accessKeyId,
     secretAccessKey,
     ca: readStoreCa(env),
+    ...(ref.objectLock ? { objectLock: ref.objectLock } : {}),
   });
 }
 
@@ -70,8 +71,24 @@ export async function ensureBucket(store: S3ObjectStore): Promise<void> {
     }
   }
   try {
-    await store.client.send(new CreateBucketCommand({ Bucket }));
+    await store.client.send(new CreateBucketCommand({ Bucket, ...(store.config.objectLock ? { ObjectLockEnabledForBucket: true } : {}) }));
   } catch (err) {
     if ((err as Error).name !== 'BucketAlreadyOwnedByYou') throw err;
+  }
+}
+
+/**
+ * A plan with spec.store.objectLock needs a bucket with Object Lock enabled: without it S3 refuses
+ * every locked write, or (some servers) ignores the lock. Checked before a backup writes anything.
+ */
+export async function checkObjectLock(store: S3ObjectStore): Promise<void> {
+  const lock = store.config.objectLock;
+  if (!lock) return;
+  const enabled = await store.objectLockEnabled();
+  if (enabled === false) {
+    throw new InvalidInputError(
+      `spec.store.objectLock: bucket ${store.config.bucket} at ${store.config.endpoint ?? 'AWS S3'} does not have Object Lock enabled, so points cannot be locked (${lock.mode}, ${lock.retention}); ` +
+        'create the bucket with Object Lock enabled (`mc mb --with-lock`, `aws s3api create-bucket --object-lock-enabled-for-bucket`) and point spec.store.url at it, or remove spec.store.objectLock',
+    );
   }
 }

@@ -1,18 +1,23 @@
 import {
   DeleteObjectsCommand,
   GetObjectCommand,
+  GetObjectLockConfigurationCommand,
   HeadObjectCommand,
+  ListObjectVersionsCommand,
   ListObjectsV2Command,
   NoSuchKey,
   NotFound,
   PutObjectCommand,
+  PutObjectRetentionCommand,
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import tls from 'node:tls';
 import type { ObjectStore, StoredObject } from './object-store';
+import { isLockedKey, laterRetention, retainUntil, s3LockMode, type ObjectLockRef, type ObjectRetention } from '../../shared/object-lock';
 import { InvalidInputError, NotFoundError, PermissionDeniedError, StoreUnavailableError } from '../../shared/errors';
 import { UNTRUSTED_CERT_CODES } from '../../config/tls-errors';
 
@@ -29,6 +34,8 @@ export interface S3StoreConfig {
   forcePathStyle: boolean;
   /** PEM CA certificates trusted for an https endpoint besides Node's bundled ones (S3_CA_FILE). */
   ca?: string;
+  /** Write the keys shared/object-lock.ts names under S3 Object Lock. */
+  objectLock?: ObjectLockRef;
 }
 
 /**
@@ -104,6 +111,11 @@ export class S3ObjectStore implements ObjectStore {
     if (name === 'NoSuchBucket') {
       return new NotFoundError(`${op} ${this.location}/${key}: bucket ${this.config.bucket} does not exist at ${this.config.endpoint ?? 'AWS S3'}; create it or fix the store URL`);
     }
+    if (err instanceof S3ServiceException && /WORM protected|protected by object lock/i.test(err.message ?? '')) {
+      return new PermissionDeniedError(
+        `${op} ${this.location}/${key}: refused by S3 Object Lock (${err.name}: ${err.message}); the object version is retained until its retain-until date and cannot be deleted or shortened before then (governance: only with the bypass permission and header)`,
+      );
+    }
     if (name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch') {
       return new PermissionDeniedError(
         `${op} ${this.location}/${key}: ${name}; check the access key and secret (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the plan's credentials) and the bucket policy`,
@@ -132,10 +144,19 @@ export class S3ObjectStore implements ObjectStore {
     return err instanceof Error ? err : new Error(String(err));
   }
 
-  async put(key: string, body: Buffer | string, opts?: { contentType?: string; contentMd5?: string }): Promise<void> {
+  async put(key: string, body: Buffer | string, opts?: { contentType?: string; contentMd5?: string; retainUntil?: Date }): Promise<void> {
+    const lock = this.config.objectLock && isLockedKey(key) ? this.config.objectLock : undefined;
     try {
       await this.client.send(
-        new PutObjectCommand({ Bucket: this.config.bucket, Key: this.fullKey(key), Body: body, ContentType: opts?.contentType, ContentMD5: opts?.contentMd5 }),
+        new PutObjectCommand({
+          Bucket: this.config.bucket,
+          Key: this.fullKey(key),
+          Body: body,
+          ContentType: opts?.contentType,
+          // S3 and MinIO refuse lock headers on a PUT without an integrity header.
+          ContentMD5: opts?.contentMd5 ?? (lock ? createHash('md5').update(body).digest('base64') : undefined),
+          ...(lock ? { ObjectLockMode: s3LockMode(lock.mode), ObjectLockRetainUntilDate: opts?.retainUntil ?? retainUntil(new Date(), lock) } : {}),
+        }),
       );
     } catch (err) {
       throw this.wrap('PUT', key, err);
@@ -158,9 +179,9 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async get(key: string): Promise<Buffer | undefined> {
+  async get(key: string, opts?: { versionId?: string }): Promise<Buffer | undefined> {
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: this.fullKey(key) }));
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: this.fullKey(key), VersionId: opts?.versionId }));
       return Buffer.from(await res.Body!.transformToByteArray());
     } catch (err) {
       if (isMissing(err)) return undefined;
@@ -168,12 +189,13 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+  async getRange(key: string, offset: number, length: number, opts?: { versionId?: string }): Promise<Buffer> {
     try {
       const res = await this.client.send(
         new GetObjectCommand({
           Bucket: this.config.bucket,
           Key: this.fullKey(key),
+          VersionId: opts?.versionId,
           Range: `bytes=${offset}-${offset + length - 1}`,
         }),
       );
@@ -192,6 +214,121 @@ export class S3ObjectStore implements ObjectStore {
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw this.wrap('HEAD', key, err);
+    }
+  }
+
+  /**
+   * The versions of `key` other than the current one, newest first, without delete markers: in a
+   * versioned (lock-enabled) bucket, what an overwrite or a plain delete left behind. [] when the
+   * bucket keeps none, or when listing versions is not allowed (the caller reports its own error).
+   */
+  async previousVersions(key: string): Promise<string[]> {
+    const full = this.fullKey(key);
+    const out: { id: string; at: number }[] = [];
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    try {
+      do {
+        const res = await this.client.send(
+          new ListObjectVersionsCommand({ Bucket: this.config.bucket, Prefix: full, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }),
+        );
+        for (const v of res.Versions ?? []) {
+          if (v.Key === full && v.VersionId && v.VersionId !== 'null' && !v.IsLatest) out.push({ id: v.VersionId, at: v.LastModified?.getTime() ?? 0 });
+        }
+        keyMarker = res.IsTruncated ? res.NextKeyMarker : undefined;
+        versionIdMarker = res.IsTruncated ? res.NextVersionIdMarker : undefined;
+      } while (keyMarker);
+    } catch {
+      return [];
+    }
+    return out.sort((a, b) => b.at - a.at).map((v) => v.id);
+  }
+
+  /**
+   * The latest Object Lock retention among the versions of `key` (undefined when none has one, or
+   * the key has no version): an overwrite or a delete marker on top does not free a locked version,
+   * and a point whose genuine catalog is such a version is still a recovery point.
+   */
+  async retention(key: string): Promise<ObjectRetention | undefined> {
+    let latest: ObjectRetention | undefined;
+    try {
+      await this.eachVersion(key, async (versionId) => {
+        const h = await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.fullKey(key), VersionId: versionId }));
+        if (h.ObjectLockMode && h.ObjectLockRetainUntilDate) {
+          latest = laterRetention(latest, { mode: h.ObjectLockMode === 'COMPLIANCE' ? 'compliance' : 'governance', retainUntil: new Date(h.ObjectLockRetainUntilDate) });
+        }
+      });
+    } catch (err) {
+      if (isMissing(err)) return latest;
+      throw this.wrap('HEAD', key, err);
+    }
+    return latest;
+  }
+
+  /** Calls `fn` with each version id of exactly `key` (not delete markers). */
+  private async eachVersion(key: string, fn: (versionId: string) => Promise<void>): Promise<void> {
+    const full = this.fullKey(key);
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    do {
+      const res = await this.client.send(new ListObjectVersionsCommand({ Bucket: this.config.bucket, Prefix: full, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }));
+      for (const v of res.Versions ?? []) if (v.Key === full && v.VersionId) await fn(v.VersionId);
+      keyMarker = res.IsTruncated ? res.NextKeyMarker : undefined;
+      versionIdMarker = res.IsTruncated ? res.NextVersionIdMarker : undefined;
+    } while (keyMarker);
+  }
+
+  /**
+   * Makes every version of `key` retained until at least `lock.retainUntil` (never shortens one):
+   * the current version and the ones an overwrite or delete left, since which one is genuine is
+   * decided by the reader's authentication, not here. Returns how many versions were extended.
+   */
+  async extendRetention(key: string, lock: ObjectRetention): Promise<number> {
+    const full = this.fullKey(key);
+    let extended = 0;
+    try {
+      await this.eachVersion(key, async (VersionId) => {
+        const head = await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: full, VersionId }));
+        const current = head.ObjectLockRetainUntilDate ? new Date(head.ObjectLockRetainUntilDate).getTime() : 0;
+        const sameOrStricter = head.ObjectLockMode === 'COMPLIANCE' || head.ObjectLockMode === s3LockMode(lock.mode);
+        if (current >= lock.retainUntil.getTime() && sameOrStricter) return;
+        await this.client.send(
+          new PutObjectRetentionCommand({
+            Bucket: this.config.bucket,
+            Key: full,
+            VersionId,
+            Retention: {
+              // A compliance version stays compliance: S3 refuses to weaken it.
+              Mode: head.ObjectLockMode === 'COMPLIANCE' ? 'COMPLIANCE' : s3LockMode(lock.mode),
+              RetainUntilDate: new Date(Math.max(current, lock.retainUntil.getTime())),
+            },
+          }),
+        );
+        extended++;
+      });
+    } catch (err) {
+      throw this.wrap('PUT retention of', key, err);
+    }
+    return extended;
+  }
+
+  /**
+   * Whether the bucket has Object Lock enabled. When the server does not say (no permission to read
+   * the configuration): undefined for a plan that asks for Object Lock (callers then check each
+   * object), false otherwise, so stores used without it need no extra permission.
+   */
+  async objectLockEnabled(): Promise<boolean | undefined> {
+    try {
+      const res = await this.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.config.bucket }));
+      return res.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled';
+    } catch (err) {
+      const name = (err as Error)?.name ?? '';
+      if (/ObjectLockConfigurationNotFound|NoSuchObjectLockConfiguration/.test(name)) return false;
+      if (name === 'NoSuchBucket') throw this.wrap('GET object lock configuration of', '', err);
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404) return false;
+      if (err instanceof S3ServiceException) return this.config.objectLock ? undefined : false;
+      throw this.wrap('GET object lock configuration of', '', err);
     }
   }
 

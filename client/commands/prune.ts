@@ -11,7 +11,7 @@ import { storeUrl } from '../../shared/store-ref';
 import { DrOperation, DrPlan } from '../../shared/search-attributes';
 import { formatBytes } from '../progress';
 import { openClient } from '../temporal-client';
-import { loadPlanFile } from './plan';
+import { loadPlan } from '../plan-source';
 import { asRunFailure, detachOnInterrupt } from '../run-result';
 import { printOutput, withOutput, type OutputOptions } from '../output';
 
@@ -20,10 +20,10 @@ export function formatRetentionReport(r: RetentionResult): string {
   const lines: string[] = [];
   const verb = r.dryRun ? 'would ' : '';
   lines.push(`${r.dryRun ? 'dry run: ' : ''}plan ${r.plan}: ${r.kept.length} kept, ${r.expired.length} ${r.dryRun ? 'to expire' : 'expired'}, ${r.abandonedRemoved.length} failed/abandoned ${r.dryRun ? 'to remove' : 'removed'}`);
-  for (const id of r.kept) lines.push(`  keep    ${id}  (${(r.reasons[id] ?? []).map((x) => RETENTION_RULE_FIELD[x]).join(', ')})`);
+  for (const id of r.kept) lines.push(`  keep    ${id}  (${r.locked?.[id] ?? (r.reasons[id] ?? []).map((x) => RETENTION_RULE_FIELD[x]).join(', ')})`);
   for (const id of r.expired) lines.push(`  expire  ${id}`);
   for (const id of r.abandonedRemoved) lines.push(`  remove  ${id}  (failed or abandoned)`);
-  for (const id of r.incompleteKept) lines.push(`  leave   ${id}  (in progress or recently failed)`);
+  for (const id of r.incompleteKept) lines.push(`  leave   ${id}  (${r.locked?.[id] ?? 'in progress or recently failed'})`);
   lines.push(`  ${verb}delete ${r.objectsDeleted} object(s) under points/`);
   const g = r.gc;
   if (g.ran) {
@@ -31,6 +31,10 @@ export function formatRetentionReport(r: RetentionResult): string {
       `garbage collection: ${g.manifests} live volume snapshot(s), ${g.packsTotal} pack(s): ${verb}delete ${g.packsDeleted} (${formatBytes(g.bytesDeleted ?? 0)}), keep ${g.packsKept}` +
         (g.packsInGrace ? ` (${g.packsInGrace} unreferenced but younger than the grace period)` : ''),
     );
+    if (g.packsLocked || g.indexObjectsLocked) {
+      lines.push(`  keep ${g.packsLocked ?? 0} unreferenced pack(s) and ${g.indexObjectsLocked ?? 0} index object(s) under Object Lock:`);
+      for (const k of g.lockedKept ?? []) lines.push(`    ${k.key}  ${k.reason}`);
+    }
     if (g.staleSessionsRemoved) lines.push(`  ${verb}remove ${g.staleSessionsRemoved} abandoned backup session(s)`);
     if (g.reason) lines.push(`  WARNING: ${g.reason}`);
   } else if (g.deferred) {
@@ -54,7 +58,7 @@ export function registerPruneCommand(points: Command): void {
       if (abandonedAfterMs === undefined) throw new InvalidInputError(`--abandoned-after ${JSON.stringify(opts.abandonedAfter)}: expected a duration like 24h or 2d`);
       const gcGraceMs = parseDuration(opts.gcGrace);
       if (gcGraceMs === undefined) throw new InvalidInputError(`--gc-grace ${JSON.stringify(opts.gcGrace)}: expected a duration like 1h or 0s`);
-      const plan = loadPlanFile(opts.plan);
+      const plan = await loadPlan(opts.plan);
       if (!plan.spec.retention) {
         throw new InvalidInputError(`plan ${plan.metadata.name} has no retention policy`, ['spec.retention: required to prune; add e.g. `retention: { keepLast: 7, keepDaily: 14 }`']);
       }
