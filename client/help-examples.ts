@@ -3,13 +3,16 @@ import type { Command } from 'commander';
 /** Examples shown at the end of each command's --help, by command path. Every command has some (a test walks the tree). */
 export const HELP_EXAMPLES: Record<string, string[]> = {
   'plan validate': ['drctl plan validate shop.yaml'],
+  'plan apply': ['drctl plan apply shop.yaml -n shop', 'drctl plan apply shop.yaml -n shop --context prod-eu   # then: drctl backup shop -n shop'],
+  'plan list': ['drctl plan list -n shop', 'drctl plan list -n shop -o json'],
+  'plan get': ['drctl plan get shop -n shop', 'drctl plan get shop -n shop -o yaml'],
   'key generate': ['drctl key generate > key.b64   # then export TDR_ENCRYPTION_KEY=$(cat key.b64) on workers and agents'],
   'key rotate': [
     'drctl key rotate --plan shop.yaml --to-env TDR_ENCRYPTION_KEY_2   # then set keyFrom.env: TDR_ENCRYPTION_KEY_2',
     'drctl key rotate --plan shop.yaml --to-secret dr-system/repo-key/key --revoke-old',
   ],
-  backup: ['drctl backup shop.yaml', 'drctl backup shop.yaml --no-wait && drctl runs watch backup/shop'],
-  'points list': ['drctl points list --plan shop.yaml', 'drctl points list shop --store s3://dr/points --endpoint http://minio:9000 -o json'],
+  backup: ['drctl backup shop.yaml', 'drctl backup shop -n shop   # the DRPlan shop in namespace shop', 'drctl backup shop.yaml --no-wait && drctl runs watch backup/shop'],
+  'points list': ['drctl points list --plan shop.yaml', 'drctl points list shop -n shop   # store and key from the DRPlan shop', 'drctl points list shop --store s3://dr/points --endpoint http://minio:9000 -o json'],
   'points describe': ['drctl points describe shop/latest --plan shop.yaml', 'drctl points describe shop/20261201T030000Z-1a2b3c4d --plan shop.yaml -o yaml'],
   'points verify': ['drctl points verify shop/latest --plan shop.yaml --read-data'],
   'points prune': ['drctl points prune --plan shop.yaml --dry-run', 'drctl points prune --plan shop.yaml --abandoned-after 2d'],

@@ -2,7 +2,7 @@ import { s3Settings } from '../config/environment';
 import { InvalidInputError } from '../shared/errors';
 import { parseStoreUrl, type KeyRef, type StoreRef } from '../shared/store-ref';
 import { planKeyRef, planToStoreRef, type Plan } from '../shared/plan';
-import { loadPlanFile } from './commands/plan';
+import { loadPlan } from './plan-source';
 
 /** Builds a StoreRef from `--store s3://bucket/prefix` (or S3_BUCKET/S3_PREFIX) and S3_ENDPOINT. */
 export function storeRefFromOptions(opts: { store?: string; endpoint?: string }, env = process.env): StoreRef {
@@ -30,8 +30,8 @@ export interface StoreAndKeyOptions {
  * or a Secret, read through the plan's source context), else TDR_ENCRYPTION_KEY.
  * `keyEnv` is the key's variable, undefined when the key is a Secret.
  */
-export function storeAndKeyFromOptions(opts: StoreAndKeyOptions, env = process.env): { ref: StoreRef; key: KeyRef; keyEnv?: string; plan?: Plan } {
-  const plan = opts.plan ? loadPlanFile(opts.plan) : undefined;
+export async function storeAndKeyFromOptions(opts: StoreAndKeyOptions, env = process.env): Promise<{ ref: StoreRef; key: KeyRef; keyEnv?: string; plan?: Plan }> {
+  const plan = opts.plan ? await loadPlan(opts.plan) : undefined;
   const ref = plan && !opts.store ? planToStoreRef(plan) : storeRefFromOptions(opts, env);
   const key: KeyRef = opts.keyEnv ? { env: opts.keyEnv } : plan ? planKeyRef(plan) : { env: 'TDR_ENCRYPTION_KEY' };
   return { ref, key, ...('env' in key ? { keyEnv: key.env } : {}), ...(plan ? { plan } : {}) };

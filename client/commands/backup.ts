@@ -5,7 +5,7 @@ import { backupWorkflowId, type BackupProgress, type BackupReport } from '../../
 import { DrOperation, DrPlan, DrSourceCluster } from '../../shared/search-attributes';
 import { InvalidInputError } from '../../shared/errors';
 import { openClient } from '../temporal-client';
-import { loadPlanFile } from './plan';
+import { loadPlan } from '../plan-source';
 import { followProgress, formatBytes } from '../progress';
 import { runResult } from '../run-result';
 
@@ -15,7 +15,7 @@ export function registerBackupCommand(program: Command): void {
     .description('take a recovery point of the application a plan protects')
     .option('--no-wait', 'print the workflow ID and return at once')
     .action(async (file: string, opts: { wait: boolean }) => {
-      const plan = loadPlanFile(file);
+      const plan = await loadPlan(file);
       const dr = await openClient();
       try {
         const workflowId = backupWorkflowId(plan.metadata.name);

@@ -14,6 +14,7 @@ import { openStore } from '../../activities/store/open-store';
 import { listAll } from '../../activities/store/object-store';
 import { openClient } from '../temporal-client';
 import { loadPlanFile } from './plan';
+import { loadPlan } from '../plan-source';
 import { asRunFailure, detachOnInterrupt } from '../run-result';
 import { EXIT_CODES } from '../../config/exit-codes';
 import { printOutput, withOutput, type OutputOptions } from '../output';
@@ -112,7 +113,7 @@ export function registerDrillCommands(program: Command): void {
       .option('--cluster-name <name>', 'the cluster name its node agents use (default: the context)')
       .option('--detach', 'print the workflow id and return'),
   ).action(async (file: string, opts: OutputOptions & { to?: string; clusterName?: string; detach?: boolean }) => {
-      const plan = loadPlanFile(file);
+      const plan = await loadPlan(file);
       if (opts.clusterName && !opts.to) throw new InvalidInputError('--cluster-name: give it with --to <context>');
       const dr = await openClient();
       try {
@@ -140,7 +141,7 @@ export function registerDrillCommands(program: Command): void {
     .option('--catchup-window <duration>', 'how late a missed run may still start', '10m')
     .option('--pause-after-failures <n>', 'pause the schedule after n failed drills in a row, 0 never (default: spec.drill.pauseAfterFailures, 1)')
     .action(async (file: string, opts: { cron?: string; catchupWindow: string; pauseAfterFailures?: string }) => {
-      const plan = loadPlanFile(file);
+      const plan = await loadPlan(file);
       const cron = opts.cron ?? plan.spec.drill?.schedule;
       if (!cron) throw new InvalidInputError(`--cron: plan ${plan.metadata.name} has no spec.drill.schedule; give --cron "0 3 * * 1"`);
       const n = opts.pauseAfterFailures === undefined ? undefined : Number(opts.pauseAfterFailures);
@@ -181,7 +182,7 @@ export function registerDrillCommands(program: Command): void {
   }
 
   withOutput(cmd.command('list <plan>').description('past drills of a plan, newest first, from the store (plan file)')).action(async (file: string, opts: OutputOptions) => {
-    const reports = await readDrillReports(loadPlanFile(file));
+    const reports = await readDrillReports(await loadPlan(file));
     printOutput(
       opts,
       reports.map(({ steps: _s, checks: _c, ...r }) => r),
@@ -199,7 +200,7 @@ export function registerDrillCommands(program: Command): void {
       .description('one drill\'s report (plan file and drill id)')
       .option('--html <file>', 'also write it as one self-contained HTML page with a timeline chart'),
   ).action(async (file: string, id: string, opts: OutputOptions & { html?: string }) => {
-      const plan = loadPlanFile(file);
+      const plan = await loadPlan(file);
       const body = await openStore(drillStoreRef(plan)).get(drillReportKey(plan.metadata.name, id));
       if (!body) throw new NotFoundError(`no drill ${id} of plan ${plan.metadata.name}; see \`drctl drill list ${file}\``);
       const report = JSON.parse(body.toString('utf8')) as DrillReport;

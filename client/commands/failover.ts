@@ -19,6 +19,7 @@ import { DrOperation, DrPlan, DrSite, DrSourceCluster, DrTargetCluster } from '.
 import { InvalidInputError, NotFoundError } from '../../shared/errors';
 import { openClient } from '../temporal-client';
 import { loadPlanFile } from './plan';
+import { loadPlan } from '../plan-source';
 import { replicateStatusQuery } from '../../workflows/replicate';
 import { asRunFailure, detachOnInterrupt } from '../run-result';
 import { EXIT_CODES } from '../../config/exit-codes';
@@ -147,7 +148,7 @@ async function follow(handle: WorkflowHandle<typeof failover>): Promise<Failover
 type RunOptions = OutputOptions & { to?: string; from?: string; planned?: boolean; unplanned?: boolean; detach?: boolean };
 
 async function run(planFile: string, operation: FailoverInput['operation'], opts: RunOptions): Promise<void> {
-  const plan = loadPlanFile(planFile);
+  const plan = await loadPlan(planFile);
   if (opts.planned && opts.unplanned) throw new InvalidInputError('--planned and --unplanned: choose one');
   const mode: FailoverMode = opts.unplanned ? 'unplanned' : 'planned';
   const standbys = (plan.spec.standbys ?? []).map((s) => s.name);

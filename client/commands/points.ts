@@ -9,6 +9,7 @@ import { describeKeyRef } from '../../shared/store-ref';
 import { formatBytes } from '../progress';
 import { registerPruneCommand } from './prune';
 import { printOutput, withOutput, type OutputOptions } from '../output';
+import { planSource } from '../plan-source';
 
 
 const storeOptions = (c: Command) =>
@@ -21,8 +22,9 @@ const storeOptions = (c: Command) =>
 export function registerPointsCommands(program: Command): void {
   const points = program.command('points').description('recovery points, read straight from the object store (no Temporal needed, except prune, which runs on the worker)');
 
-  withOutput(storeOptions(points.command('list [plan]').description('list recovery points, newest first'))).action(async (planName: string | undefined, opts: StoreAndKeyOptions & OutputOptions) => {
-    const { ref, key } = storeAndKeyFromOptions(opts);
+  withOutput(storeOptions(points.command('list [plan]').description('list recovery points, newest first; with -n <namespace>, [plan] names a DRPlan resource whose store and key are used'))).action(async (planName: string | undefined, opts: StoreAndKeyOptions & OutputOptions) => {
+    // `points list shop -n ns`: the DRPlan shop is both the filter and where the store comes from.
+    const { ref, key } = await storeAndKeyFromOptions(planSource().namespace && planName && !opts.plan ? { ...opts, plan: planName } : opts);
     const keys = keyAvailable(key) ? await openRepositoryKeys(ref, key, { absent: 'undefined' }) : undefined;
     const list = await listPoints(openStore(ref), planName, keys);
     const detail = (p: (typeof list)[number]) =>
@@ -41,7 +43,7 @@ export function registerPointsCommands(program: Command): void {
 
   withOutput(storeOptions(points.command('describe <point>').description('show a point\'s catalog (<plan>/<id> or <plan>/latest); -o json or yaml prints the whole catalog')))
     .action(async (pointRef: string, opts: StoreAndKeyOptions & OutputOptions) => {
-      const { ref, key } = storeAndKeyFromOptions(opts);
+      const { ref, key } = await storeAndKeyFromOptions(opts);
       const store = openStore(ref);
       const keys = keyAvailable(key) ? await openRepositoryKeys(ref, key) : undefined;
       const { planName, pointId } = await resolvePointRef(store, pointRef, keys);
@@ -61,7 +63,7 @@ export function registerPointsCommands(program: Command): void {
   storeOptions(points.command('verify <point>').description('check every checksum of a point; --read-data also reads and authenticates every chunk'))
     .option('--read-data', 'read every chunk of every volume')
     .action(async (pointRef: string, opts: StoreAndKeyOptions & { readData?: boolean }) => {
-      const { ref, key } = storeAndKeyFromOptions(opts);
+      const { ref, key } = await storeAndKeyFromOptions(opts);
       const store = openStore(ref);
       const repo = await openRepository(ref, key, { create: false });
       const { planName, pointId } = await resolvePointRef(store, pointRef, repo.keys);

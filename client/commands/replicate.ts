@@ -16,7 +16,7 @@ import { formatDuration, parseDuration } from '../../shared/duration';
 import { DrOperation, DrPlan, DrSourceCluster, DrTargetCluster } from '../../shared/search-attributes';
 import { InvalidInputError } from '../../shared/errors';
 import { openClient } from '../temporal-client';
-import { loadPlanFile } from './plan';
+import { loadPlan, planSource } from '../plan-source';
 import { formatBytes } from '../progress';
 import { printOutput, withOutput, type OutputOptions } from '../output';
 
@@ -84,8 +84,8 @@ export function formatStatus(s: ReplicateStatus): string {
 
 /** The sites to act on: `--site`, else every site of the plan file, else every running loop of the plan. */
 async function resolveTargets(client: Client, planArg: string, site: string | undefined): Promise<{ planName: string; sites: string[] }> {
-  if (/\.ya?ml$/.test(planArg) || existsSync(planArg)) {
-    const plan = loadPlanFile(planArg);
+  if (planSource().namespace || /\.ya?ml$/.test(planArg) || existsSync(planArg)) {
+    const plan = await loadPlan(planArg);
     if (site) standbySite(plan, site);
     const sites = site ? [site] : (plan.spec.standbys ?? []).map((s) => s.name);
     if (!sites.length) throw new InvalidInputError(`${planArg}: plan ${plan.metadata.name} lists no standby site; add spec.standbys and spec.rpo`);
@@ -123,7 +123,7 @@ export function registerReplicateCommands(program: Command): void {
     .option('--site <name>', 'only this standby site')
     .option('--interval <duration>', 'time between points (default: the plan\'s rpo / 2)')
     .action(async (file: string, opts: { site?: string; interval?: string }) => {
-      const plan = loadPlanFile(file);
+      const plan = await loadPlan(file);
       const sites = opts.site ? [opts.site] : (plan.spec.standbys ?? []).map((s) => s.name);
       if (!sites.length) throw new InvalidInputError(`${file}: plan ${plan.metadata.name} lists no standby site; add spec.standbys (name, context, store) and spec.rpo`);
       for (const s of sites) standbySite(plan, s);

@@ -65,3 +65,14 @@ export const startAgentProcess = (cluster: string, nodes: string[], env: NodeJS.
     TDR_AGENT_CONTEXT: cluster,
     ...env,
   });
+
+/** The controller (worker/controller.js) serving `cluster`, starting workflows on `taskQueue`. */
+export const startControllerProcess = (cluster: string, taskQueue: string, env: NodeJS.ProcessEnv = {}) =>
+  start(`controller-${cluster}`, 'worker/controller.js', {
+    LOG_LEVEL: 'INFO',
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    TDR_CONTROLLER_CONTEXT: cluster,
+    TDR_CONTROLLER_CLUSTER_NAME: cluster,
+    TDR_TEMPORAL_UI_URL: process.env.TDR_TEMPORAL_UI,
+    ...env,
+  });
