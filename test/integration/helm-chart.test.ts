@@ -92,16 +92,22 @@ describe('Helm chart deploy/helm/temporal-dr', () => {
     const names = objects.map((o) => `${o.kind}/${o.metadata!.name}`).sort();
     expect(names).toEqual(
       [
+        'ClusterRole/dr-temporal-dr-controller',
         'ClusterRole/dr-temporal-dr-node-agent',
         'ClusterRole/dr-temporal-dr-worker',
         'ClusterRole/temporal-dr-app-owner',
         'ClusterRole/temporal-dr-platform-admin',
         'ClusterRole/temporal-dr-viewer',
+        'ClusterRoleBinding/dr-temporal-dr-controller',
         'ClusterRoleBinding/dr-temporal-dr-node-agent',
         'ClusterRoleBinding/dr-temporal-dr-worker',
         ...['backups', 'drills', 'drplans', 'drpolicies', 'failovers', 'restores'].map((p) => `CustomResourceDefinition/${p}.${DR_API_GROUP}`),
         'DaemonSet/dr-temporal-dr-node-agent',
+        'Deployment/dr-temporal-dr-controller',
         'Deployment/dr-temporal-dr-worker',
+        'MutatingAdmissionPolicy/temporal-dr-requester',
+        'MutatingAdmissionPolicyBinding/temporal-dr-requester',
+        'ServiceAccount/dr-temporal-dr-controller',
         'ServiceAccount/dr-temporal-dr-node-agent',
         'ServiceAccount/dr-temporal-dr-worker',
       ].sort(),
@@ -112,11 +118,26 @@ describe('Helm chart deploy/helm/temporal-dr', () => {
     expect(container.env).toContainEqual({ name: 'TDR_NODES', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
     expect(container.env).toContainEqual({ name: 'TDR_KUBELET_ROOT', value: '/var/lib/k0s/kubelet' });
     expect(container.env).toContainEqual({ name: 'TDR_CLUSTER', value: 'source' });
-    const worker = (objects.find((o) => o.kind === 'Deployment') as k8s.V1Deployment).spec!.template.spec!.containers[0]!;
+    const deployment = (name: string) => (objects.find((o) => o.kind === 'Deployment' && o.metadata!.name === name) as k8s.V1Deployment).spec!.template.spec!.containers[0]!;
+    const worker = deployment('dr-temporal-dr-worker');
+    const controller = deployment('dr-temporal-dr-controller');
+    expect(controller.command).toEqual(['node', 'dist/worker/controller.js']);
+    expect(controller.env).toEqual(expect.arrayContaining([
+      { name: 'TDR_CONTROLLER_CONTEXT', value: 'inClusterContext' },
+      { name: 'TDR_CONTROLLER_CLUSTER_NAME', value: 'source' },
+      { name: 'TDR_TEMPORAL_UI_URL', value: 'https://temporal.example.com' },
+    ]));
+    // Without MutatingAdmissionPolicy: the validating fallback instead.
+    const fallback = render('temporal-dr', '--set', 'clusterName=source', '--set', 'controller.requesterPolicy=validating').map((o) => o.kind).filter((k) => /AdmissionPolicy/.test(k!));
+    expect(fallback.sort()).toEqual(['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
     for (const name of ['TEMPORAL_API_KEY', 'TDR_PAYLOAD_KEYS', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'TDR_ENCRYPTION_KEY']) {
       expect(worker.env!.find((e) => e.name === name)?.valueFrom?.secretKeyRef).toBeDefined();
     }
-    expect(worker.livenessProbe?.httpGet).toEqual({ path: '/metrics', port: 'metrics' });
+    // The probes call the worker's own health endpoints (test/integration/worker-health.test.ts proves what they answer).
+    expect(worker.livenessProbe?.httpGet).toEqual({ path: '/livez', port: 'health' });
+    expect(worker.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    expect(worker.env).toEqual(expect.arrayContaining([{ name: 'TDR_HEALTH_ADDRESS', value: '0.0.0.0:9465' }]));
+    expect(worker.ports).toEqual(expect.arrayContaining([{ name: 'health', containerPort: 9465, protocol: 'TCP' }]));
     // The chart's CRDs are the generated files, unchanged.
     for (const crd of objects.filter(isCrd)) {
       const file = YAML.parse(fs.readFileSync(path.join(CHART, 'crds', `${crd.metadata!.name}.yaml`), 'utf8'));
@@ -134,7 +155,8 @@ describe('Helm chart deploy/helm/temporal-dr', () => {
     beforeAll(async () => {
       home = await freshNamespace('source', 'helm-chart');
       other = await freshNamespace('source', 'helm-chart-other');
-      objects = render(home.name, '--values', ALL_OPTIONS);
+      // A plan whose key is keyFrom.secret in `other`: the agents get a Role for that one Secret.
+      objects = render(home.name, '--values', ALL_OPTIONS, '--set', `agent.keySecrets[0].namespace=${other.name}`, '--set', 'agent.keySecrets[0].name=repo-key');
     });
 
     afterAll(async () => {
@@ -161,21 +183,22 @@ describe('Helm chart deploy/helm/temporal-dr', () => {
     });
 
     it('grants the worker and the node agent what they use and no more (their service accounts, impersonated)', async () => {
-      const own = objects.filter((o) => /^(ClusterRole|ClusterRoleBinding)$/.test(o.kind!) && o.metadata!.name!.startsWith('dr-temporal-dr-'));
+      const own = objects.filter((o) => /^(Cluster)?Role(Binding)?$/.test(o.kind!) && o.metadata!.name!.startsWith('dr-temporal-dr-'));
       for (const o of own) {
         created.push(o);
         await serverSideApply(o);
       }
       const serviceAccount = (name: string) => `system:serviceaccount:${home.name}:${name}`;
-      const can = async (user: string, verb: string, resource: string, opts: { group?: string; subresource?: string } = {}) => {
+      const can = async (user: string, verb: string, resource: string, opts: { group?: string; subresource?: string; name?: string } = {}) => {
         const review = await clientAs(user, k8s.AuthorizationV1Api).createSelfSubjectAccessReview({
-          body: { spec: { resourceAttributes: { verb, resource, group: opts.group ?? '', subresource: opts.subresource, namespace: other.name } } },
+          body: { spec: { resourceAttributes: { verb, resource, group: opts.group ?? '', subresource: opts.subresource, name: opts.name, namespace: other.name } } },
         });
         return review.status!.allowed;
       };
       const agent = serviceAccount('dr-temporal-dr-node-agent');
       const worker = serviceAccount('dr-temporal-dr-worker');
-      await waitFor('the service accounts\' bindings to take effect', 30_000, async () => (await can(agent, 'get', 'pods')) && (await can(worker, 'list', 'secrets')));
+      const controller = serviceAccount('dr-temporal-dr-controller');
+      await waitFor('the service accounts\' bindings to take effect', 30_000, async () => (await can(agent, 'get', 'pods')) && (await can(worker, 'list', 'secrets')) && (await can(controller, 'watch', 'namespaces')));
       const decisions = {
         agent: {
           getPods: await can(agent, 'get', 'pods'),
@@ -183,6 +206,8 @@ describe('Helm chart deploy/helm/temporal-dr', () => {
           getClaims: await can(agent, 'get', 'persistentvolumeclaims'),
           getVolumes: await can(agent, 'get', 'persistentvolumes'),
           getSecrets: await can(agent, 'get', 'secrets'),
+          getKeySecret: await can(agent, 'get', 'secrets', { name: 'repo-key' }),
+          getOtherSecret: await can(agent, 'get', 'secrets', { name: 'db-password' }),
           listClaims: await can(agent, 'list', 'persistentvolumeclaims'),
           createPods: await can(agent, 'create', 'pods'),
           exec: await can(agent, 'create', 'pods', { subresource: 'exec' }),
@@ -197,10 +222,38 @@ describe('Helm chart deploy/helm/temporal-dr', () => {
           impersonate: await can(worker, 'impersonate', 'users'),
           escalateRoles: await can(worker, 'escalate', 'clusterroles', { group: 'rbac.authorization.k8s.io' }),
         },
+        controller: {
+          watchRestores: await can(controller, 'watch', 'restores', { group: DR_API_GROUP }),
+          patchRestoreStatus: await can(controller, 'patch', 'restores', { group: DR_API_GROUP, subresource: 'status' }),
+          updateRestores: await can(controller, 'update', 'restores', { group: DR_API_GROUP }),
+          patchRestores: await can(controller, 'patch', 'restores', { group: DR_API_GROUP }),
+          applyPlans: (await can(controller, 'create', 'drplans', { group: DR_API_GROUP })) && (await can(controller, 'patch', 'drplans', { group: DR_API_GROUP })),
+          deletePlans: await can(controller, 'delete', 'drplans', { group: DR_API_GROUP }),
+          watchNamespaces: await can(controller, 'watch', 'namespaces'),
+          getSecrets: await can(controller, 'get', 'secrets'),
+          listSecrets: await can(controller, 'list', 'secrets'),
+          accessReviews: await can(controller, 'create', 'subjectaccessreviews', { group: 'authorization.k8s.io' }),
+          readPods: await can(controller, 'get', 'pods'),
+          impersonate: await can(controller, 'impersonate', 'users'),
+        },
       };
       expect(decisions).toEqual({
-        agent: { getPods: true, listPods: true, getClaims: true, getVolumes: true, getSecrets: false, listClaims: false, createPods: false, exec: false },
+        agent: { getPods: true, listPods: true, getClaims: true, getVolumes: true, getSecrets: false, getKeySecret: true, getOtherSecret: false, listClaims: false, createPods: false, exec: false },
         worker: { listSecrets: true, exec: true, applyDeployments: true, deleteDeployments: true, updateDeployments: false, deleteCollection: false, impersonate: false, escalateRoles: true },
+        controller: {
+          watchRestores: true,
+          patchRestoreStatus: true,
+          updateRestores: false,
+          patchRestores: false,
+          applyPlans: true,
+          deletePlans: true,
+          watchNamespaces: true,
+          getSecrets: true,
+          listSecrets: false,
+          accessReviews: true,
+          readPods: false,
+          impersonate: false,
+        },
       });
     });
 
@@ -268,6 +321,10 @@ describe('Helm chart deploy/helm/temporal-dr', () => {
         plural,
         body: { apiVersion: `${DR_API_GROUP}/${DR_API_VERSION}`, kind, metadata: { name }, spec },
       });
+      const restoresAcross = async (user: string) =>
+        (await clientAs(user, k8s.AuthorizationV1Api).createSelfSubjectAccessReview({
+          body: { spec: { resourceAttributes: { verb: 'restore-across-namespaces', resource: 'restores', group: DR_API_GROUP } } },
+        })).status!.allowed;
       const policy = request('DRPolicy', 'drpolicies', 'gold', { namespaceSelector: { matchLabels: { 'dr.tier': 'gold' } }, planTemplate: { namespace: home.name, name: 'shop' } });
 
       created.push({ apiVersion: `${DR_API_GROUP}/${DR_API_VERSION}`, kind: 'DRPolicy', metadata: { name: 'gold' } });
@@ -286,6 +343,9 @@ describe('Helm chart deploy/helm/temporal-dr', () => {
         viewerListsElsewhere: await statusOf(() => viewer.listNamespacedCustomObject({ ...plans, namespace: other.name })),
         adminPolicy: await statusOf(() => admin.createClusterCustomObject(policy)),
         adminFailover: await statusOf(() => admin.createNamespacedCustomObject({ ...request('Failover', 'failovers', 'to-target', { planRef: { name: 'shop' }, to: 'target' }), namespace: home.name })),
+        // What the controller asks before a Restore into another namespace: the verb, cluster-wide.
+        adminRestoresAcross: await restoresAcross(USERS.platformAdmin),
+        appOwnerRestoresAcross: await restoresAcross(USERS.appOwner),
       };
       expect(outcomes).toEqual({
         appOwnerRestoreHere: 200,
@@ -299,6 +359,8 @@ describe('Helm chart deploy/helm/temporal-dr', () => {
         viewerListsElsewhere: 403,
         adminPolicy: 200,
         adminFailover: 200,
+        adminRestoresAcross: true,
+        appOwnerRestoresAcross: false,
       });
     });
   });

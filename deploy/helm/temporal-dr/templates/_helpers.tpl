@@ -72,6 +72,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   valueFrom: { secretKeyRef: { name: {{ .Values.repositoryKey.secretName | quote }}, key: {{ .Values.repositoryKey.key | quote }} } }
 {{- end }}
 - { name: TDR_METRICS_ADDRESS, value: {{ printf "0.0.0.0:%v" .Values.metrics.port | quote }} }
+- { name: TDR_HEALTH_ADDRESS, value: {{ printf "0.0.0.0:%v" .Values.health.port | quote }} }
 - { name: LOG_LEVEL, value: {{ .Values.logLevel | quote }} }
 - { name: LOG_FORMAT, value: json }
 {{- with .Values.extraEnv }}
@@ -103,15 +104,20 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{- define "temporal-dr.probes" -}}
-# The metrics endpoint is served by the worker's runtime: it answers while the process is alive.
+# /livez fails once the worker has failed or stopped (restart it); /readyz fails while the Temporal
+# server cannot be reached through the worker's connection (config/health-server.ts).
 livenessProbe:
-  httpGet: { path: /metrics, port: metrics }
+  httpGet: { path: /livez, port: health }
   initialDelaySeconds: 20
   periodSeconds: 20
   timeoutSeconds: 5
   failureThreshold: 3
 readinessProbe:
-  httpGet: { path: /metrics, port: metrics }
+  httpGet: { path: /readyz, port: health }
   periodSeconds: 10
   timeoutSeconds: 5
+{{- end }}
+
+{{- define "temporal-dr.controllerServiceAccount" -}}
+{{- if .Values.controller.serviceAccount.create }}{{ default (printf "%s-controller" (include "temporal-dr.fullname" .)) .Values.controller.serviceAccount.name }}{{ else }}{{ default "default" .Values.controller.serviceAccount.name }}{{ end }}
 {{- end }}
