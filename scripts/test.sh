@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: installs npm packages, builds (or reuses) the local
-# stack's binaries, type-checks, then runs unit tests and the tests against the real Temporal
-# dev server, MinIO and the two kwok clusters, which jest's global setup starts and stops.
+# The whole test suite, from a fresh clone: provides the pinned Node.js (scripts/node-runtime.sh),
+# installs npm packages, builds (or reuses) the local stack's binaries, type-checks, then runs
+# unit tests and the tests against the real Temporal dev server, MinIO and the two kwok clusters,
+# which jest's global setup starts and stops.
 # Extra arguments go to jest (e.g. `npm test -- test/unit`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,9 @@ source scripts/stack/lib.sh
 start=$SECONDS
 
 bash scripts/check-prereqs.sh --tests
+# Everything below (npm, tsc, jest and the workers and agents it spawns) runs on the pinned Node.
+eval "$(bash scripts/node-runtime.sh)"
+log "Node.js $(node --version) at $(command -v node)"
 bash scripts/npm-install.sh
 eval "$(bash scripts/stack/build-binaries.sh)"
 export TEMPORAL_BIN MINIO_BIN
@@ -17,6 +21,8 @@ eval "$(bash scripts/stack/build-promtool.sh)"
 export PROMTOOL_BIN
 eval "$(bash scripts/stack/build-helm.sh)"
 export HELM_BIN
+eval "$(bash scripts/stack/build-vault.sh)"
+export VAULT_BIN
 log "binaries ready after $((SECONDS - start))s"
 
 log "type-checking and compiling (the end-to-end tests run the compiled worker and node agent)"

@@ -107,6 +107,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'UnsupportedCatalogVersionError',
   'RepositoryFormatError',
   'InvalidEncryptionKeyError',
+  'KmsKeyRefusedError',
 ];
 
 /**

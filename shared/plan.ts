@@ -130,6 +130,20 @@ export type VolumesSpec = z.output<typeof volumesSchema>;
 
 const secretKeyRefSchema = z.strictObject({ namespace: dnsLabelSchema, name: nonEmpty, key: nonEmpty });
 
+/**
+ * A key of a Vault-compatible KMS's transit engine (OpenBao, Vault): it wraps the repository key
+ * and never leaves the KMS. The token comes from a worker env var or a Secret key.
+ */
+const kmsKeySchema = z.strictObject({
+  address: z.url({ protocol: /^https?$/, error: 'expected the KMS address like https://openbao.example:8200' }),
+  mount: nonEmpty.default('transit'),
+  keyName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'expected a transit key name of [A-Za-z0-9._-]' }),
+  tokenFrom: z
+    .strictObject({ env: envVarSchema.optional(), secret: secretKeyRefSchema.optional() })
+    .refine((t) => (t.env === undefined) !== (t.secret === undefined), { error: 'set exactly one of env, secret' }),
+  caFile: nonEmpty.optional(),
+});
+
 /** Where a site's object store is and how to reach it (the key is the plan's, see spec.store.encryption). */
 const storeLocationFields = {
   url: z
@@ -157,11 +171,22 @@ const storeSchema = z
   .strictObject({
     ...storeLocationFields,
     encryption: z.strictObject({
-      /** Where the 32-byte base64 key comes from: a worker env var or a Secret key. */
+      /** Where the key-encryption key comes from: a worker env var or a Secret key (32 bytes, base64), or a KMS key. */
       keyFrom: z
-        .strictObject({ env: envVarSchema.optional(), secret: secretKeyRefSchema.optional() })
-        .refine((k) => (k.env === undefined) !== (k.secret === undefined), { error: 'set exactly one of env, secret' }),
+        .strictObject({ env: envVarSchema.optional(), secret: secretKeyRefSchema.optional(), kms: kmsKeySchema.optional() })
+        .refine((k) => [k.env, k.secret, k.kms].filter((v) => v !== undefined).length === 1, { error: 'set exactly one of env, secret, kms' }),
     }),
+    /**
+     * Write every point under S3 Object Lock (the bucket must have been created with Object Lock
+     * enabled): `governance` (deletable only with the bypass-governance permission and header) or
+     * `compliance` (nobody can delete or shorten it); each point stays locked for `retention`.
+     */
+    objectLock: z
+      .strictObject({
+        mode: z.enum(['governance', 'compliance'], { error: 'expected governance or compliance' }),
+        retention: durationSchema.refine((s) => (parseDuration(s) ?? 1000) >= 1000, { error: 'expected at least 1s (e.g. 30d)' }),
+      })
+      .optional(),
   });
 export type StoreSpec = z.output<typeof storeSchema>;
 
@@ -283,6 +308,15 @@ const drillSchema = z.strictObject({
   pauseAfterFailures: z.number().int().min(0).default(1),
 });
 
+/** A cron expression, checked as spec.drill.schedule is. */
+const cronSchema = z.string().superRefine((s, ctx) => {
+  const problem = cronProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${problem} (expected cron like "0 3 * * *")` });
+});
+
+/** Scheduled backups (the controller keeps a Temporal Schedule of them for a DRPlan resource). */
+const backupScheduleSchema = z.strictObject({ schedule: cronSchema });
+
 export const planSchema = z.strictObject({
   apiVersion: z.literal(PLAN_API_VERSION),
   kind: z.literal('DRPlan'),
@@ -302,6 +336,10 @@ export const planSchema = z.strictObject({
     standbys: z.array(standbySchema).min(1, { error: 'list at least one standby site, or remove standbys' }).optional(),
     drill: drillSchema.optional(),
     failover: failoverSchema.optional(),
+    /** Backups on a cron (DRPlan resources: the controller's Temporal Schedule). */
+    backup: backupScheduleSchema.optional(),
+    /** DRPlan resources: what deleting the resource does to its recovery points (Retain by default, or Delete). */
+    deletionPolicy: z.enum(['Retain', 'Delete']).optional(),
   }),
 });
 
@@ -460,7 +498,9 @@ export function validatePlan(input: unknown): Plan {
 
 /** Where the plan's repository lives; carries no secret (fromSecret credentials are resolved by the worker). */
 export function planToStoreRef(plan: Plan): StoreRef {
-  return storeLocationToRef(plan.spec.store);
+  const ref = storeLocationToRef(plan.spec.store);
+  if (plan.spec.store.objectLock) ref.objectLock = { ...plan.spec.store.objectLock };
+  return ref;
 }
 
 /** A standby site of the plan by name; InvalidInputError naming the sites when there is none. */
@@ -505,10 +545,11 @@ export function storeLocationToRef(store: StoreLocationSpec): StoreRef {
  * pass a standby's context for reads at that standby, so they work while the source is down.
  */
 export function planKeyRef(plan: Plan, context: string = plan.spec.source.context): KeyRef {
-  const { env, secret } = plan.spec.store.encryption.keyFrom;
+  const { env, secret, kms } = plan.spec.store.encryption.keyFrom;
   if (env) return { env };
   if (secret) return { secret: { ...secret }, context };
-  throw new InvalidInputError('spec.store.encryption.keyFrom: set exactly one of env, secret');
+  if (kms) return { kms: { ...kms, tokenFrom: 'env' in kms.tokenFrom && kms.tokenFrom.env ? { env: kms.tokenFrom.env } : { secret: { ...kms.tokenFrom.secret! } } }, context };
+  throw new InvalidInputError('spec.store.encryption.keyFrom: set exactly one of env, secret, kms');
 }
 
 /**

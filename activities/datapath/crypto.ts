@@ -181,3 +181,29 @@ export function unwrapDataKey(kek: Buffer, wrapped: string): Buffer | undefined 
     return undefined;
   }
 }
+
+/**
+ * A key-encryption key held by a KMS: it never leaves the KMS, which wraps and unwraps the data
+ * key. `id` names the KMS key (its URL), never a secret; wrapped entries carry the KMS's own
+ * ciphertext. unwrap throws a typed error when the KMS refuses (see activities/store/kms-kek.ts).
+ */
+export interface RemoteKek {
+  readonly id: string;
+  wrap(dek: Buffer): Promise<string>;
+  unwrap(wrapped: string): Promise<Buffer>;
+  /** Re-encrypts a wrapped entry under the KMS key's newest version without revealing the data key. */
+  rewrap?(wrapped: string): Promise<string>;
+}
+
+/** A key-encryption key: 32 local bytes (env variable, Secret) or a KMS key. */
+export type Kek = Buffer | RemoteKek;
+
+/** The id a wrapped entry of `kek` carries: 16 hex digits for a local key, the KMS key's id otherwise. */
+export function kekIdOf(kek: Kek): string {
+  return Buffer.isBuffer(kek) ? kekId(kek) : kek.id;
+}
+
+/** wrapDataKey for any key-encryption key. */
+export async function wrapDataKeyWith(kek: Kek, dek: Buffer): Promise<string> {
+  return Buffer.isBuffer(kek) ? wrapDataKey(kek, dek) : kek.wrap(dek);
+}

@@ -23,8 +23,11 @@ import {
   chunkId,
   generateDataKey,
   kekId,
+  kekIdOf,
   unwrapDataKey,
   wrapDataKey,
+  wrapDataKeyWith,
+  type Kek,
   decryptBlob,
   deriveKeys,
   encryptBlob,
@@ -135,6 +138,8 @@ export class Repository {
   private readonly index = new Map<string, IndexLocation>();
   private readonly packs = new Map<string, PackInfo>();
   private readonly indexKeys = new Set<string>();
+  /** Pack ids each loaded or written index object lists. */
+  private readonly indexPacks = new Map<string, string[]>();
   private readonly pending = new Set<string>();
   private writer = new PackWriter();
   private readonly inflight = new Set<Promise<void>>();
@@ -173,7 +178,7 @@ export class Repository {
    * Opens the repository, creating it when absent (idempotent): a new repository is version 2, with
    * a random repository key wrapped under `kek`. Wrong key → WrongEncryptionKeyError.
    */
-  static async init(store: ObjectStore, kek: Buffer, opts: RepositoryOptions = {}): Promise<Repository> {
+  static async init(store: ObjectStore, kek: Kek, opts: RepositoryOptions = {}): Promise<Repository> {
     const existing = await store.get(CONFIG_KEY);
     if (existing) return Repository.fromConfig(store, kek, existing, opts);
     const dek = generateDataKey();
@@ -190,7 +195,7 @@ export class Repository {
       encryption: 'aes-256-gcm',
       chunkId: 'hmac-sha256',
       keyCheck: keyCheckValue(keys),
-      wrappedKeys: [{ kek: kekId(kek), wrapped: wrapDataKey(kek, dek) }],
+      wrappedKeys: [{ kek: kekIdOf(kek), wrapped: await wrapDataKeyWith(kek, dek) }],
     };
     await store.put(CONFIG_KEY, serializeConfig(config), { contentType: 'application/json' });
     // Re-read: if another process created it concurrently, use whatever is stored (the store has
@@ -199,15 +204,15 @@ export class Repository {
   }
 
   /** Opens an existing repository; NotFoundError when absent, WrongEncryptionKeyError on a wrong key. */
-  static async open(store: ObjectStore, kek: Buffer, opts: RepositoryOptions = {}): Promise<Repository> {
+  static async open(store: ObjectStore, kek: Kek, opts: RepositoryOptions = {}): Promise<Repository> {
     const raw = await store.get(CONFIG_KEY);
     if (!raw) throw new NotFoundError(`no repository at ${store.location} (${CONFIG_KEY} is absent); run a backup first or check the store location`);
     return Repository.fromConfig(store, kek, raw, opts);
   }
 
-  private static async fromConfig(store: ObjectStore, kek: Buffer, raw: Buffer, opts: RepositoryOptions): Promise<Repository> {
+  private static async fromConfig(store: ObjectStore, kek: Kek, raw: Buffer, opts: RepositoryOptions): Promise<Repository> {
     const config = parseRepositoryConfig(raw, store.location);
-    const keys = deriveKeys(unlockDataKey(config, kek, { location: store.location, keyRef: opts.keyRef }));
+    const keys = deriveKeys(await unlockDataKeyWith(config, kek, { location: store.location, keyRef: opts.keyRef }));
     const repo = new Repository(store, keys, config, opts);
     if (!opts.skipIndex) await repo.loadIndex();
     return repo;
@@ -238,9 +243,35 @@ export class Repository {
     return body;
   }
 
-  async getObject<T>(domain: BlobDomain, key: string): Promise<T | undefined> {
+  /**
+   * Reads and opens a sealed object. One that fails authentication is read from its previous
+   * versions (see getAuthentic); `evenIfDeleted` also reads past a delete marker, for objects an
+   * authenticated reference requires (a catalog's manifests), never for index objects, which GC
+   * deletes when it supersedes them.
+   */
+  async getObject<T>(domain: BlobDomain, key: string, opts: { evenIfDeleted?: boolean } = {}): Promise<T | undefined> {
     const body = await this.store.get(key);
-    return body === undefined ? undefined : this.openObject<T>(domain, key, body);
+    if (body === undefined) return opts.evenIfDeleted ? this.openPreviousVersion<T>(domain, key) : undefined;
+    try {
+      return this.openObject<T>(domain, key, body);
+    } catch (e) {
+      const older = await this.openPreviousVersion<T>(domain, key);
+      if (older === undefined) throw e;
+      return older;
+    }
+  }
+
+  private async openPreviousVersion<T>(domain: BlobDomain, key: string): Promise<T | undefined> {
+    for (const versionId of (await this.store.previousVersions?.(key)) ?? []) {
+      const body = await this.store.get(key, { versionId });
+      if (body === undefined) continue;
+      try {
+        return this.openObject<T>(domain, key, body);
+      } catch {
+        // not this one
+      }
+    }
+    return undefined;
   }
 
   // ---------------------------------------------------------------- chunker
@@ -258,9 +289,11 @@ export class Repository {
     this.index.clear();
     this.packs.clear();
     this.indexKeys.clear();
+    this.indexPacks.clear();
     for (const { key, file } of files) {
       if (!file) continue; // deleted between list and get (GC rewrite)
       this.indexKeys.add(key);
+      this.indexPacks.set(key, file.packs.map((p) => p.id));
       for (const p of file.packs) this.addPackToIndex({ id: p.id, size: p.size, entries: p.blobs.map(([id, offset, length, rawLength]) => ({ id, offset, length, rawLength })) });
     }
     for (const p of this.unindexed) this.addPackToIndex(p);
@@ -304,7 +337,18 @@ export class Repository {
     this.stats.bytesUploaded += body.length;
     this.stats.putRequests++;
     this.indexKeys.add(key);
+    this.indexPacks.set(key, packs.map((p) => p.id));
     return key;
+  }
+
+  /** The index objects (loaded or written by this instance) that list any of `packIds`. */
+  indexKeysListing(packIds: ReadonlySet<string>): string[] {
+    return [...this.indexPacks].filter(([, ids]) => ids.some((id) => packIds.has(id))).map(([key]) => key);
+  }
+
+  /** The pack ids a loaded index object lists. */
+  packsListedBy(indexKey: string): readonly string[] {
+    return this.indexPacks.get(indexKey) ?? [];
   }
 
   // ---------------------------------------------------------------- write path
@@ -406,32 +450,62 @@ export class Repository {
       const last = locs[j - 1]!;
       const key = packKey(first.pack);
       const span = last.offset + last.length - first.offset;
-      let raw: Buffer;
-      try {
-        raw = await this.store.getRange(key, first.offset, span);
-      } catch (e) {
-        let exists = true;
-        try {
-          exists = (await this.store.head(key)) !== undefined;
-        } catch {
-          /* report the original error */
+      const [from, to] = [i, j];
+      const openRun = (raw: Buffer): Buffer[] => {
+        if (raw.length !== span) {
+          throw new ChunkCorruptedError(ids[from]!, key, this.location, `range read returned ${raw.length} bytes, expected ${span} (pack truncated)`);
         }
-        if (!exists) throw new ChunkMissingError(ids[i]!, key, this.location);
-        throw e;
+        const plains: Buffer[] = [];
+        for (let k = from; k < to; k++) {
+          const loc = locs[k]!;
+          plains.push(this.openChunk(ids[k]!, key, raw.subarray(loc.offset - first.offset, loc.offset - first.offset + loc.length), loc));
+        }
+        return plains;
+      };
+      let plains: Buffer[];
+      try {
+        let raw: Buffer;
+        try {
+          raw = await this.store.getRange(key, first.offset, span);
+        } catch (e) {
+          let exists = true;
+          try {
+            exists = (await this.store.head(key)) !== undefined;
+          } catch {
+            /* report the original error */
+          }
+          if (!exists) throw new ChunkMissingError(ids[from]!, key, this.location);
+          throw e;
+        }
+        this.stats.rangeGets++;
+        this.stats.bytesRead += raw.length;
+        plains = openRun(raw);
+      } catch (e) {
+        // A pack overwritten or deleted in a versioned (Object Lock) bucket: its locked version
+        // is still there, and the chunks' keyed ids say which version is genuine.
+        const older = await this.runFromPreviousVersion(key, first.offset, span, openRun);
+        if (!older) throw e;
+        plains = older;
       }
-      this.stats.rangeGets++;
-      this.stats.bytesRead += raw.length;
-      if (raw.length !== span) {
-        throw new ChunkCorruptedError(ids[i]!, key, this.location, `range read returned ${raw.length} bytes, expected ${span} (pack truncated)`);
-      }
-      for (let k = i; k < j; k++) {
-        const loc = locs[k]!;
-        out.push(this.openChunk(ids[k]!, key, raw.subarray(loc.offset - first.offset, loc.offset - first.offset + loc.length), loc));
-        this.stats.chunksRead++;
-      }
+      out.push(...plains);
+      this.stats.chunksRead += plains.length;
       i = j;
     }
     return out;
+  }
+
+  private async runFromPreviousVersion(key: string, offset: number, span: number, openRun: (raw: Buffer) => Buffer[]): Promise<Buffer[] | undefined> {
+    for (const versionId of (await this.store.previousVersions?.(key)) ?? []) {
+      try {
+        const plains = openRun(await this.store.getRange(key, offset, span, { versionId }));
+        this.stats.rangeGets++;
+        this.stats.bytesRead += span;
+        return plains;
+      } catch {
+        // not this one
+      }
+    }
+    return undefined;
   }
 
   /** True when chunk `b` starts where chunk `a` ends in the same pack (one range GET reads both). */
@@ -580,16 +654,7 @@ export function unlockDataKey(config: RepositoryConfig, kek: Buffer, at: { locat
   let dek = kek;
   if (config.version === 2) {
     const id = kekId(kek);
-    const entry = config.wrappedKeys?.find((w) => w.kek === id);
-    if (!entry) {
-      const ids = (config.wrappedKeys ?? []).map((w) => w.kek).join(', ') || 'none';
-      throw new WrongEncryptionKeyError(
-        at.location,
-        keyRef,
-        `it is not one of the repository's key-encryption keys: this key's id is ${id}, ${CONFIG_KEY} lists ${ids}; ` +
-          `it is another key, or it was revoked by \`drctl key rotate --revoke-old\`: use the key the last rotation moved to`,
-      );
-    }
+    const entry = wrappedEntryOf(config, id, at.location, keyRef);
     const unwrapped = unwrapDataKey(kek, entry.wrapped);
     if (!unwrapped) {
       throw new WrongEncryptionKeyError(at.location, keyRef, `the entry for key id ${id} in ${CONFIG_KEY} does not authenticate (the config was modified); restore ${CONFIG_KEY} from a standby copy`);
@@ -598,6 +663,58 @@ export function unlockDataKey(config: RepositoryConfig, kek: Buffer, at: { locat
   }
   if (!keyCheckMatches(deriveKeys(dek), config.keyCheck)) throw new WrongEncryptionKeyError(at.location, keyRef);
   return dek;
+}
+
+/** The wrapped entry of key id `id`; WrongEncryptionKeyError (another key, or revoked) when absent. */
+function wrappedEntryOf(config: RepositoryConfig, id: string, location: string, keyRef: string): WrappedKey {
+  const entry = config.wrappedKeys?.find((w) => w.kek === id);
+  if (entry) return entry;
+  const ids = (config.wrappedKeys ?? []).map((w) => w.kek).join(', ') || 'none';
+  throw new WrongEncryptionKeyError(
+    location,
+    keyRef,
+    `it is not one of the repository's key-encryption keys: this key's id is ${id}, ${CONFIG_KEY} lists ${ids}; ` +
+      `it is another key, or it was revoked by \`drctl key rotate --revoke-old\`: use the key the last rotation moved to`,
+  );
+}
+
+/**
+ * unlockDataKey for any key-encryption key: a KMS key (RemoteKek) asks the KMS to unwrap its entry,
+ * which throws the KMS's typed error when it refuses (unreachable, permission, key gone or disabled).
+ */
+export async function unlockDataKeyWith(config: RepositoryConfig, kek: Kek, at: { location: string; keyRef?: string }): Promise<Buffer> {
+  if (Buffer.isBuffer(kek)) return unlockDataKey(config, kek, at);
+  const keyRef = at.keyRef ?? kek.id;
+  if (config.version !== 2) {
+    throw new WrongEncryptionKeyError(
+      at.location,
+      keyRef,
+      `the repository is version 1: its key is the repository key itself, which a KMS key cannot be; rotate it to the KMS key first (\`drctl key rotate --key-env OLD --to-kms …\`)`,
+    );
+  }
+  const dek = await kek.unwrap(wrappedEntryOf(config, kek.id, at.location, keyRef).wrapped);
+  if (dek.length !== 32 || !keyCheckMatches(deriveKeys(dek), config.keyCheck)) {
+    throw new WrongEncryptionKeyError(at.location, keyRef, `the entry for ${kek.id} in ${CONFIG_KEY} unwraps to another key (the config was modified); restore ${CONFIG_KEY} from a standby copy`);
+  }
+  return dek;
+}
+
+/**
+ * rotateConfig for any key-encryption keys. Rotating to the same KMS key rewraps its entry under
+ * the key's newest version (after the KMS key itself was rotated) through the KMS's rewrap.
+ */
+export async function rotateConfigWith(config: RepositoryConfig, currentKek: Kek, newKek: Kek, opts: { location: string; keyRef?: string; revokeCurrent?: boolean }): Promise<RepositoryConfig> {
+  if (Buffer.isBuffer(currentKek) && Buffer.isBuffer(newKek)) return rotateConfig(config, currentKek, newKek, opts);
+  const dek = await unlockDataKeyWith(config, currentKek, opts);
+  const currentId = kekIdOf(currentKek);
+  const newId = kekIdOf(newKek);
+  if (config.version === 1 && opts.revokeCurrent) return rotateConfig(config, currentKek as Buffer, Buffer.alloc(32), opts); // throws the version-1 refusal
+  if (opts.revokeCurrent && currentId === newId) throw new InvalidInputError('the new key is the current key: nothing to rotate or revoke');
+  let entries: WrappedKey[] = config.version === 1 ? [{ kek: currentId, wrapped: await wrapDataKeyWith(currentKek, dek) }] : [...(config.wrappedKeys ?? [])];
+  const same = entries.find((w) => w.kek === newId);
+  const wrapped = same && !Buffer.isBuffer(newKek) && newKek.rewrap ? await newKek.rewrap(same.wrapped) : await wrapDataKeyWith(newKek, dek);
+  entries = entries.filter((w) => w.kek !== newId && !(opts.revokeCurrent && w.kek === currentId));
+  return { ...config, version: 2, wrappedKeys: [{ kek: newId, wrapped }, ...entries] };
 }
 
 /**

@@ -32,13 +32,13 @@ import type { ObjectStore } from '../store/object-store';
 import { listAll } from '../store/object-store';
 import { openStore } from '../store/open-store';
 import { resolveKek } from '../store/open-repository';
-import { CONFIG_KEY, Repository, parseRepositoryConfig, unlockDataKey, type PackInfo, type RepositoryConfig } from '../datapath/repository';
+import { CONFIG_KEY, Repository, parseRepositoryConfig, unlockDataKeyWith, type PackInfo, type RepositoryConfig } from '../datapath/repository';
 import { PACK_FOOTER_BYTES, packKey, parsePackFooter, parsePackTrailer, type PackEntry } from '../datapath/pack';
 import { readVolumeManifest, manifestChunkIds } from '../datapath/manifest';
 import { ChunkMissingError, RepositoryFormatError, WrongEncryptionKeyError } from '../datapath/errors';
 import { verifyPoint } from '../catalog/verify-point';
 import { openCatalog } from '../catalog/catalog-auth';
-import { deriveKeys, type RepositoryKeys } from '../datapath/crypto';
+import { deriveKeys, type Kek, type RepositoryKeys } from '../datapath/crypto';
 import { mapLimit } from '../util/concurrency';
 import { beat, currentActivity } from '../util/heartbeat';
 import { CATALOG_FORMAT_VERSION, catalogKey, inProgressMarkerKey, pointPrefix, type Catalog, type InProgressMarker } from '../../shared/catalog';
@@ -109,7 +109,7 @@ function shipKeyRef(input: Pick<ShipPointInput, 'key' | 'keyEnv'>): KeyRef {
 export async function shipPointBetween(
   src: ObjectStore,
   dst: ObjectStore,
-  masterKey: Buffer,
+  masterKey: Kek,
   input: Pick<ShipPointInput, 'planName' | 'pointId' | 'concurrency' | 'indexBatch' | 'keyEnv'> & { keyRef?: string },
 ): Promise<ShipPointResult> {
   const t0 = Date.now();
@@ -280,10 +280,10 @@ export async function shipPointBetween(
 }
 
 /** The keys of the repository at `store` (its config only), opened with `kek`. */
-async function repositoryKeysAt(store: ObjectStore, kek: Buffer, keyRef?: string): Promise<RepositoryKeys> {
+async function repositoryKeysAt(store: ObjectStore, kek: Kek, keyRef?: string): Promise<RepositoryKeys> {
   const raw = await store.get(CONFIG_KEY);
   if (!raw) throw new NotFoundError(`no repository at ${store.location} (${CONFIG_KEY} is absent); nothing to ship`);
-  return deriveKeys(unlockDataKey(parseRepositoryConfig(raw, store.location), kek, { location: store.location, keyRef }));
+  return deriveKeys(await unlockDataKeyWith(parseRepositoryConfig(raw, store.location), kek, { location: store.location, keyRef }));
 }
 
 /**
@@ -292,7 +292,7 @@ async function repositoryKeysAt(store: ObjectStore, kek: Buffer, keyRef?: string
  * when its config differs otherwise (the primary's key was rotated, or a version-1 config was
  * upgraded), it is replaced by the primary's, so the standby opens with the same keys.
  */
-async function openStandbyRepository(src: ObjectStore, dst: ObjectStore, masterKey: Buffer, keyRef: string): Promise<Repository> {
+async function openStandbyRepository(src: ObjectStore, dst: ObjectStore, masterKey: Kek, keyRef: string): Promise<Repository> {
   const srcRaw = await src.get(CONFIG_KEY);
   if (!srcRaw) throw new NotFoundError(`no repository at ${src.location} (${CONFIG_KEY} is absent); nothing to ship`);
   let dstRaw = await dst.get(CONFIG_KEY);

@@ -9,7 +9,8 @@ import { describeKeyRef, type KeyRef, type StoreRef } from '../../shared/store-r
 export type { KeyRef };
 import { InvalidInputError } from '../../shared/errors';
 import { CONFIG_KEY, Repository } from '../datapath/repository';
-import { parseMasterKey, type RepositoryKeys } from '../datapath/crypto';
+import { parseMasterKey, type Kek, type RepositoryKeys } from '../datapath/crypto';
+import { transitKek } from './kms-kek';
 import { classifyKubeError, connectCluster, loadKubeConfig } from '../kube/cluster';
 import { openStore } from './open-store';
 
@@ -62,13 +63,34 @@ export function useSecretReader(reader: SecretReader | undefined): void {
 /**
  * The key-encryption key `keyRef` names. A Secret's key holds the base64 key text (as the env
  * variable does), so `kubectl create secret generic … --from-literal=key=$(drctl key generate)` works.
+ * A KMS key stays in the KMS: this gives a RemoteKek that calls it with the token `tokenFrom` names
+ * (an env variable, or a Secret read like a key Secret).
  */
-export async function resolveKek(keyRef: KeyRef, deps: { env?: NodeJS.ProcessEnv; readSecret?: SecretReader } = {}): Promise<Buffer> {
+export async function resolveKek(keyRef: KeyRef, deps: { env?: NodeJS.ProcessEnv; readSecret?: SecretReader } = {}): Promise<Kek> {
   if ('env' in keyRef) return readMasterKey(keyRef, deps.env);
+  if ('kms' in keyRef) return transitKek(keyRef.kms, await kmsToken(keyRef, deps), describeKmsTokenRef(keyRef));
   const where = describeKeyRef(keyRef);
   const value = await (deps.readSecret ?? readSecretKey)(keyRef.secret, keyRef.context);
   if (value === undefined) throw new InvalidInputError(`encryption key: ${where} has no key '${keyRef.secret.key}'; add it (a base64 32-byte key, \`drctl key generate\`)`);
   return parseMasterKey(value, where);
+}
+
+function describeKmsTokenRef(keyRef: Extract<KeyRef, { kms: unknown }>): string {
+  const t = keyRef.kms.tokenFrom;
+  return 'env' in t ? `environment variable ${t.env}` : `Secret ${t.secret.namespace}/${t.secret.name}, key '${t.secret.key}'${keyRef.context ? ` (context ${keyRef.context})` : ''}`;
+}
+
+/** The KMS token `tokenFrom` names; InvalidInputError naming where it was looked for when absent. */
+async function kmsToken(keyRef: Extract<KeyRef, { kms: unknown }>, deps: { env?: NodeJS.ProcessEnv; readSecret?: SecretReader }): Promise<string> {
+  const t = keyRef.kms.tokenFrom;
+  const value = 'env' in t ? (deps.env ?? process.env)[t.env] : await (deps.readSecret ?? readSecretKey)(t.secret, keyRef.context);
+  const token = value?.trim();
+  if (!token) {
+    throw new InvalidInputError(
+      `encryption key: the token for ${describeKeyRef(keyRef)} is not in ${describeKmsTokenRef(keyRef)}; set it to a KMS token allowed to encrypt and decrypt with that key (see README, Repository encryption)`,
+    );
+  }
+  return token;
 }
 
 /** Opens the repository at `ref`, creating it on first use; a wrong key fails fast with a typed error. */

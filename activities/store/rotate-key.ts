@@ -4,8 +4,8 @@
  * indexes, manifests and catalogs stay as they are, and every point stays readable with the new key.
  */
 import type { ObjectStore } from './object-store';
-import { CONFIG_KEY, parseRepositoryConfig, rotateConfig, serializeConfig, unlockDataKey } from '../datapath/repository';
-import { kekId } from '../datapath/crypto';
+import { CONFIG_KEY, parseRepositoryConfig, rotateConfigWith, serializeConfig, unlockDataKeyWith } from '../datapath/repository';
+import { kekIdOf, type Kek } from '../datapath/crypto';
 import { NotFoundError } from '../../shared/errors';
 
 export interface RotateKeyResult {
@@ -15,6 +15,8 @@ export interface RotateKeyResult {
   /** The config was version 1 (its key was the repository key) and is now version 2. */
   upgradedFromV1: boolean;
   revoked: boolean;
+  /** The new key is the current KMS key: its entry was rewrapped under the key's newest version. */
+  rewrapped: boolean;
   /** Key ids that open the repository after the rotation. */
   kekIds: string[];
   /** Standby stores: updated to the new config, absent (the next ship copies it), or another repository. */
@@ -23,19 +25,19 @@ export interface RotateKeyResult {
 
 export async function rotateRepositoryKey(
   store: ObjectStore,
-  current: Buffer,
-  next: Buffer,
+  current: Kek,
+  next: Kek,
   opts: { currentRef?: string; newRef?: string; revokeOld?: boolean; standbys?: ObjectStore[] } = {},
 ): Promise<RotateKeyResult> {
   const raw = await store.get(CONFIG_KEY);
   if (!raw) throw new NotFoundError(`no repository at ${store.location} (${CONFIG_KEY} is absent): nothing to rotate; a new repository is created with the plan's key at the first backup`);
   const config = parseRepositoryConfig(raw, store.location);
-  const rotated = rotateConfig(config, current, next, { location: store.location, keyRef: opts.currentRef, revokeCurrent: opts.revokeOld });
+  const rotated = await rotateConfigWith(config, current, next, { location: store.location, keyRef: opts.currentRef, revokeCurrent: opts.revokeOld });
   const body = serializeConfig(rotated);
   await store.put(CONFIG_KEY, body, { contentType: 'application/json' });
   // Read back: the stored config must open with the new key before anyone is told to use it.
   const stored = await store.get(CONFIG_KEY);
-  unlockDataKey(parseRepositoryConfig(stored ?? Buffer.alloc(0), store.location), next, { location: store.location, keyRef: opts.newRef });
+  await unlockDataKeyWith(parseRepositoryConfig(stored ?? Buffer.alloc(0), store.location), next, { location: store.location, keyRef: opts.newRef });
   const standbys: RotateKeyResult['standbys'] = [];
   for (const s of opts.standbys ?? []) {
     const theirs = await s.get(CONFIG_KEY);
@@ -53,10 +55,11 @@ export async function rotateRepositoryKey(
   }
   return {
     location: store.location,
-    fromKek: kekId(current),
-    toKek: kekId(next),
+    fromKek: kekIdOf(current),
+    toKek: kekIdOf(next),
     upgradedFromV1: config.version === 1,
     revoked: !!opts.revokeOld,
+    rewrapped: !Buffer.isBuffer(next) && kekIdOf(current) === kekIdOf(next),
     kekIds: (rotated.wrappedKeys ?? []).map((w) => w.kek),
     standbys,
   };

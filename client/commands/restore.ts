@@ -83,9 +83,9 @@ export function registerRestoreCommand(program: Command): void {
       if (!pointRef || !pointRef.includes('/')) throw new InvalidInputError('point: give it as <plan>/<point-id> or <plan>/latest (argument or --point)');
       if (!['skip', 'update', 'fail'].includes(opts.existing)) throw new InvalidInputError(`--existing: expected skip, update or fail, got "${opts.existing}"`);
       const [planName, pointId] = pointRef.split('/');
-      const { ref: store, key: given, keyEnv } = storeAndKeyFromOptions(opts);
-      // A key in a Secret is read where the restore runs: the target cluster.
-      const key = 'secret' in given ? { ...given, context: opts.to } : given;
+      const { ref: store, key: given, keyEnv } = await storeAndKeyFromOptions(opts);
+      // A key (or a KMS token) in a Secret is read where the restore runs: the target cluster.
+      const key = 'secret' in given || 'kms' in given ? { ...given, context: opts.to } : given;
       if (!(opts.waitReadyTimeout > 0)) throw new InvalidInputError('--wait-ready-timeout: expected a positive number of seconds (e.g. 3600 to wait an hour)');
       const readYaml = (file: string, what: string) => {
         try {

@@ -80,7 +80,8 @@ export const RESOURCES: ResourceDefinition[] = [
     // Plan names go into workflow ids, task queues and store keys: DNS labels, as drctl requires.
     name: planSchema.shape.metadata.shape.name,
     rules: [
-      { at: '.spec.store.encryption.keyFrom', rule: 'has(self.env) != has(self.secret)', message: 'set exactly one of env, secret' },
+      { at: '.spec.store.encryption.keyFrom', rule: '[has(self.env), has(self.secret), has(self.kms)].filter(x, x).size() == 1', message: 'set exactly one of env, secret, kms' },
+      { at: '.spec.store.encryption.keyFrom.kms.tokenFrom', rule: 'has(self.env) != has(self.secret)', message: 'set exactly one of env, secret' },
       { at: '.spec.store.credentials', rule: 'has(self.fromEnv) != has(self.fromSecret)', message: 'set exactly one of fromEnv, fromSecret' },
       {
         at: '.spec.retention',

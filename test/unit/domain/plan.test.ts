@@ -121,7 +121,7 @@ spec:
       'spec.store.url: expected s3://bucket/prefix',
       'spec.store.credentials.fromEnv.accessKeyIdVar: expected an environment variable name like AWS_ACCESS_KEY_ID',
       'spec.store.credentials.fromEnv.secretAccessKeyVar: required',
-      'spec.store.encryption.keyFrom: set exactly one of env, secret',
+      'spec.store.encryption.keyFrom: set exactly one of env, secret, kms',
       'spec.retention.keepLast: must be at least 0',
       'spec.retention.keepDaily: expected an integer, got 1.5',
       'spec.transforms[0].jsonPatch[0].path: expected a JSON pointer like /spec/replicas',
