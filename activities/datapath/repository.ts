@@ -197,9 +197,10 @@ export class Repository {
       keyCheck: keyCheckValue(keys),
       wrappedKeys: [{ kek: kekIdOf(kek), wrapped: await wrapDataKeyWith(kek, dek) }],
     };
-    await store.put(CONFIG_KEY, serializeConfig(config), { contentType: 'application/json' });
-    // Re-read: if another process created it concurrently, use whatever is stored (the store has
-    // no conditional PUT, so two creators racing within one round trip remains possible).
+    // Conditional where the store can: of two creators racing, one writes and both use its key.
+    // (A store that ignores If-None-Match overwrites; the re-read keeps the window to one round trip.)
+    if (store.putIfAbsent) await store.putIfAbsent(CONFIG_KEY, serializeConfig(config), { contentType: 'application/json' });
+    else await store.put(CONFIG_KEY, serializeConfig(config), { contentType: 'application/json' });
     return Repository.fromConfig(store, kek, (await store.get(CONFIG_KEY)) ?? Buffer.from(JSON.stringify(config)), opts);
   }
 

@@ -11,6 +11,11 @@ export class MemoryObjectStore implements ObjectStore {
     this.puts++;
     this.objects.set(key, { body: Buffer.from(body), lastModified: new Date() });
   }
+  async putIfAbsent(key: string, body: Buffer | string): Promise<boolean> {
+    if (this.objects.has(key)) return false;
+    await this.put(key, body);
+    return true;
+  }
   async putStream(key: string, body: Readable): Promise<void> {
     const parts: Buffer[] = [];
     for await (const p of body) parts.push(Buffer.from(p));

@@ -19,6 +19,8 @@ export interface ObjectStore {
   /** `contentMd5` (base64): the server rejects the body unless it arrived intact (S3 Content-MD5). */
   /** `retainUntil`: for a key written under Object Lock, this date rather than now + the plan's retention. */
   put(key: string, body: Buffer | string, opts?: { contentType?: string; contentMd5?: string; retainUntil?: Date }): Promise<void>;
+  /** Writes `key` only if no object has it (S3 If-None-Match: *); false when one already does. */
+  putIfAbsent?(key: string, body: Buffer | string, opts?: { contentType?: string }): Promise<boolean>;
   /** Streams a large body with a multipart upload. */
   putStream(key: string, body: Readable, opts?: { contentType?: string; signal?: AbortSignal }): Promise<void>;
   /** Returns undefined when the key does not exist. `versionId`: that version (a versioned bucket). */

@@ -163,6 +163,20 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async putIfAbsent(key: string, body: Buffer | string, opts?: { contentType?: string }): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.config.bucket, Key: this.fullKey(key), Body: body, ContentType: opts?.contentType, IfNoneMatch: '*' }),
+      );
+      return true;
+    } catch (err) {
+      // 412: the key exists. 409: another conditional write of it is in flight (S3): it wins.
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412 || status === 409) return false;
+      throw this.wrap('PUT', key, err);
+    }
+  }
+
   async putStream(key: string, body: Readable, opts?: { contentType?: string; signal?: AbortSignal }): Promise<void> {
     try {
       const upload = new Upload({

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import path from 'node:path';
 import { Repository, restoreTree } from '../../activities/datapath';
 import { CONFIG_KEY } from '../../activities/datapath/repository';
+import { generateMasterKey } from '../../activities/datapath/crypto';
 import { kekId } from '../../activities/datapath/crypto';
 import { listAll, type ObjectStore } from '../../activities/store/object-store';
 import { openStore } from '../../activities/store/open-store';
@@ -121,5 +122,16 @@ describe('envelope encryption: rotation to a key in a Secret, revocation, replic
     await restoresByteForByte(standby.store, B, planName, 'p2', 2);
     // An already shipped point is recognised with the new key.
     expect((await shipPointBetween(s.store, openStore(standby.ref), B, { planName, pointId: 'p1' })).alreadyShipped).toBe(true);
+  });
+
+  test('creators racing on MinIO agree on one repository key (the config is a conditional PUT, If-None-Match: *)', async () => {
+    const { store } = await freshStore('race');
+    const kek = Buffer.from(generateMasterKey(), 'base64');
+    const repos = await Promise.all(Array.from({ length: 4 }, () => Repository.init(store, kek)));
+    expect(new Set(repos.map((r) => r.config.keyCheck)).size).toBe(1);
+    const stored = (await store.get(CONFIG_KEY))!;
+    expect(await store.putIfAbsent!(CONFIG_KEY, '{}')).toBe(false);
+    expect((await store.get(CONFIG_KEY))!.equals(stored)).toBe(true);
+    expect(await store.putIfAbsent!('repo/other', 'x')).toBe(true);
   });
 });

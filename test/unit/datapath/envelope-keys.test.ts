@@ -20,6 +20,21 @@ async function withChunk(store: MemoryObjectStore, kek: Buffer) {
   return { id, plain };
 }
 
+describe('creating a repository', () => {
+  test('a creator that lost the race to another uses the winner\'s repository key: the config is written only if absent', async () => {
+    const store = new MemoryObjectStore();
+    const winner = await Repository.init(store, A);
+    // The loser read the store before the winner wrote: its first read of the config saw nothing.
+    let stale = true;
+    const loserView = Object.assign(Object.create(store) as MemoryObjectStore, {
+      get: async (key: string) => (key === CONFIG_KEY && stale ? ((stale = false), undefined) : store.get(key)),
+    });
+    const loser = await Repository.init(loserView, A);
+    expect(loser.config.keyCheck).toBe(winner.config.keyCheck);
+    expect(configOf(store).keyCheck).toBe(winner.config.keyCheck);
+  });
+});
+
 describe('key wrapping', () => {
   test('wrap/unwrap roundtrip; another key, a tampered entry or a swapped entry does not unwrap', () => {
     const dek = testKey('dek');
