@@ -8,7 +8,9 @@
  *  - a second point of an unchanged app ships almost nothing;
  *  - the replicate workflow takes and ships points every interval, continues as new with its
  *    state, obeys pause/resume/replicate-now/interval updates, is started once (USE_EXISTING),
- *    and reports an achieved RPO under the plan's target.
+ *    and reports an achieved RPO under the plan's target;
+ *  - a worker SIGKILLed mid-cycle (backing up or shipping) costs the loop nothing: the cycle
+ *    resumes on the next worker and its point lands complete at the standby.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -314,6 +316,41 @@ describe('replication of the sample application to the target site\'s own store'
       }
       figures.recordedRuns = `${runs.length} runs; updates in the recorded one: ${updates(withUpdates)}`;
     }
+  }, 420_000);
+
+  it('keeps replicating when its worker is SIGKILLed mid-cycle: the cycle resumes on a new worker and its point lands complete at the standby', async () => {
+    const started = await startReplication(env.client, taskQueue, plan, 'target', {
+      intervalMs: 60_000,
+      backup: { agentHeartbeatTimeoutMs: 10_000 },
+      shipHeartbeatTimeoutMs: 5_000,
+    });
+    const h = started.handle;
+    const status = () => h.query(replicateStatusQuery);
+    const before = await status();
+    // The first cycle starts at once: kill the worker as soon as it is backing up or shipping.
+    let phase = before.phase;
+    const deadline = Date.now() + 120_000;
+    while (phase !== 'Backup' && phase !== 'Ship') {
+      if (Date.now() > deadline) throw new Error(`no cycle started; status ${JSON.stringify(await status())}`);
+      await new Promise((r) => setTimeout(r, 50));
+      phase = (await status()).phase;
+    }
+    await procs[0].kill('SIGKILL');
+    procs[0] = startWorkerProcess(taskQueue, { [KEY_ENV]: process.env[KEY_ENV]! });
+    let after = await status();
+    while (after.pointsShipped <= before.pointsShipped) {
+      if (Date.now() > deadline + 180_000) throw new Error(`the cycle did not complete after the worker restart; status ${JSON.stringify(after)}`);
+      await new Promise((r) => setTimeout(r, 500));
+      after = await status();
+    }
+    figures.replicateKilledIn = phase;
+    const newest = after.newest!.pointId;
+    const dst = openStore(standby);
+    expect((await listPoints(dst, plan.metadata.name)).find((p) => p.pointId === newest)).toMatchObject({ status: 'complete' });
+    const repo = await openRepository(standby, { env: KEY_ENV }, { create: false });
+    expect((await verifyPoint(repo, await readCatalog(dst, plan.metadata.name, newest, repo.keys), { readData: true })).problems).toEqual([]);
+    await h.cancel();
+    await expect(h.result()).rejects.toThrow();
   }, 420_000);
 
   it('fans out to two standby sites: both loops keep shipping, sharing the points of the primary instead of colliding on its one backup', async () => {
