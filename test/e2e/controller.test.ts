@@ -48,7 +48,7 @@ function kubectl(input: string, args: string[], as?: string): string {
   });
 }
 const applyYaml = (objects: object[], as?: string) =>
-  kubectl(objects.map((o) => YAML.stringify(o)).join('---\n'), ['apply', '--server-side', '--field-manager=tdr-ctl-e2e', '-f', '-'], as);
+  kubectl(objects.map((o) => YAML.stringify(o)).join('---\n'), ['apply', '--server-side', '--force-conflicts', '--field-manager=tdr-ctl-e2e', '-f', '-'], as);
 
 const custom = () => kubeConfigFor('source').makeApiClient(k8s.CustomObjectsApi);
 type Obj = { metadata: { name: string; namespace?: string; uid: string; generation: number; annotations?: Record<string, string> }; spec: Record<string, unknown>; status?: Record<string, any> };

@@ -169,7 +169,8 @@ describe('Helm chart deploy/helm/temporal-dr', () => {
       const crds = objects.filter(isCrd);
       const rest = objects.filter((o) => !isCrd(o));
       const apply = (list: k8s.KubernetesObject[], ...flags: string[]) =>
-        kubectl(toYaml(list), 'apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, ...flags, '-f', '-').trim().split('\n');
+        // --force-conflicts: other test files of the run apply the same CRDs under their own managers.
+        kubectl(toYaml(list), 'apply', '--server-side', '--force-conflicts', `--field-manager=${FIELD_MANAGER}`, ...flags, '-f', '-').trim().split('\n');
       expect(apply(crds, '--dry-run=server')).toHaveLength(crds.length);
       // The rest holds no custom resource, but a user's install has the CRDs for real: so does this one.
       created.push(...crds);
