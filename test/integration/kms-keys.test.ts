@@ -27,7 +27,8 @@ import { listAll, type ObjectStore } from '../../activities/store/object-store';
 import { openRepository, resolveKek } from '../../activities/store/open-repository';
 import { KmsKeyRefusedError, KmsUnavailableError } from '../../activities/store/kms-kek';
 import { volumeSnapshotKey } from '../../shared/catalog';
-import { planKeyRef, validatePlan, type Plan } from '../../shared/plan';
+import { planKeyRef, type Plan } from '../../shared/plan';
+import { fixturePlan } from './point-fixture';
 import type { KeyRef, StoreRef } from '../../shared/store-ref';
 import { freshStore } from '../harness/store';
 import { prng, rmrf, tempDir, SMALL_CHUNKER, SMALL_PACK } from '../unit/datapath/helpers';
@@ -153,18 +154,7 @@ async function readsBack(repo: Repository, planName: string, id: string, seed: n
   expect(sha(await readFile(join(dst, 'r', 'data.bin')))).toBe(sha(prng(seed, 150_000)));
 }
 
-function plan(name: string, ref: StoreRef, keyFrom: Record<string, unknown>): Plan {
-  return validatePlan({
-    apiVersion: 'temporal-dr/v1',
-    kind: 'DRPlan',
-    metadata: { name },
-    spec: {
-      source: { context: 'source' },
-      selector: { namespaces: ['shop'] },
-      store: { url: `s3://${ref.bucket}/${ref.prefix}`, endpoint: ref.endpoint, region: 'us-east-1', forcePathStyle: true, encryption: { keyFrom } },
-    },
-  });
-}
+const plan = (name: string, ref: StoreRef, keyFrom: Record<string, unknown>): Plan => fixturePlan(name, ref, { keyFrom });
 
 function planFile(p: Plan): string {
   const dir = mkdtempSync(join(tmpdir(), 'tdr-kms-plan-'));

@@ -36,7 +36,9 @@ import { listPoints, readCatalog } from '../../activities/catalog/points';
 import { readBundle, verifyPoint } from '../../activities/catalog/verify-point';
 import { formatRetentionReport } from '../../client/commands/prune';
 import { catalogKey, inProgressMarkerKey, resourcesKey, volumeSnapshotKey, type Catalog } from '../../shared/catalog';
-import { planKeyRef, planToStoreRef, validatePlan, type Plan } from '../../shared/plan';
+import { planKeyRef, planToStoreRef, type Plan } from '../../shared/plan';
+import type { StoreRef } from '../../shared/store-ref';
+import { fixturePlan } from './point-fixture';
 import type { ObjectLockMode } from '../../shared/object-lock';
 import { InvalidInputError } from '../../shared/errors';
 import { freshStore } from '../harness/store';
@@ -51,17 +53,7 @@ const run = { workflowId: 'backup/test', runId: 'run', startedAt: new Date().toI
 const configMap = (id: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'shop', name: 'settings' }, data: { point: id } });
 
 function lockedPlan(name: string, bucket: string, objectLock: { mode: ObjectLockMode; retention: string }): Plan {
-  return validatePlan({
-    apiVersion: 'temporal-dr/v1',
-    kind: 'DRPlan',
-    metadata: { name },
-    spec: {
-      source: { context: 'source' },
-      selector: { namespaces: ['shop'] },
-      store: { url: `s3://${bucket}/dr`, endpoint: process.env.S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true, encryption: { keyFrom: { env: KEY_ENV } }, objectLock },
-      retention: { keepLast: 1 },
-    },
-  });
+  return fixturePlan(name, { bucket, prefix: 'dr', endpoint: process.env.S3_ENDPOINT } as StoreRef, { keyFrom: { env: KEY_ENV }, retention: { keepLast: 1 }, objectLock });
 }
 
 /** A point taken the way the backup workflow takes one: prepare, bundle, a volume copied by backupTree, catalog last. */

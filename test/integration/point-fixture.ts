@@ -39,7 +39,8 @@ export async function storeWithRepository(keyEnv: string): Promise<PointStore> {
   return { ref, store, key, repo };
 }
 
-export function retentionPlan(name: string, ref: StoreRef, keyEnv: string, retention: RetentionSpec): Plan {
+/** A plan on `ref` for a test that writes points itself: its key, and optionally retention and Object Lock. */
+export function fixturePlan(name: string, ref: StoreRef, opts: { keyFrom: Record<string, unknown>; retention?: RetentionSpec; objectLock?: Record<string, unknown> }): Plan {
   return validatePlan({
     apiVersion: 'temporal-dr/v1',
     kind: 'DRPlan',
@@ -47,11 +48,20 @@ export function retentionPlan(name: string, ref: StoreRef, keyEnv: string, reten
     spec: {
       source: { context: 'source' },
       selector: { namespaces: ['shop'] },
-      store: { url: `s3://${ref.bucket}/${ref.prefix}`, endpoint: ref.endpoint, region: 'us-east-1', forcePathStyle: true, encryption: { keyFrom: { env: keyEnv } } },
-      retention,
+      store: {
+        url: `s3://${ref.bucket}/${ref.prefix}`,
+        endpoint: ref.endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        encryption: { keyFrom: opts.keyFrom },
+        ...(opts.objectLock ? { objectLock: opts.objectLock } : {}),
+      },
+      ...(opts.retention ? { retention: opts.retention } : {}),
     },
   });
 }
+
+export const retentionPlan = (name: string, ref: StoreRef, keyEnv: string, retention: RetentionSpec): Plan => fixturePlan(name, ref, { keyFrom: { env: keyEnv }, retention });
 
 /**
  * Complete points `ids[i]` (seed `seed + i`), 8 at a time, each through its own repository handle
