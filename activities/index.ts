@@ -74,7 +74,7 @@ export function createActivities() {
     waitForWorkloadsReady: (context: string, namespaces: string[], timeoutMs: number) => waitForWorkloadsReady(context, namespaces, timeoutMs),
     /** Replication: copies a point's missing packs and objects to a standby store, catalog last; heartbeats, resumes. */
     shipPoint: (input: ShipPointInput) => shipPoint(input),
-    newestPointAtStandby: (standby: StoreRef, planName: string, key?: KeyRef) => newestPointAtStandby(standby, planName, key),
+    newestPointAtStandby: (standby: StoreRef, planName: string, key?: KeyRef) => withKeepAlive(() => newestPointAtStandby(standby, planName, key)),
     /** Failover: fencing, activation and clearing of a site's copy of the application; probes; traffic; the report. */
     probeCluster: (context: string) => probeCluster(context),
     fenceApplication: (context: string, namespaces: string[], planName: string) => fenceApplication(context, namespaces, planName),

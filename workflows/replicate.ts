@@ -67,7 +67,8 @@ export const setReplicationIntervalUpdate = defineUpdate<ReplicateStatus, [numbe
 const FAN_OUT_PATCH = 'replicate-fan-out-shares-points';
 
 const retry = { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
-const storeOps = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry });
+/** Store reads heartbeat while they list (withKeepAlive), so a worker that dies mid-read costs 30 s, not five minutes. */
+const storeOps = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout: '30 seconds', retry });
 /** One attempt: an old primary that is still down is the normal case, tried again next cycle. */
 const standbyFence = proxyActivities<Activities>({ startToCloseTimeout: '6 minutes', heartbeatTimeout: '30 seconds', retry: { maximumAttempts: 1 } });
 
