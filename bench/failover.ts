@@ -1,17 +1,17 @@
 /**
- * B8: disaster recovery on the local stack (bench/stack.ts): an application of 1,000 objects
+ * B11: disaster recovery on the local stack (bench/stack.ts): an application of 1,000 objects
  * (B7's) plus a volume of BENCH_SIZE_MIB (default 1 GiB) in namespace bench-dr on "source",
  * protected by a plan with one standby site "target" (its own bucket on the run's MinIO).
  *
- *  B8.rpo  replication under a steady write rate (files appended to the volume at 2 MiB/s): the
+ *  B11.rpo  replication under a steady write rate (files appended to the volume at 2 MiB/s): the
  *          achieved RPO sampled every 500 ms over 6 cycles, its maximum against the bound it must
  *          keep, interval + the longest cycle (one backup and one transfer). Target ≤ 1.0x.
- *  B8.rto  an unplanned failover to "target" (workflow start → result: preflight with a dry run,
+ *  B11.rto  an unplanned failover to "target" (workflow start → result: preflight with a dry run,
  *          fence, restore of the newest point at the standby, activate, verify) against the sum
  *          of its restore parts measured alone in the same run: the restore workflow of the same
  *          point from the same store into the same namespace, until Ready. Target ≤ 1.1x.
  *
- *  B8.warm the same unplanned failover onto a warm standby (staged by one replication cycle)
+ *  B11.warm the same unplanned failover onto a warm standby (staged by one replication cycle)
  *          against the cold one.
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
@@ -42,7 +42,7 @@ const INTERVAL_MS = 15_000;
 const CYCLES = 6;
 
 export async function failoverBench(ctx: BenchContext): Promise<void> {
-  const stack = await startBenchStack(ctx, 'B8', 'failover', KEY_ENV);
+  const stack = await startBenchStack(ctx, 'B11', 'failover', KEY_ENV);
   const { client, taskQueue, kc, kubectl, minio, work } = stack;
   const raw: Record<string, unknown> = { sizeMiB: ctx.sizeMiB };
   ctx.raw.failover = raw;
@@ -79,9 +79,9 @@ export async function failoverBench(ctx: BenchContext): Promise<void> {
     const pvc = await srcCore.readNamespacedPersistentVolumeClaim({ namespace: NS, name: 'data' });
     const pv = await srcCore.readPersistentVolume({ name: pvc.spec!.volumeName! });
     const volumeDir = pv.spec?.hostPath?.path ?? pv.spec?.local?.path;
-    if (!volumeDir) throw new Error(`B8: PV ${pv.metadata?.name} has no hostPath/local path`);
+    if (!volumeDir) throw new Error(`B11: PV ${pv.metadata?.name} has no hostPath/local path`);
     const ds = generateVolume(volumeDir, ctx.sizeMiB * MiB);
-    ctx.log(`B8: ${Object.values(objs).flat().length + 3} objects and ${ctx.sizeMiB} MiB (${ds.files} files) in ${NS} on source`);
+    ctx.log(`B11: ${Object.values(objs).flat().length + 3} objects and ${ctx.sizeMiB} MiB (${ds.files} files) in ${NS} on source`);
 
     const plan: Plan = validatePlan({
       apiVersion: 'temporal-dr/v1',
@@ -102,9 +102,9 @@ export async function failoverBench(ctx: BenchContext): Promise<void> {
     // The first point, shipped (not timed): the standby holds the whole application.
     const first: BackupReport = await (await client.workflow.start<typeof backupWorkflow>('backup', { taskQueue, workflowId: `backup/${plan.metadata.name}`, args: [{ plan }] })).result();
     await shipPoint({ planName: plan.metadata.name, pointId: first.pointId, source: { bucket: 'bench-dr-primary', prefix: '', endpoint: minio.endpoint, forcePathStyle: true }, standby, keyEnv: KEY_ENV });
-    ctx.log(`B8: first point ${first.pointId} (${fmt(first.bytes / MiB, 'MiB')} MiB) at the standby`);
+    ctx.log(`B11: first point ${first.pointId} (${fmt(first.bytes / MiB, 'MiB')} MiB) at the standby`);
 
-    // B8.rpo: replication every INTERVAL_MS while files are appended at a steady rate.
+    // B11.rpo: replication every INTERVAL_MS while files are appended at a steady rate.
     let written = 0;
     const chunk = Buffer.alloc(512 * 1024, 7);
     writer = setInterval(() => {
@@ -127,7 +127,7 @@ export async function failoverBench(ctx: BenchContext): Promise<void> {
       // From the loop's first shipped point on: before it, the standby holds the older first point.
       if (s.newest && s.pointsShipped > shippedAtStart) maxRpo = Math.max(maxRpo, Date.now() - Date.parse(s.newest.capturedAt));
       if (s.lastCycle?.ok) maxCycle = Math.max(maxCycle, s.lastCycle.durationMs);
-      if (Date.now() > deadline) throw new Error(`B8: replication shipped ${s.pointsShipped - shippedAtStart} of ${CYCLES} points in time: ${JSON.stringify(s.lastError)}`);
+      if (Date.now() > deadline) throw new Error(`B11: replication shipped ${s.pointsShipped - shippedAtStart} of ${CYCLES} points in time: ${JSON.stringify(s.lastError)}`);
     }
     clearInterval(writer);
     writer = undefined;
@@ -136,7 +136,7 @@ export async function failoverBench(ctx: BenchContext): Promise<void> {
     const bound = INTERVAL_MS + maxCycle;
     raw.rpo = { intervalMs: INTERVAL_MS, cycles: CYCLES, maxAchievedRpoMs: maxRpo, maxCycleMs: maxCycle, boundMs: bound, writtenMiB: written / MiB, failures: s.failures };
     ctx.table.add({
-      id: 'B8.rpo',
+      id: 'B11.rpo',
       name: `Achieved RPO under steady writes (2 MiB/s, ${CYCLES} intervals of ${INTERVAL_MS / 1000} s): worst case`,
       ours: maxRpo / 1000,
       baseline: bound / 1000,
@@ -146,7 +146,7 @@ export async function failoverBench(ctx: BenchContext): Promise<void> {
       note: `${fmt(written / MiB, 'MiB')} MiB written; longest cycle ${fmt(maxCycle / 1000, 's')} s; ${s.failures} failed cycles`,
     });
 
-    // B8.rto baseline: the restore of the newest standby point alone, into the namespace the failover will use.
+    // B11.rto baseline: the restore of the newest standby point alone, into the namespace the failover will use.
     const newest = s.newest!.pointId;
     const tgtCore = kc('target').makeApiClient(k8s.CoreV1Api);
     const r0 = Date.now();
@@ -159,7 +159,7 @@ export async function failoverBench(ctx: BenchContext): Promise<void> {
       })
     ).result();
     const aloneMs = Date.now() - r0;
-    ctx.log(`B8: restore alone ${fmt(aloneMs / 1000, 's')} s (rtoMs ${alone.rtoMs}); removing ${NS} from target`);
+    ctx.log(`B11: restore alone ${fmt(aloneMs / 1000, 's')} s (rtoMs ${alone.rtoMs}); removing ${NS} from target`);
     await tgtCore.deleteNamespace({ name: NS });
     while (await tgtCore.readNamespace({ name: NS }).then(() => true, () => false)) await new Promise((r) => setTimeout(r, 500));
 
@@ -167,11 +167,11 @@ export async function failoverBench(ctx: BenchContext): Promise<void> {
     const f0 = Date.now();
     const report: FailoverReport = await (await startFailover(client, taskQueue, plan, { operation: 'failover', mode: 'unplanned', from: 'primary', to: 'target' })).handle.result();
     const failoverMs = Date.now() - f0;
-    if (report.pointId !== newest) throw new Error(`B8: the failover brought up ${report.pointId}, not the newest point ${newest}`);
+    if (report.pointId !== newest) throw new Error(`B11: the failover brought up ${report.pointId}, not the newest point ${newest}`);
     raw.rto = { restoreAloneMs: aloneMs, restoreAloneRtoMs: alone.rtoMs, failoverMs, failoverRtoMs: report.rtoMs, steps: report.steps, objects: alone.plan.objects, volumeBytes: alone.volumes.reduce((n, v) => n + v.bytes, 0) };
     const steps = report.steps.map((st) => `${st.name} ${fmt(st.durationMs / 1000, 's')}`).join(', ');
     ctx.table.add({
-      id: 'B8.rto',
+      id: 'B11.rto',
       name: `Unplanned failover RTO, ${alone.plan.objects} objects + ${ctx.sizeMiB} MiB (start → Ready, traffic step included)`,
       ours: failoverMs / 1000,
       baseline: aloneMs / 1000,
@@ -180,7 +180,7 @@ export async function failoverBench(ctx: BenchContext): Promise<void> {
       better: 'lower',
       note: `report rtoMs ${fmt((report.rtoMs ?? 0) / 1000, 's')} s; steps: ${steps}`,
     });
-    // B8.warm: the same failover onto a warm standby. Put the application back on source (not
+    // B11.warm: the same failover onto a warm standby. Put the application back on source (not
     // timed), stage the standby with one replication cycle, then fail over again.
     for (const site of ['primary', 'target']) await client.workflow.getHandle(replicateWorkflowId(plan.metadata.name, site)).cancel().catch(() => undefined);
     await tgtCore.deleteNamespace({ name: NS });
@@ -199,14 +199,14 @@ export async function failoverBench(ctx: BenchContext): Promise<void> {
       w = await warmLoop.query(replicateStatusQuery);
     }
     await warmLoop.cancel();
-    if (!w.lastHydration.ok) throw new Error(`B8: warm standby hydration failed: ${w.lastHydration.error}`);
-    ctx.log(`B8: warm standby staged in ${fmt(w.lastHydration.durationMs / 1000, 's')} s`);
+    if (!w.lastHydration.ok) throw new Error(`B11: warm standby hydration failed: ${w.lastHydration.error}`);
+    ctx.log(`B11: warm standby staged in ${fmt(w.lastHydration.durationMs / 1000, 's')} s`);
     const w0 = Date.now();
     const warm: FailoverReport = await (await startFailover(client, taskQueue, warmPlan, { operation: 'failover', mode: 'unplanned', from: 'primary', to: 'target' })).handle.result();
     const warmMs = Date.now() - w0;
     raw.warm = { hydration: w.lastHydration, failoverMs: warmMs, rtoMs: warm.rtoMs, steps: warm.steps };
     ctx.table.add({
-      id: 'B8.warm',
+      id: 'B11.warm',
       name: '  the same failover onto a warm standby (staged by replication, fenced)',
       ours: warmMs / 1000,
       baseline: failoverMs / 1000,
@@ -215,7 +215,7 @@ export async function failoverBench(ctx: BenchContext): Promise<void> {
       better: 'lower',
       note: `staging took ${fmt(w.lastHydration.durationMs / 1000, 's')} s after the ship; steps: ${warm.steps.map((st) => `${st.name} ${fmt(st.durationMs / 1000, 's')}`).join(', ')}`,
     });
-    ctx.table.say(`B8: replication kept the worst RPO at ${fmt(maxRpo / 1000, 's')} s (bound ${fmt(bound / 1000, 's')} s); failover ${fmt(failoverMs / 1000, 's')} s vs restore alone ${fmt(aloneMs / 1000, 's')} s; onto a warm standby ${fmt(warmMs / 1000, 's')} s.`);
+    ctx.table.say(`B11: replication kept the worst RPO at ${fmt(maxRpo / 1000, 's')} s (bound ${fmt(bound / 1000, 's')} s); failover ${fmt(failoverMs / 1000, 's')} s vs restore alone ${fmt(aloneMs / 1000, 's')} s; onto a warm standby ${fmt(warmMs / 1000, 's')} s.`);
   } finally {
     if (writer) clearInterval(writer);
     await stack.close();
@@ -227,7 +227,7 @@ async function waitAvailable(apps: k8s.AppsV1Api, namespace: string, timeoutMs: 
   for (;;) {
     const items = (await apps.listNamespacedDeployment({ namespace })).items;
     if (items.length && items.every((d) => (d.status?.availableReplicas ?? 0) >= (d.spec?.replicas ?? 1))) return;
-    if (Date.now() > deadline) throw new Error(`B8: deployments in ${namespace} not available after ${timeoutMs / 1000}s`);
+    if (Date.now() > deadline) throw new Error(`B11: deployments in ${namespace} not available after ${timeoutMs / 1000}s`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }
