@@ -30,6 +30,13 @@ import { PARTIALS_PREFIX, assertSafeId, type Repository, type SessionMarker } fr
 import { throwIfAborted } from '../util/concurrency';
 
 const READ_BLOCK = 1024 * 1024;
+/**
+ * Read buffer for a file of `size` bytes: a stream allocates a whole highWaterMark for every read,
+ * so a 1 MiB buffer per tiny file made a tree of small files allocate ~1 MiB per file, and the GC
+ * that external memory triggers dominated the backup (B8). Files that grow while read still
+ * stream in full, in blocks of this size.
+ */
+const readBlockFor = (size: number) => Math.min(READ_BLOCK, Math.max(4096, size));
 
 /**
  * A file whose ctime is this close to (or after) the start of its read gets no `ino`/`ctimeNs` in
@@ -432,7 +439,7 @@ export async function backupTree(repo: Repository, opts: BackupTreeOptions): Pro
         }
       };
       try {
-        const stream = createReadStream(it.abs, { start: offset, highWaterMark: READ_BLOCK });
+        const stream = createReadStream(it.abs, { start: offset, highWaterMark: readBlockFor(size - offset) });
         for await (const buf of stream) {
           hash.update(buf as Buffer);
           for (const c of chunker.push(buf as Buffer)) await addChunk(c);

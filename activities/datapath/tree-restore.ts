@@ -6,7 +6,8 @@
  *
  * Throughput: several files are restored at once (`fileConcurrency`); within a file, runs of
  * chunks stored back to back in one pack are fetched with one range GET (up to `maxRunBytes`),
- * several runs ahead (`readAhead`), all under one memory budget (`readBudgetBytes`).
+ * several runs ahead (`readAhead`), all under one memory budget (`readBudgetBytes`). Consecutive
+ * small files are fetched as a group, so a tree of tiny files costs a GET per run, not per file.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, constants as fsc } from 'node:fs';
@@ -16,6 +17,10 @@ import { DataCorruptionError, InvalidInputError, PreflightFailedError } from '..
 import { isSafeRelativePath, readVolumeManifest, type FileEntry, type ManifestEntry } from './manifest';
 import type { Repository } from './repository';
 import { throwIfAborted } from '../util/concurrency';
+
+/** Files up to this size are restored in groups (see restoreSmallFiles), at most this many per group. */
+const SMALL_FILE_BYTES = 256 * 1024;
+const SMALL_FILE_GROUP = 256;
 
 /** FIFO byte semaphore: bounds fetched-but-unwritten data across concurrent files. */
 class ByteBudget {
@@ -197,18 +202,21 @@ export async function restoreTree(repo: Repository, opts: RestoreTreeOptions): P
   const maxRunBytes = Math.max(1, opts.maxRunBytes ?? 8 * 1024 * 1024);
   const budget = new ByteBudget(Math.max(1, opts.readBudgetBytes ?? 96 * 1024 * 1024));
 
-  const restoreFile = async (f: FileEntry): Promise<void> => {
-    const abs = absOf(f.path);
+  /** Makes room for `f` at `abs`; true when the file there is already the manifest's (not rewritten). */
+  const alreadyRestored = async (abs: string, f: FileEntry): Promise<boolean> => {
     await ensureParent(abs, f.path);
     const st = await lstat(abs).catch(() => undefined);
     const unchanged = opts.mirror && st?.isFile() && st.size === f.size && Math.abs(st.mtimeMs - mtimeSeconds(f.mtimeNs) * 1000) < 2;
-    if (st?.isFile() && st.size === f.size && (unchanged || (await fileSha256(abs)) === f.sha256)) {
+    if (st?.isFile() && st.size === f.size && (unchanged || (await fileSha256(abs)) === f.sha256)) return true;
+    if (st?.isSymbolicLink()) await unlink(abs);
+    else if (st && !st.isFile()) throw new PreflightFailedError(`restoring file ${f.path}: ${abs} exists and is not a regular file; remove it or restore elsewhere`);
+    return false;
+  };
+
+  const finishFile = async (abs: string, f: FileEntry, skipped: boolean): Promise<void> => {
+    if (skipped) {
       result.filesSkipped++;
       result.bytesSkipped += f.size;
-    } else {
-      if (st?.isSymbolicLink()) await unlink(abs);
-      else if (st && !st.isFile()) throw new PreflightFailedError(`restoring file ${f.path}: ${abs} exists and is not a regular file; remove it or restore elsewhere`);
-      await writeFile(abs, f);
     }
     await chmod(abs, f.mode);
     await applyOwner(abs, f);
@@ -220,23 +228,96 @@ export async function restoreTree(repo: Repository, opts: RestoreTreeOptions): P
     await report();
   };
 
+  const restoreFile = async (f: FileEntry): Promise<void> => {
+    const abs = absOf(f.path);
+    const skipped = await alreadyRestored(abs, f);
+    if (!skipped) await writeFile(abs, f);
+    await finishFile(abs, f, skipped);
+  };
+
+  /**
+   * Small files, restored together: their chunks were written back to back, so one fetch (a range
+   * GET per run of adjacent chunks) serves the whole group instead of a GET per file.
+   */
+  const restoreSmallFiles = async (group: FileEntry[]): Promise<void> => {
+    const abs = group.map((f) => absOf(f.path));
+    const skipped: boolean[] = [];
+    for (let i = 0; i < group.length; i++) skipped.push(await alreadyRestored(abs[i]!, group[i]!));
+    const ids = [...new Set(group.flatMap((f, i) => (skipped[i] ? [] : f.chunks.map(([id]) => id))))];
+    let cost = 1;
+    for (const id of ids) cost += Math.max(repo.lookup(id)?.length ?? 0, repo.lookup(id)?.rawLength ?? 0);
+    const held = ids.length ? await budget.acquire(cost) : 0;
+    try {
+      const chunks = new Map<string, Buffer>();
+      if (ids.length) (await repo.readChunks(ids)).forEach((b, i) => chunks.set(ids[i]!, b));
+      throwIfAborted(signal);
+      for (let i = 0; i < group.length; i++) {
+        if (!skipped[i]) await writeChunks(abs[i]!, group[i]!, group[i]!.chunks.map(([id]) => chunks.get(id)!));
+      }
+    } finally {
+      budget.release(held);
+    }
+    for (let i = 0; i < group.length; i++) await finishFile(abs[i]!, group[i]!, skipped[i]!);
+  };
+
   {
+    // Work items: a group of consecutive small files, or one larger file.
+    const items: FileEntry[][] = [];
+    let group: FileEntry[] = [];
+    let groupBytes = 0;
+    for (const f of files) {
+      const small = f.size <= SMALL_FILE_BYTES;
+      if (group.length && (!small || groupBytes + f.size > maxRunBytes || group.length >= SMALL_FILE_GROUP)) {
+        items.push(group);
+        group = [];
+        groupBytes = 0;
+      }
+      if (small) {
+        group.push(f);
+        groupBytes += f.size;
+      } else items.push([f]);
+    }
+    if (group.length) items.push(group);
+
     let next = 0;
     let failure: { e: unknown } | undefined;
     const worker = async (): Promise<void> => {
-      while (!failure && next < files.length) {
-        const f = files[next++]!;
+      while (!failure && next < items.length) {
+        const item = items[next++]!;
         try {
           throwIfAborted(signal);
-          await restoreFile(f);
+          if (item.length === 1 && item[0]!.size > SMALL_FILE_BYTES) await restoreFile(item[0]!);
+          else await restoreSmallFiles(item);
         } catch (e) {
           failure ??= { e };
         }
       }
     };
-    // Every worker stops taking files after the first failure and finishes its current one.
-    await Promise.all(Array.from({ length: Math.min(fileConcurrency, files.length) }, worker));
+    // Every worker stops taking work after the first failure and finishes its current item.
+    await Promise.all(Array.from({ length: Math.min(fileConcurrency, items.length) }, worker));
     if (failure) throw failure.e;
+  }
+
+  /** Writes a small file from its fetched chunks and checks it against the manifest. */
+  async function writeChunks(abs: string, f: FileEntry, chunks: Buffer[]): Promise<void> {
+    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    const fh = await open(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW, 0o600);
+    try {
+      for (let off = 0; off < data.length; ) off += (await fh.write(data, off, data.length - off, off)).bytesWritten;
+    } finally {
+      await fh.close();
+    }
+    progress.bytesDone += data.length;
+    verifyRestored(f, data.length, createHash('sha256').update(data).digest('hex'));
+  }
+
+  function verifyRestored(f: FileEntry, written: number, digest: string): void {
+    if (written !== f.size || digest !== f.sha256) {
+      throw new DataCorruptionError(
+        `restored file ${f.path} from ${opts.manifestKey} does not verify: ${written} bytes with SHA-256 ${digest}, ` +
+          `manifest says ${f.size} bytes with ${f.sha256}; the recovery point is damaged — use another one`,
+      );
+    }
   }
 
   /** Splits a file's chunk list into runs: adjacent blobs of one pack, repeats of a chunk fetched once. */
@@ -332,13 +413,7 @@ export async function restoreTree(repo: Repository, opts: RestoreTreeOptions): P
       }
       await fh.close();
     }
-    const digest = hash.digest('hex');
-    if (written !== f.size || digest !== f.sha256) {
-      throw new DataCorruptionError(
-        `restored file ${f.path} from ${opts.manifestKey} does not verify: ${written} bytes with SHA-256 ${digest}, ` +
-          `manifest says ${f.size} bytes with ${f.sha256}; the recovery point is damaged — use another one`,
-      );
-    }
+    verifyRestored(f, written, hash.digest('hex'));
   }
 
   // 3. Symlinks, after files so no file is ever written through a restored link.
