@@ -7,6 +7,9 @@
  *   images/blob-{0..3}.bin   55% of the rest: incompressible random data
  *   logs/app-{0..3}.log      45% of the rest: log-like text (zstd-1 compresses it ~4-8×)
  *   small/dNN/fNNN.{txt,bin} 500 files of 512 B – 64 KiB (half text, half random), ~16 MiB
+ *
+ * Small-file tree (generateSmallFiles, B2's files/s row): N files of 1–16 KiB (half log text, half
+ * random), 1,000 per directory (dNNNN/fNNNNNN.{txt,bin}); ~8.5 KiB on average, 100,000 ≈ 830 MiB.
  */
 import { createCipheriv, createHash } from 'node:crypto';
 import { closeSync, createReadStream, mkdirSync, openSync, writeSync } from 'node:fs';
@@ -144,6 +147,38 @@ export function generateVolume(root: string, totalBytes: number, seed = 1): Volu
     files++;
   }
   return { root, files, bytes, largeFiles };
+}
+
+export interface SmallFilesDataset {
+  root: string;
+  files: number;
+  bytes: number;
+}
+
+/** Writes `count` files of 1–16 KiB under `root` (deterministic for a seed), 1,000 per directory. */
+export function generateSmallFiles(root: string, count: number, seed = 11): SmallFilesDataset {
+  const rnd = mulberry32(seed);
+  const random = new RandomBytes(`smallfiles-${seed}`);
+  const text = new LogText(seed + 1);
+  // Pre-generate both kinds in 4 MiB slabs and cut files out of them: a call per file is slow.
+  let slab = { random: random.next(BLOCK), text: text.next(BLOCK), off: 0 };
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    if (i % 1000 === 0) mkdirSync(join(root, `d${String(i / 1000).padStart(4, '0')}`), { recursive: true });
+    const size = 1024 + Math.floor(rnd() * 15 * 1024);
+    if (slab.off + size > BLOCK) slab = { random: random.next(BLOCK), text: text.next(BLOCK), off: 0 };
+    const isText = i % 2 === 0;
+    const body = (isText ? slab.text : slab.random).subarray(slab.off, slab.off + size);
+    slab.off += size;
+    const fd = openSync(join(root, `d${String(Math.floor(i / 1000)).padStart(4, '0')}`, `f${String(i).padStart(6, '0')}.${isText ? 'txt' : 'bin'}`), 'w');
+    try {
+      writeSync(fd, body);
+    } finally {
+      closeSync(fd);
+    }
+    bytes += size;
+  }
+  return { root, files: count, bytes };
 }
 
 /**

@@ -68,3 +68,67 @@ export function processCpuS(pid: number | undefined): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * S3 requests MinIO has served for one bucket so far, by API name (PutObject, GetObject,
+ * ListObjectsV2, …), from its per-bucket metrics (/minio/metrics/v3/bucket/api/<bucket>), which
+ * are counted live (the v2 cluster metrics are cached for 10 s). Authenticated the way
+ * `mc admin prometheus generate` does: a JWT (HS512) for the root user, signed with its secret.
+ * Diff two readings around a command to count its requests, server-side, for any client.
+ */
+export interface BucketTraffic {
+  /** Completed S3 requests by API name, and their sum. */
+  byApi: Record<string, number>;
+  total: number;
+  /** Bytes MinIO received from clients for the bucket (request bodies: what was uploaded). */
+  received: number;
+  /** Bytes MinIO sent to clients for the bucket. */
+  sent: number;
+}
+
+export async function bucketRequests(endpoint: string, accessKeyId: string, secretAccessKey: string, bucket: string): Promise<BucketTraffic> {
+  const { createHmac } = await import('node:crypto');
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const body = `${b64({ alg: 'HS512', typ: 'JWT' })}.${b64({ exp: Math.floor(Date.now() / 1000) + 3600, sub: accessKeyId, iss: 'prometheus' })}`;
+  const token = `${body}.${createHmac('sha512', secretAccessKey).update(body).digest('base64url')}`;
+  const res = await fetch(`${endpoint}/minio/metrics/v3/bucket/api/${encodeURIComponent(bucket)}`, { headers: { authorization: `Bearer ${token}` } });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`MinIO metrics for bucket ${bucket}: HTTP ${res.status}: ${text.slice(0, 300)}`);
+  const out: BucketTraffic = { byApi: {}, total: 0, received: 0, sent: 0 };
+  for (const line of text.split('\n')) {
+    // minio_bucket_api_total{bucket="b",name="PutObject",server="…",type="s3"} 12
+    const m = /^(minio_bucket_api_\w+)\{([^}]*)\}\s+(\S+)/.exec(line);
+    if (!m || !m[2]!.includes(`bucket="${bucket}"`)) continue;
+    const n = Number(m[3]);
+    if (m[1] === 'minio_bucket_api_total') {
+      const api = /name="([^"]*)"/.exec(m[2]!)?.[1] ?? '?';
+      out.byApi[api] = (out.byApi[api] ?? 0) + n;
+      out.total += n;
+    }
+    // MinIO (metrics-v3-api.go) exports the bytes it received under *_sent_bytes and the bytes it
+    // sent under *_received_bytes (its help texts say so); named here from the server's side.
+    else if (m[1] === 'minio_bucket_api_traffic_sent_bytes') out.received += n;
+    else if (m[1] === 'minio_bucket_api_traffic_received_bytes') out.sent += n;
+  }
+  return out;
+}
+
+/** What happened between two readings: requests (per API and total), bytes uploaded and downloaded. */
+export function requestDiff(before: BucketTraffic, after: BucketTraffic): { total: number; byApi: Record<string, number>; uploaded: number; downloaded: number } {
+  const byApi: Record<string, number> = {};
+  let total = 0;
+  for (const [k, v] of Object.entries(after.byApi)) {
+    const d = v - (before.byApi[k] ?? 0);
+    if (d) (byApi[k] = d), (total += d);
+  }
+  return { total, byApi, uploaded: after.received - before.received, downloaded: after.sent - before.sent };
+}
+
+/**
+ * Drops the page cache of every file under the given paths (sync, then posix_fadvise DONTNEED via
+ * `dd iflag=nocache count=0`), so that a read starts cold without touching the rest of the
+ * machine's cache (no global drop_caches; other processes share the machine).
+ */
+export async function evictPageCache(...paths: string[]): Promise<void> {
+  await run('bash', ['-c', 'sync; find "$@" -type f -exec sh -c \'for f; do dd if="$f" iflag=nocache count=0 status=none; done\' _ {} +', '_', ...paths], { label: 'evict page cache' });
+}

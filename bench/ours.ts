@@ -12,7 +12,8 @@ import { pipelineBench } from './datapath';
 
 export type OursRequest =
   | { op: 'pipeline'; file: string; runs?: number }
-  | { op: 'backup'; endpoint: string; bucket: string; key: string; root: string; manifestKey: string; sessionId: string; parentManifestKey?: string }
+  /** `createBucket`: make the bucket first (the suite makes its buckets itself, so that a backup's requests are the product's only). */
+  | { op: 'backup'; endpoint: string; bucket: string; key: string; root: string; manifestKey: string; sessionId: string; parentManifestKey?: string; createBucket?: boolean }
   | { op: 'restore'; endpoint: string; bucket: string; key: string; manifestKey: string; target: string }
   | { op: 'genkey' };
 
@@ -39,7 +40,7 @@ async function main(): Promise<unknown> {
       return await pipelineBench(req.file, req.runs ?? 3);
     case 'backup': {
       const s = store(req.endpoint, req.bucket);
-      await ensureBucket(s);
+      if (req.createBucket) await ensureBucket(s);
       const repo = await Repository.init(s, parseMasterKey(req.key));
       const result = await backupTree(repo, { root: req.root, manifestKey: req.manifestKey, sessionId: req.sessionId, parentManifestKey: req.parentManifestKey });
       return { inProcessS: elapsed(), result, stats: repo.stats };

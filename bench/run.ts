@@ -505,18 +505,23 @@ async function volume(ctx: BenchContext): Promise<void> {
   const rRess: Measured[] = [];
   let oDiff: string[] = [];
   let rDiff: string[] = [];
+  const restoreReqs = {} as Record<'ours' | 'restic', ReturnType<typeof requestDiff>>;
   for (let r = 0; r < ctx.repeat; r++) {
     await evictPageCache(root);
     cats.push(await run('bash', ['-c', 'find "$1" -type f -exec cat {} + > /dev/null', '_', root], { label: 'cat' }));
     const oursDst = path.join(restoreRoot, 'ours');
     await evictPageCache(bucketDir(repos.ours.bucket));
+    let q0 = await reqs(repos.ours.bucket);
     oRess.push(await ours<RestoreOut>({ op: 'restore', endpoint: minio.endpoint, bucket: repos.ours.bucket, key, manifestKey: 'points/full/volume.snap', target: oursDst }, creds));
+    restoreReqs.ours = requestDiff(q0, await reqs(repos.ours.bucket));
     ctx.log(`ours restore ${oRess[oRess.length - 1]!.wallS.toFixed(2)} s`);
     oDiff = oDiff.length ? oDiff : diffHashes(want, await hashTree(oursDst));
     rmSync(oursDst, { recursive: true, force: true });
     const resticDst = path.join(restoreRoot, 'restic');
     await evictPageCache(bucketDir(repos.restic.bucket));
+    q0 = await reqs(repos.restic.bucket);
     rRess.push(await run('restic', ['restore', large.last.restic.snapshot!, '--target', resticDst], { env: repos.restic.env, label: 'restic restore' }));
+    restoreReqs.restic = requestDiff(q0, await reqs(repos.restic.bucket));
     ctx.log(`restic restore ${rRess[rRess.length - 1]!.wallS.toFixed(2)} s`);
     rDiff = rDiff.length ? rDiff : diffHashes(want, await hashTree(path.join(resticDst, root)));
     rmSync(resticDst, { recursive: true, force: true });
@@ -524,7 +529,8 @@ async function volume(ctx: BenchContext): Promise<void> {
   const cat = best(cats);
   const oRes = best(oRess);
   const rRes = best(rRess);
-  raw.B5 = { cat: cats.map(strip), ours: oRess.map(strip), restic: rRess.map(strip), oursDiff: oDiff, resticDiff: rDiff };
+  raw.B5 = { cat: cats.map(strip), ours: oRess.map(strip), restic: rRess.map(strip), oursDiff: oDiff, resticDiff: rDiff, requests: restoreReqs };
+  const getNote = (t: 'ours' | 'restic') => `${t} ${restoreReqs[t].total} requests (${restoreReqs[t].byApi.GetObject ?? 0} GETs, ${fmt(restoreReqs[t].downloaded, 'bytes')} B read)`;
   const verdict = (d: string[]) => (d.length ? `MISMATCH: ${d.join(', ')}` : 'sha256 identical');
   const rate = (m: { wallS: number }) => mbPerS(ds.bytes, m.wallS);
   ctx.table.add({
@@ -535,7 +541,7 @@ async function volume(ctx: BenchContext): Promise<void> {
     baselineName: `${resticVersion} restore`,
     unit: 'MB/s',
     better: 'higher',
-    note: `goal ≥ 1.0×; best of ${ctx.repeat} (ours ${allTimes(oRess)} s, restic ${allTimes(rRess)} s); CPU-s/GiB ${perGiB(oRes, ds.bytes)} vs ${perGiB(rRes, ds.bytes)}; ours ${verdict(oDiff)}, restic ${verdict(rDiff)}`,
+    note: `goal ≥ 1.0×; best of ${ctx.repeat} (ours ${allTimes(oRess)} s, restic ${allTimes(rRess)} s); CPU-s/GiB ${perGiB(oRes, ds.bytes)} vs ${perGiB(rRes, ds.bytes)}; ${getNote('ours')}, ${getNote('restic')}; ours ${verdict(oDiff)}, restic ${verdict(rDiff)}`,
     oursCost: cost(oRes),
     baselineCost: cost(rRes),
   });

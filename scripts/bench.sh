@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # npm run bench: builds what the suite needs and runs bench/run.ts (see its header for BENCH_* vars).
-#   BENCH_SIZE_MIB=1024 (default) | BENCH_QUICK=1 (128 MiB) | BENCH_ONLY=pipeline,volume
+#   BENCH_SIZE_MIB=2048 (volume default) | BENCH_SMALL_FILES=100000 | BENCH_QUICK=1 (128 MiB, 5,000 files)
+#   BENCH_ONLY=pipeline,volume
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -10,6 +11,9 @@ bash scripts/npm-install.sh
 # MinIO (and the Temporal CLI) from the cached build; prints MINIO_BIN=... on stdout.
 eval "$(bash scripts/stack/build-binaries.sh)"
 export MINIO_BIN TEMPORAL_BIN
+# kopia, the second backup baseline (built from its Go module once, then cached); prints KOPIA_BIN=...
+eval "$(bash scripts/stack/build-kopia.sh)"
+export KOPIA_BIN
 
 # Baselines: restic (Debian package), openssl, GNU time for CPU-seconds and peak RSS.
 missing=()
