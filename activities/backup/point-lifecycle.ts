@@ -141,10 +141,20 @@ export async function lockPointObjects(
 }
 
 /** The staged catalog entries: sealed, or clear JSON when a backup started before they were sealed wrote them. */
-async function readStagedResources(repo: Repository, key: string): Promise<StagedResources> {
+export async function readStagedResources(repo: Repository, key: string): Promise<StagedResources> {
   const body = await repo.store.get(key);
   if (!body) throw new DataCorruptionError(`${repo.location}/${key} is missing: the point's resources were not captured; run the backup again`);
-  return body[0] === 0x7b ? (JSON.parse(body.toString('utf8')) as StagedResources) : repo.openObject<StagedResources>('manifest', key, body);
+  // Sealed first: a sealed body starts with its random nonce, so 1 in 256 begins with "{" too.
+  try {
+    return repo.openObject<StagedResources>('manifest', key, body);
+  } catch (sealedError) {
+    if (body[0] !== 0x7b) throw sealedError;
+    try {
+      return JSON.parse(body.toString('utf8')) as StagedResources;
+    } catch {
+      throw sealedError;
+    }
+  }
 }
 
 /** Records why a point failed, next to its in-progress marker, so nobody mistakes it for a recovery point. */
