@@ -9,7 +9,10 @@
  *
  * Round "1 worker": all BENCH_PLANS backup workflows started at once, served by the one
  * orchestrator worker process of the stack. Round "2 workers": that worker stopped, two fresh
- * worker processes on the same task queue, all plans backed up again (each plan's second point).
+ * worker processes on the same task queue, all plans backed up again (another point each). Each
+ * round starts after an unmeasured warm-up of 4 backups per worker (code loaded and compiled).
+ * The worker runs with the SDK's default slots (100 activities, 40 workflow tasks at a time):
+ * time queued (activity scheduled → started) shows when they, or the poll rate, bound a round.
  * Per round: completed points per minute (plans / (last completion − first start)), worker CPU-s
  * (utime+stime from /proc) and peak RSS (VmHWM, reset with clear_refs at the round's start, so the
  * worker's start-up bundling is not counted), Temporal history events per backup (every workflow's
@@ -55,6 +58,29 @@ function resetPeak(pid: number | undefined): boolean {
     return false;
   }
 }
+
+/** CPU-s per thread name of a process (MainThread: activities and the SDK; WorkerThread: workflow code; V8Worker: GC). */
+function threadCpuS(pid: number | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!pid) return out;
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[-\d]+$/, '');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
+      } catch {
+        /* thread gone */
+      }
+    }
+  } catch {
+    /* process gone */
+  }
+  return out;
+}
+
+const diff = (a: Record<string, number>, b: Record<string, number>) => Object.fromEntries(Object.entries(a).map(([k, v]) => [k, +(v - (b[k] ?? 0)).toFixed(2)]));
 
 /** Whole-machine busy and total jiffies from /proc/stat. */
 function machineJiffies(): { busy: number; total: number } {
@@ -108,6 +134,9 @@ interface HistoryStats {
   events: number;
   workflowTasks: number;
   wftQueuedMs: number;
+  /** Workflow task started → completed (or timed out): the worker's time to run the workflow code. */
+  wftRunMs: number;
+  wftTimedOut: number;
   activities: Record<string, ActivityStat>;
 }
 
@@ -115,7 +144,8 @@ async function historyStats(handle: WorkflowHandle): Promise<HistoryStats> {
   const events = (await handle.fetchHistory()).events ?? [];
   const scheduled = new Map<string, { name: string; at: number; started?: number }>();
   const wft = new Map<string, number>();
-  const out: HistoryStats = { events: events.length, workflowTasks: 0, wftQueuedMs: 0, activities: {} };
+  const out: HistoryStats = { events: events.length, workflowTasks: 0, wftQueuedMs: 0, wftRunMs: 0, wftTimedOut: 0, activities: {} };
+  const wftStarted = new Map<string, number>();
   for (const e of events) {
     const at = tsMs(e.eventTime);
     const id = String(e.eventId);
@@ -124,6 +154,12 @@ async function historyStats(handle: WorkflowHandle): Promise<HistoryStats> {
     if (ws) {
       out.workflowTasks++;
       out.wftQueuedMs += at - (wft.get(String(ws.scheduledEventId)) ?? at);
+      wftStarted.set(id, at);
+    }
+    const wEnd = e.workflowTaskCompletedEventAttributes ?? e.workflowTaskTimedOutEventAttributes ?? e.workflowTaskFailedEventAttributes;
+    if (wEnd) {
+      out.wftRunMs += at - (wftStarted.get(String(wEnd.startedEventId)) ?? at);
+      if (e.workflowTaskTimedOutEventAttributes) out.wftTimedOut++;
     }
     const s = e.activityTaskScheduledEventAttributes;
     if (s) scheduled.set(id, { name: s.activityType?.name ?? '?', at });
@@ -155,11 +191,15 @@ interface Round {
   pointsPerMin: number;
   latencyS: { p50: number; p95: number; max: number };
   workerCpuS: number[];
+  /** Per worker, CPU-s by thread name over the round. */
+  workerThreadCpuS: Record<string, number>[];
   workerPeakRssMiB: (number | undefined)[];
   peakResetOk: boolean;
   historyEvents: { mean: number; min: number; max: number };
   workflowTasksPerBackup: number;
   wftQueuedMsMean: number;
+  wftRunMsMean: number;
+  wftTimedOut: number;
   activities: Record<string, { n: number; queuedMsMean: number; runMsMean: number; maxQueuedMs: number }>;
   stackCpuS: Record<string, number>;
   benchCpuS: number;
@@ -168,12 +208,21 @@ interface Round {
 }
 
 async function backupRound(ctx: BenchContext, stack: BenchStack, label: string, workers: Proc[], plans: Plan[], others: Record<string, number>): Promise<Round> {
+  // Warm-up (not measured): a few backups, so that every worker has loaded and compiled its code
+  // (workflow bundle, activities, SDK clients) before the round, as a long-running worker has.
+  const warm = plans.slice(0, Math.min(plans.length, 4 * workers.length));
+  await Promise.all(
+    warm.map(async (plan, i) =>
+      (await stack.client.workflow.start<typeof backupWorkflow>('backup', { taskQueue: stack.taskQueue, workflowId: `bench-b9-warmup-${plan.metadata.name}-${Date.now()}-${i}`, args: [{ plan }] })).result(),
+    ),
+  );
   const wPids = workers.map((w) => w.child.pid);
   const peakResetOk = wPids.every((p) => resetPeak(p));
   // VmHWM fallback when clear_refs is refused: VmRSS sampled every 250 ms.
   const sampled = wPids.map(() => 0);
   const sampler = setInterval(() => wPids.forEach((p, i) => (sampled[i] = Math.max(sampled[i]!, procStatus(p, 'VmRSS') ?? 0))), 250);
   const cpu0 = wPids.map((p) => processCpuS(p) ?? NaN);
+  const threads0 = wPids.map((p) => threadCpuS(p));
   const other0 = Object.fromEntries(Object.entries(others).map(([k, p]) => [k, processCpuS(p) ?? NaN]));
   const bench0 = process.cpuUsage();
   const m0 = machineJiffies();
@@ -209,6 +258,7 @@ async function backupRound(ctx: BenchContext, stack: BenchStack, label: string, 
   const m1 = machineJiffies();
   const benchCpu = process.cpuUsage(bench0);
   const cpu = wPids.map((p, i) => (processCpuS(p) ?? NaN) - cpu0[i]!);
+  const threads = wPids.map((p, i) => diff(threadCpuS(p), threads0[i]!));
   const stackCpuS = Object.fromEntries(Object.entries(others).map(([k, p]) => [k, (processCpuS(p) ?? NaN) - other0[k]!]));
   clearInterval(sampler);
   const peaks = wPids.map((p, i) => (peakResetOk ? procStatus(p, 'VmHWM') : sampled[i]));
@@ -224,7 +274,7 @@ async function backupRound(ctx: BenchContext, stack: BenchStack, label: string, 
       t.queuedMsMean += a.queuedMs;
       t.runMsMean += a.runMs;
       t.n += a.n;
-      t.maxQueuedMs = Math.max(t.maxQueuedMs, a.maxQueuedMs);
+      t.maxQueuedMs = Math.round(Math.max(t.maxQueuedMs, a.maxQueuedMs));
     }
   }
   for (const a of Object.values(acts)) (a.queuedMsMean = Math.round(a.queuedMsMean / a.n)), (a.runMsMean = Math.round(a.runMsMean / a.n));
@@ -239,11 +289,14 @@ async function backupRound(ctx: BenchContext, stack: BenchStack, label: string, 
     pointsPerMin: (doneAt.length / (sorted[sorted.length - 1]! / 1000)) * 60,
     latencyS: { p50: q(0.5), p95: q(0.95), max: sorted[sorted.length - 1]! / 1000 },
     workerCpuS: cpu,
+    workerThreadCpuS: threads,
     workerPeakRssMiB: peaks,
     peakResetOk,
     historyEvents: { mean: ev.reduce((a, b) => a + b, 0) / ev.length, min: Math.min(...ev), max: Math.max(...ev) },
     workflowTasksPerBackup: totalWft / stats.length,
     wftQueuedMsMean: Math.round(stats.reduce((a, s) => a + s.wftQueuedMs, 0) / Math.max(1, totalWft)),
+    wftRunMsMean: Math.round(stats.reduce((a, s) => a + s.wftRunMs, 0) / Math.max(1, totalWft)),
+    wftTimedOut: stats.reduce((a, s) => a + s.wftTimedOut, 0),
     activities: acts,
     stackCpuS,
     benchCpuS: (benchCpu.user + benchCpu.system) / 1e6,
@@ -260,7 +313,8 @@ async function backupRound(ctx: BenchContext, stack: BenchStack, label: string, 
       `peak RSS ${peaks.map((p) => p?.toFixed(0)).join('/')} MiB; machine busy ${round.machineBusyPct.toFixed(0)}% of ${wallS.toFixed(0)} s; other CPU-s: ${top}; history ${round.historyEvents.mean.toFixed(1)} events/backup`,
   );
   for (const [name, a] of Object.entries(acts)) ctx.log(`  ${name}: ${a.n}× queued ${a.queuedMsMean} ms (max ${a.maxQueuedMs}), running ${a.runMsMean} ms`);
-  ctx.log(`  workflow tasks: ${round.workflowTasksPerBackup.toFixed(1)}/backup, queued ${round.wftQueuedMsMean} ms mean`);
+  ctx.log(`  worker threads CPU-s: ${threads.map((t) => Object.entries(t).filter(([, v]) => v >= 0.1).map(([k, v]) => `${k} ${v}`).join(', ')).join(' | ')}`);
+  ctx.log(`  workflow tasks: ${round.workflowTasksPerBackup.toFixed(1)}/backup, queued ${round.wftQueuedMsMean} ms, ran ${round.wftRunMsMean} ms mean; ${round.wftTimedOut} timed out (10 s)`);
   return round;
 }
 
@@ -300,7 +354,7 @@ export async function orchestrationBench(ctx: BenchContext): Promise<void> {
     );
     await ensureBucket(openStore(planToStoreRef(plans[0]!), stack.storeEnv));
     // One backup first (creates the shared repository), so neither round pays the creation race.
-    const w0 = await stack.client.workflow.start<typeof backupWorkflow>('backup', { taskQueue: stack.taskQueue, workflowId: `bench-b9-warmup-${Date.now()}`, args: [{ plan: plans[0]! }] });
+    const w0 = await stack.client.workflow.start<typeof backupWorkflow>('backup', { taskQueue: stack.taskQueue, workflowId: `bench-b9-init-${Date.now()}`, args: [{ plan: plans[0]! }] });
     await w0.result();
 
     const minioPid = (await ctx.minio()).pid;
@@ -361,7 +415,9 @@ export async function orchestrationBench(ctx: BenchContext): Promise<void> {
       baselineName: '1 worker process',
       unit: 'events',
       better: 'lower',
-      note: `min–max ${one.historyEvents.min}–${one.historyEvents.max}; ${one.workflowTasksPerBackup.toFixed(1)} workflow tasks per backup (queued ${one.wftQueuedMsMean} ms mean with 1 worker, ${two.wftQueuedMsMean} ms with 2)`,
+      note:
+        `min–max ${one.historyEvents.min}–${one.historyEvents.max}; ${one.workflowTasksPerBackup.toFixed(1)} workflow tasks per backup, queued ${one.wftQueuedMsMean} / ${two.wftQueuedMsMean} ms and ` +
+        `ran ${one.wftRunMsMean} / ${two.wftRunMsMean} ms mean (1 / 2 workers), ${one.wftTimedOut} / ${two.wftTimedOut} timed out`,
     });
     const slowest = (r: Round) =>
       Object.entries(r.activities)

@@ -79,6 +79,14 @@ export interface BenchStack {
   client: Client;
   taskQueue: string;
   worker: Proc;
+  /** Workdirs of the clusters (kwok pid files under kwok/clusters/<name>/pids) and of Temporal (temporal.pid). */
+  clustersDir: string;
+  stackDir: string;
+  /**
+   * Starts one more orchestrator worker process on the same task queue (scale-out), stopped by
+   * close() like the others; `name` names its log file.
+   */
+  addWorker(name: string, env?: NodeJS.ProcessEnv): Promise<Proc>;
   close(): Promise<void>;
 }
 
@@ -141,8 +149,9 @@ export async function startBenchStack(ctx: BenchContext, label: string, name: st
       S3_REGION: 'us-east-1',
       [keyEnv]: process.env[keyEnv],
     };
+    const workerEnv = { ...procEnv, TEMPORAL_TASK_QUEUE: taskQueue, WORKER_SHUTDOWN_GRACE: '1s' };
     const started = await Promise.all([
-      startProc('worker', 'worker/orchestrator.js', { ...procEnv, TEMPORAL_TASK_QUEUE: taskQueue, WORKER_SHUTDOWN_GRACE: '1s' }, logDir, 'worker: polling'),
+      startProc('worker', 'worker/orchestrator.js', workerEnv, logDir, 'worker: polling'),
       startProc('agent-source', 'worker/node-agent.js', { ...procEnv, TDR_CLUSTER: 'source', TDR_NODES: NODES.join(','), TDR_AGENT_KUBECONFIG: kubeconfig, TDR_AGENT_CONTEXT: 'source' }, logDir, 'node-agent: serving'),
       startProc('agent-target', 'worker/node-agent.js', { ...procEnv, TDR_CLUSTER: 'target', TDR_NODES: NODES.join(','), TDR_AGENT_KUBECONFIG: kubeconfig, TDR_AGENT_CONTEXT: 'target' }, logDir, 'node-agent: serving'),
     ]);
@@ -164,6 +173,13 @@ export async function startBenchStack(ctx: BenchContext, label: string, name: st
       client: new Client({ connection, dataConverter: payloadDataConverter() }),
       taskQueue,
       worker: started[0],
+      clustersDir,
+      stackDir,
+      addWorker: async (workerName, env = {}) => {
+        const p = await startProc(workerName, 'worker/orchestrator.js', { ...workerEnv, ...env }, logDir, 'worker: polling');
+        procs.push(p);
+        return p;
+      },
       close,
     };
   } catch (err) {
