@@ -2,6 +2,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Cluster } from '../kube/cluster';
 import { classifyKubeError } from '../kube/cluster';
 import type { ResourceType } from './resource-types';
+import { listPage } from '../kube/list-pages';
 
 const PAGE_SIZE = 500;
 
@@ -17,12 +18,12 @@ export async function listObjects(
   do {
     let page;
     try {
-      page = await cluster.objects.list(type.apiVersion, type.kind, namespace, undefined, undefined, undefined, undefined, labelSelector, PAGE_SIZE, token);
+      page = await listPage(cluster, type, namespace, { labelSelector, limit: PAGE_SIZE, token });
     } catch (err) {
       throw classifyKubeError(err, cluster.context, 'list', `${type.resource}.${type.group || 'core'}${namespace ? ` in namespace ${namespace}` : ''}`);
     }
     for (const item of page.items) items.push({ ...item, apiVersion: type.apiVersion, kind: type.kind });
-    token = page.metadata?._continue || undefined;
+    token = page.continue;
   } while (token);
   return items;
 }

@@ -29,6 +29,7 @@ import { openStore } from '../store/open-store';
 import { openRepository } from '../store/open-repository';
 import { latestPoint, readCatalog } from '../catalog/points';
 import { readBundle, verifyPoint } from '../catalog/verify-point';
+import { listPage } from '../kube/list-pages';
 
 /** One object of the plan as stored for the apply activities. */
 export interface PlannedObject {
@@ -196,7 +197,7 @@ const LIST_WHEN_MORE_THAN = 20;
  */
 async function preflight(target: Cluster, req: RestoreRequest, planned: PlannedObject[], problems: string[]): Promise<void> {
   const types = await discoverResourceTypes(target);
-  const served = new Set(types.map((t) => `${t.group}/${t.kind}`));
+  const served = new Map(types.map((t) => [`${t.group}/${t.kind}`, t]));
   const restoredCrds = new Set(
     planned
       .filter((p) => p.obj.kind === 'CustomResourceDefinition')
@@ -254,14 +255,15 @@ async function preflight(target: Cluster, req: RestoreRequest, planned: PlannedO
   await mapLimit([...byKind.values()], 4, async (ps) => {
     if (ps.length <= LIST_WHEN_MORE_THAN) return void oneByOne.push(...ps);
     const { apiVersion, kind, metadata: { namespace } } = ps[0].obj;
+    const type = served.get(`${groupOf(apiVersion)}/${kind}`)!;
     const live = new Map<string, k8s.KubernetesObject>();
     try {
       let token: string | undefined;
       do {
         beat({ stage: 'preflight: list existing', kind, namespace, pages: ++listedPages });
-        const page = await target.objects.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, undefined, 100, token);
+        const page = await listPage(target, type, namespace, { limit: 100, token });
         for (const item of page.items) live.set(item.metadata!.name!, item);
-        token = page.metadata?._continue || undefined;
+        token = page.continue;
       } while (token);
     } catch (err) {
       // Allowed to read these but not to list them: read them one by one.
