@@ -13,8 +13,8 @@
  * namespaced kind the server lists (`kubectl api-resources --namespaced --verbs=list,get`, the same
  * kinds our discovery lists), 8 at a time (xargs -P 8). Both measured with run(): wall, CPU-s and
  * peak RSS (kubectl: the largest of its processes). Best wall time of ctx.repeat rounds.
- * BENCH_DISCOVERY_PROFILE=1 also runs ours once more at the largest size with --cpu-prof and
- * --heap-prof into the workdir (kept with BENCH_KEEP=1).
+ * BENCH_DISCOVERY_PROFILE=1 (or =<dir>) also runs ours twice more at the largest size, with
+ * --cpu-prof and with --heap-prof, into the workdir (kept with BENCH_KEEP=1) or <dir>.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -139,6 +139,11 @@ export async function discoveryBench(ctx: BenchContext): Promise<void> {
       let base: Measured | undefined;
       const oursAll: number[] = [];
       const baseAll: number[] = [];
+      if (!stages.length) {
+        // Warm-up, not timed: the API server's first lists of the new CRDs, kubectl's discovery cache, the page cache of node_modules.
+        await kubectlLoop();
+        await oursRun();
+      }
       for (let r = 0; r < ctx.repeat; r++) {
         const b = await kubectlLoop();
         baseAll.push(b.wallS);
@@ -151,8 +156,8 @@ export async function discoveryBench(ctx: BenchContext): Promise<void> {
       }
       stages.push({ size, ours: ours!, oursAll, base: base!, baseAll });
     }
-    if (process.env.BENCH_DISCOVERY_PROFILE === '1') {
-      const prof = path.join(work, 'profiles');
+    if (process.env.BENCH_DISCOVERY_PROFILE) {
+      const prof = process.env.BENCH_DISCOVERY_PROFILE === '1' ? path.join(work, 'profiles') : process.env.BENCH_DISCOVERY_PROFILE;
       mkdirSync(prof, { recursive: true });
       await oursRun(['--cpu-prof', '--cpu-prof-dir', prof]);
       await oursRun(['--heap-prof', '--heap-prof-dir', prof]);
