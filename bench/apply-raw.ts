@@ -12,6 +12,7 @@ import https from 'node:https';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
+import { runChild } from './child';
 
 export interface RawApplyRequest {
   kubeconfig: string;
@@ -114,14 +115,5 @@ async function main(): Promise<unknown> {
 }
 
 if (require.main === module) {
-  main().then(
-    (out) => {
-      process.stdout.write(JSON.stringify(out) + '\n');
-      process.exit(0);
-    },
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
+  runChild(main);
 }

@@ -8,6 +8,7 @@
  */
 import { connectCluster } from '../activities/kube/cluster';
 import { discoverApplication } from '../activities/discovery/discover-application';
+import { runChild } from './child';
 
 async function main(): Promise<unknown> {
   const req = JSON.parse(process.argv[2] ?? '{}') as { context: string; namespace: string };
@@ -29,13 +30,4 @@ async function main(): Promise<unknown> {
   };
 }
 
-main().then(
-  (out) => {
-    process.stdout.write(JSON.stringify(out) + '\n');
-    process.exit(0);
-  },
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runChild(main);

@@ -8,7 +8,7 @@
  * from AWS_ACCESS_KEY_ID/SECRET.
  */
 import { parseMasterKey, Repository, backupTree, restoreTree } from '../activities/datapath';
-import { S3ObjectStore } from '../activities/store/s3-object-store';
+import { benchStore, runChild } from './child';
 import { ensureBucket } from '../activities/store/open-store';
 
 export type MemoryOursRequest =
@@ -23,17 +23,7 @@ export interface MemoryPeaks {
   rssMiB: number;
 }
 
-function store(endpoint: string, bucket: string): S3ObjectStore {
-  return new S3ObjectStore({
-    endpoint,
-    region: 'us-east-1',
-    bucket,
-    prefix: '',
-    forcePathStyle: true,
-    accessKeyId: process.env.AWS_ACCESS_KEY_ID,
-    secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY,
-  });
-}
+const store = benchStore;
 
 const peaks: MemoryPeaks = { heapUsedMiB: 0, heapTotalMiB: 0, externalMiB: 0, arrayBuffersMiB: 0, rssMiB: 0 };
 function sample(): void {
@@ -74,13 +64,4 @@ async function main(): Promise<unknown> {
   }
 }
 
-main().then(
-  (out) => {
-    process.stdout.write(JSON.stringify(out) + '\n');
-    process.exit(0);
-  },
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runChild(main);

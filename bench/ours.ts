@@ -6,7 +6,7 @@
  * Prints one line of JSON on stdout. Store credentials come from AWS_ACCESS_KEY_ID/SECRET.
  */
 import { generateMasterKey, parseMasterKey, Repository, backupTree, restoreTree } from '../activities/datapath';
-import { S3ObjectStore } from '../activities/store/s3-object-store';
+import { benchStore, runChild } from './child';
 import { ensureBucket } from '../activities/store/open-store';
 import { pipelineBench } from './datapath';
 
@@ -17,17 +17,7 @@ export type OursRequest =
   | { op: 'restore'; endpoint: string; bucket: string; key: string; manifestKey: string; target: string }
   | { op: 'genkey' };
 
-function store(endpoint: string, bucket: string): S3ObjectStore {
-  return new S3ObjectStore({
-    endpoint,
-    region: 'us-east-1',
-    bucket,
-    prefix: '',
-    forcePathStyle: true,
-    accessKeyId: process.env.AWS_ACCESS_KEY_ID,
-    secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY,
-  });
-}
+const store = benchStore;
 
 async function main(): Promise<unknown> {
   const req = JSON.parse(process.argv[2] ?? '{}') as OursRequest;
@@ -55,13 +45,4 @@ async function main(): Promise<unknown> {
   }
 }
 
-main().then(
-  (out) => {
-    process.stdout.write(JSON.stringify(out) + '\n');
-    process.exit(0);
-  },
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runChild(main);
