@@ -249,7 +249,7 @@ export async function restoreTree(repo: Repository, opts: RestoreTreeOptions): P
     const held = ids.length ? await budget.acquire(cost) : 0;
     try {
       const chunks = new Map<string, Buffer>();
-      if (ids.length) (await repo.readChunks(ids)).forEach((b, i) => chunks.set(ids[i]!, b));
+      for (const run of rangeRuns(ids)) (await repo.readChunks(run)).forEach((b, i) => chunks.set(run[i]!, b));
       throwIfAborted(signal);
       for (let i = 0; i < group.length; i++) {
         if (!skipped[i]) await writeChunks(abs[i]!, group[i]!, group[i]!.chunks.map(([id]) => chunks.get(id)!));
@@ -296,6 +296,25 @@ export async function restoreTree(repo: Repository, opts: RestoreTreeOptions): P
     // Every worker stops taking work after the first failure and finishes its current item.
     await Promise.all(Array.from({ length: Math.min(fileConcurrency, items.length) }, worker));
     if (failure) throw failure.e;
+  }
+
+  /** Splits chunk ids into runs that each take one range GET of at most `maxRunBytes` (adjacent in one pack). */
+  function rangeRuns(ids: string[]): string[][] {
+    const runs: string[][] = [];
+    let cur: string[] = [];
+    let bytes = 0;
+    for (const id of ids) {
+      const n = Math.max(repo.lookup(id)?.length ?? 0, repo.lookup(id)?.rawLength ?? 0);
+      if (cur.length && (!repo.adjacent(cur[cur.length - 1]!, id) || bytes + n > maxRunBytes)) {
+        runs.push(cur);
+        cur = [];
+        bytes = 0;
+      }
+      cur.push(id);
+      bytes += n;
+    }
+    if (cur.length) runs.push(cur);
+    return runs;
   }
 
   /** Writes a small file from its fetched chunks and checks it against the manifest. */
