@@ -122,7 +122,7 @@ async function pipeline(ctx: BenchContext): Promise<void> {
       baselineName: 'openssl dgst -sha256',
       unit: 'MB/s',
       better: 'higher',
-      note: `${stored}% stored; target ≥ 0.25×`,
+      note: `${stored}% stored; goal ≥ 0.35×`,
       oursCost: { cpuS: o.out.full.cpuS, rssMiB: o.rssMiB },
       baselineCost: cost(best!),
     });
