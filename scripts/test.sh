@@ -39,7 +39,7 @@ node -e '
   const skipped = r.numPendingTests + r.numTodoTests;
   if (skipped) console.log(`note: ${skipped} test(s) were skipped; they are not counted as passed`);
   console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
-' "$results" || echo "tests: 0 passed, 1 failed (jest wrote no results: see the output above)"
+' "$results" 2>/dev/null || echo "tests: 0 passed, 1 failed (jest wrote no results and exited with status $status$( [ "$status" -gt 128 ] && echo ", signal $((status - 128))"): see the output above)"
 rm -f "$results"
 [ -d test-artifacts ] && log "screenshots of the Temporal UI and drill reports: $(pwd)/test-artifacts/"
 log "test command finished in $((SECONDS - start))s"
