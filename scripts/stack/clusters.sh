@@ -165,9 +165,12 @@ create_or_start_cluster() { # NAME [PORTS: six free ports, for a new cluster]
       || die "starting cluster $c failed; log: $logf (and $(cluster_dir "$c")/logs/)"
   else
     # Every port is chosen here: kwokctl's own choice races when two clusters are created at once.
-    local ports cfg="$KWOK_WORKDIR/$c-config.yaml"
+    local ports cfg="$KWOK_WORKDIR/$c-config.yaml" attempt
     read -r -a ports <<<"${given_ports:-$(free_ports 6)}"
-    cat >"$cfg" <<CFG
+    # Two attempts: on a loaded machine an API server once came up too slowly for kwokctl to install
+    # its CRDs ("failed to init crds"), which failed a whole test run for a start-up hiccup.
+    for attempt in 1 2; do
+      cat >"$cfg" <<CFG
 apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokctlConfiguration
 options:
@@ -188,13 +191,19 @@ componentsPatches:
   - { key: max-mutating-requests-inflight, value: "800" }
 ---
 CFG
-    cat "$STACK_SCRIPTS_DIR/kwok/stages.yaml" >>"$cfg"
-    kwokctl create cluster --name "$name" --runtime binary \
-      --config "$cfg" \
-      --enable-crds ClusterExec \
-      --kubeconfig "$KWOK_KUBECONFIG" --disable-qps-limits --node-lease-duration-seconds 0 \
-      --timeout 5m --wait 3m >>"$logf" 2>&1 \
-      || die "creating cluster $c failed; log: $logf (and $(cluster_dir "$c")/logs/)"
+      cat "$STACK_SCRIPTS_DIR/kwok/stages.yaml" >>"$cfg"
+      if kwokctl create cluster --name "$name" --runtime binary \
+        --config "$cfg" \
+        --enable-crds ClusterExec \
+        --kubeconfig "$KWOK_KUBECONFIG" --disable-qps-limits --node-lease-duration-seconds 0 \
+        --timeout 5m --wait 3m >>"$logf" 2>&1; then
+        return 0
+      fi
+      [ "$attempt" = 1 ] || die "creating cluster $c failed twice; log: $logf (and $(cluster_dir "$c")/logs/)"
+      log "creating cluster $c failed (log: $logf); deleting it and trying once more on new ports"
+      kwokctl delete cluster --name "$name" --kubeconfig "$KWOK_KUBECONFIG" >>"$logf" 2>&1 || true
+      read -r -a ports <<<"$(free_ports 6)"
+    done
   fi
 }
 
