@@ -10,6 +10,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { findBinaries, startMinio, startTemporal } from '../../scripts/stack/local-stack';
 import { WORKFLOWS_PATH } from '../../worker/create-worker';
 import { startClusters } from './clusters';
+import globalTeardown from './global-teardown';
 import { freePort } from '../stack/postgres';
 
 /**
@@ -29,7 +30,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.TDR_PAYLOAD_KEYS = TEST_PAYLOAD_KEYS;
   // The UI calls a codec server here; tests that read payloads in the UI start `drctl codec-server` on it.
   process.env.TDR_CODEC_PORT = String(await freePort());
-  const [temporal, minio, minioTarget, clusters] = await Promise.all([
+  const [temporal, minio, minioTarget, clusters] = await allOrStopAll([
     // With its UI: test/harness/temporal-ui.ts drives it in headless Chromium.
     startTemporal({ bin: bins.temporal, dir, uiCodecEndpoint: `http://127.0.0.1:${process.env.TDR_CODEC_PORT}` }),
     startMinio({
@@ -49,7 +50,7 @@ export default async function globalSetup(): Promise<void> {
       secretAccessKey: 'tdr-test-target-secret-key',
     }),
     startClusters(process.env.TDR_CLUSTERS_WORKDIR),
-  ]);
+  ] as const);
   process.env.TDR_KUBECONFIG = clusters.kubeconfig;
   // Node agents (in-process and spawned) read volumes through the kubelet simulator's pod volume directories.
   process.env.TDR_KUBELET_ROOT = path.join(process.env.TDR_CLUSTERS_WORKDIR, 'kubelet', '{cluster}', '{node}');
@@ -70,6 +71,20 @@ export default async function globalSetup(): Promise<void> {
   process.env.TDR_WORKFLOW_BUNDLE = bundlePath;
 
   console.log(`\n[harness] Temporal ${temporal.address}, MinIO ${minio.endpoint} (target site ${minioTarget.endpoint}), clusters ${clusters.kubeconfig}, stack dir ${dir} (ready in ${Date.now() - t0} ms)`);
+}
+
+/**
+ * Waits for every server to start; if one fails, stops the others before failing, so a failed
+ * start-up leaves no servers running behind the test command.
+ */
+async function allOrStopAll<T extends readonly unknown[]>(starts: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const settled = await Promise.allSettled(starts);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await globalTeardown().catch((e: unknown) => console.error(`[harness] stopping the servers that did start: ${(e as Error).message}`));
+    throw failed.reason;
+  }
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
 }
 
 const quietLogger = {
