@@ -68,24 +68,7 @@ async function latestPoint(ctx: BenchContext): Promise<void> {
   const ids = Array.from({ length: POINTS }, (_, i) => pointId(new Date(Date.UTC(2026, 0, 1) + i * 3_600_000), `b${i}`));
   ctx.log(`B10: writing ${POINTS} points (catalog, bundle, one volume manifest each)`);
   await mapLimit(ids, 16, async (id) => {
-    const t = new Date().toISOString();
-    const catalog = unsignedCatalogSchema.parse({
-      formatVersion: 2,
-      pointId: id,
-      planName: PLAN,
-      plan,
-      status: 'complete',
-      source: { clusterName: 'source', kubernetesVersion: 'v1.36.1' },
-      createdAt: t,
-      startedAt: t,
-      completedAt: t,
-      resources: { bundle: { key: resourcesKey(PLAN, id), sha256: '0'.repeat(64), size: 64, encryption: 'aes-256-gcm' }, items: [] },
-      volumes: [{ pvc: { namespace: 'shop', name: 'data' }, size: '1Gi', mode: 'copy', snapshotKey: volumeSnapshotKey(PLAN, id, 'shop', 'data'), snapshotSha256: '0'.repeat(64), files: 1, bytes: 1 }],
-      images: [],
-      hooks: [],
-      timings: [],
-      totals: { resources: 0, volumes: 1, files: 1, bytes: 1, storedBytes: 64 },
-    });
+    const catalog = completeCatalog(plan, id, { sha256: '0'.repeat(64), size: 64 }, { snapshotKey: volumeSnapshotKey(PLAN, id, 'shop', 'data'), snapshotSha256: '0'.repeat(64), files: 1, bytes: 1 }, 64);
     await s3.put(resourcesKey(PLAN, id), Buffer.alloc(64));
     await s3.put(volumeSnapshotKey(PLAN, id, 'shop', 'data'), Buffer.alloc(64));
     await s3.put(catalogKey(PLAN, id), sealCatalog(keys, catalog));
@@ -177,6 +160,35 @@ const gcPlan = (bucket: string, endpoint: string, name: string): Plan =>
     },
   });
 
+/** The catalog of a complete point with one resource bundle and one volume of namespace "shop", written now. */
+function completeCatalog(
+  plan: Plan,
+  id: string,
+  bundle: { sha256: string; size: number },
+  volume: { snapshotKey: string; snapshotSha256: string; files: number; bytes: number },
+  storedBytes: number,
+) {
+  const t = new Date().toISOString();
+  const name = plan.metadata.name;
+  return unsignedCatalogSchema.parse({
+    formatVersion: 2,
+    pointId: id,
+    planName: name,
+    plan,
+    status: 'complete',
+    source: { clusterName: 'source', kubernetesVersion: 'v1.36.1' },
+    createdAt: t,
+    startedAt: t,
+    completedAt: t,
+    resources: { bundle: { key: resourcesKey(name, id), ...bundle, encryption: 'aes-256-gcm' }, items: [] },
+    volumes: [{ pvc: { namespace: 'shop', name: 'data' }, size: '1Gi', mode: 'copy', ...volume }],
+    images: [],
+    hooks: [],
+    timings: [],
+    totals: { resources: 0, volumes: 1, files: volume.files, bytes: volume.bytes, storedBytes },
+  });
+}
+
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 /** `points` complete points of `plan`, one pack + index object each, as described in the header. */
@@ -209,23 +221,7 @@ async function writePlanPoints(store: S3ObjectStore, key: Buffer, plan: Plan, po
     await store.put(manifestKey, body);
     const bundle = randomBytes(512);
     await store.put(resourcesKey(name, id), bundle);
-    const catalog = unsignedCatalogSchema.parse({
-      formatVersion: 2,
-      pointId: id,
-      planName: name,
-      plan,
-      status: 'complete',
-      source: { clusterName: 'source', kubernetesVersion: 'v1.36.1' },
-      createdAt: t,
-      startedAt: t,
-      completedAt: t,
-      resources: { bundle: { key: resourcesKey(name, id), sha256: sha256(bundle), size: bundle.length, encryption: 'aes-256-gcm' }, items: [] },
-      volumes: [{ pvc: { namespace: 'shop', name: 'data' }, size: '1Gi', mode: 'copy', snapshotKey: manifestKey, snapshotSha256: sha256(body), files: 2, bytes: base.length + own.length }],
-      images: [],
-      hooks: [],
-      timings: [],
-      totals: { resources: 0, volumes: 1, files: 2, bytes: base.length + own.length, storedBytes: body.length + bundle.length },
-    });
+    const catalog = completeCatalog(plan, id, { sha256: sha256(bundle), size: bundle.length }, { snapshotKey: manifestKey, snapshotSha256: sha256(body), files: 2, bytes: base.length + own.length }, body.length + bundle.length);
     await store.put(catalogKey(name, id), sealCatalog(repo.keys, catalog));
   }
 }
