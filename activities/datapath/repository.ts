@@ -39,6 +39,7 @@ import {
 import { ChunkCorruptedError, ChunkMissingError, RepositoryBusyError, RepositoryFormatError, WrongEncryptionKeyError } from './errors';
 import { PACK_FOOTER_BYTES, PackWriter, packIdFromKey, packKey, parsePackFooter, parsePackTrailer, type FinishedPack, type PackEntry } from './pack';
 import { mapLimit } from '../util/concurrency';
+import { IndexCache } from './index-cache';
 
 export const CONFIG_KEY = 'repo/config';
 export const INDEX_PREFIX = 'repo/index/';
@@ -87,6 +88,12 @@ export interface RepositoryOptions {
   chunker?: ChunkerParams;
   /** Skip loading the index (e.g. for GC, which loads it itself). Default false. */
   skipIndex?: boolean;
+  /**
+   * Directory for local copies of index objects, so that an open fetches only the index objects
+   * written since the last one on this host. They are kept sealed (encrypted and authenticated,
+   * as stored). Default: TDR_INDEX_CACHE_DIR, else <tmpdir>/tdr-index-cache; "off" disables it.
+   */
+  indexCacheDir?: string;
 }
 
 export interface IndexLocation {
@@ -136,6 +143,7 @@ export interface SessionMarker {
 export class Repository {
   readonly location: string;
   private readonly index = new Map<string, IndexLocation>();
+  private readonly indexCache: IndexCache | undefined;
   private readonly packs = new Map<string, PackInfo>();
   private readonly indexKeys = new Set<string>();
   /** Pack ids each loaded or written index object lists. */
@@ -171,6 +179,7 @@ export class Repository {
     this.location = store.location;
     this.gear = gearTable(keys.gearSeed);
     this.packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
+    this.indexCache = IndexCache.forRepository(opts.indexCacheDir, store.location, config.keyCheck);
     this.uploadConcurrency = Math.max(1, opts.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY);
   }
 
@@ -283,14 +292,24 @@ export class Repository {
 
   // ---------------------------------------------------------------- index
 
-  /** (Re)loads every index object. Chunks pending in this session are kept. */
+  /**
+   * Brings the in-memory index up to the store's index objects. Only objects not loaded yet are
+   * fetched (from the local cache when it holds them); when one that was loaded is gone (GC
+   * superseded it), the index is rebuilt from all of them, since its packs may be gone too.
+   * Chunks pending in this session are kept.
+   */
   async loadIndex(): Promise<void> {
-    const keys = (await listAll(this.store, INDEX_PREFIX)).map((o) => o.key);
-    const files = await mapLimit(keys, 8, async (key) => ({ key, file: await this.getObject<IndexFile>('index', key) }));
-    this.index.clear();
-    this.packs.clear();
-    this.indexKeys.clear();
-    this.indexPacks.clear();
+    const listed = (await listAll(this.store, INDEX_PREFIX)).map((o) => o.key);
+    const listedSet = new Set(listed);
+    const incremental = [...this.indexKeys].every((k) => listedSet.has(k));
+    const keys = incremental ? listed.filter((k) => !this.indexKeys.has(k)) : listed;
+    const files = await mapLimit(keys, 8, async (key) => ({ key, file: await this.readIndexObject(key) }));
+    if (!incremental) {
+      this.index.clear();
+      this.packs.clear();
+      this.indexKeys.clear();
+      this.indexPacks.clear();
+    }
     for (const { key, file } of files) {
       if (!file) continue; // deleted between list and get (GC rewrite)
       this.indexKeys.add(key);
@@ -298,6 +317,31 @@ export class Repository {
       for (const p of file.packs) this.addPackToIndex({ id: p.id, size: p.size, entries: p.blobs.map(([id, offset, length, rawLength]) => ({ id, offset, length, rawLength })) });
     }
     for (const p of this.unindexed) this.addPackToIndex(p);
+    await this.indexCache?.keepOnly(listedSet);
+  }
+
+  /** An index object, from the local cache when it holds a copy that authenticates. */
+  private async readIndexObject(key: string): Promise<IndexFile | undefined> {
+    const cached = await this.indexCache?.get(key);
+    if (cached) {
+      try {
+        return this.openObject<IndexFile>('index', key, cached);
+      } catch {
+        // damaged or from another repository: fetch it again
+      }
+    }
+    const body = await this.store.get(key);
+    if (body === undefined) return undefined;
+    let file: IndexFile;
+    try {
+      file = this.openObject<IndexFile>('index', key, body);
+    } catch (e) {
+      const older = await this.openPreviousVersion<IndexFile>('index', key);
+      if (older === undefined) throw e;
+      return older;
+    }
+    await this.indexCache?.put(key, body);
+    return file;
   }
 
   private addPackToIndex(p: PackInfo): void {
@@ -335,6 +379,7 @@ export class Repository {
     const body = this.sealObject('index', file);
     const key = INDEX_PREFIX + randomBytes(16).toString('hex');
     await this.store.put(key, body);
+    await this.indexCache?.put(key, body);
     this.stats.bytesUploaded += body.length;
     this.stats.putRequests++;
     this.indexKeys.add(key);

@@ -295,8 +295,8 @@ stop_cluster() { # NAME
   return 0
 }
 
-wait_ready() { # NAME
-  local c="$1" i=0
+wait_ready() { # NAME STARTED(0|1)
+  local c="$1" started="${2:-1}" i=0
   kctl --context "$c" wait --for condition=Ready --timeout 120s node --all >/dev/null \
     || die "the nodes of cluster $c did not become Ready; logs: $(cluster_dir "$c")/logs/"
   until kctl --context "$c" get serviceaccount default -n default >/dev/null 2>&1; do
@@ -310,19 +310,29 @@ wait_ready() { # NAME
     pid_alive "$(pid_of_file "$PIDS/kubelet-sim-$c.pid")" || die "cluster $c: kubelet-sim exited; log: $LOGS/kubelet-sim-$c.log"
     sleep 0.2
   done
-  # and a freshly (re)started kwok-controller has loaded the exec targets: probe one running pod
-  local probe
-  probe="$(kctl --context "$c" get pods -A --field-selector status.phase=Running \
-    -o jsonpath='{range .items[*]}{.metadata.namespace}{" "}{.metadata.name}{"\n"}{end}' 2>/dev/null | awk 'NR==1')"
-  if [ -n "$probe" ]; then
-    i=0
-    until kctl --context "$c" exec -n "${probe% *}" "${probe#* }" -- true >/dev/null 2>&1; do
-      i=$((i+1)); [ $i -gt 150 ] && die "cluster $c: exec into pod $probe still fails after 30s; logs: $(cluster_dir "$c")/logs/kwok-controller.log"
-      sleep 0.2
-    done
-  fi
+  # and a freshly (re)started kwok-controller has loaded the exec targets: exec into a running pod.
+  # A reused cluster skips this (its kwok-controller was not restarted), and the candidates are
+  # listed again on every try: tests delete namespaces and scale pods away while this runs.
+  [ "$started" = 1 ] || return 0
+  i=0
+  until exec_probe "$c"; do
+    i=$((i+1)); [ $i -gt 150 ] && die "cluster $c: exec into a running pod still fails after 30s; logs: $(cluster_dir "$c")/logs/kwok-controller.log"
+    sleep 0.2
+  done
 }
 
+# Succeeds when exec works in one of the first running pods, or when no pod runs at all.
+exec_probe() { # NAME
+  local c="$1" pods ns name
+  pods="$(kctl --context "$c" get pods -A --field-selector status.phase=Running \
+    -o jsonpath='{range .items[*]}{.metadata.namespace}{" "}{.metadata.name}{" "}{.metadata.deletionTimestamp}{"\n"}{end}' 2>/dev/null \
+    | awk 'NF == 2' | head -3)"
+  [ -n "$pods" ] || return 0
+  while read -r ns name; do
+    kctl --context "$c" exec -n "$ns" "$name" -- true >/dev/null 2>&1 && return 0
+  done <<<"$pods"
+  return 1
+}
 
 cmd_up() {
   load_binaries
@@ -351,7 +361,9 @@ cmd_up() {
   [ $failed = 0 ] || { cmd_down; die "cluster start-up failed (see above)"; }
   write_kubeconfig
   for c in "${CLUSTERS[@]}"; do setup_cluster "$c"; start_sim "$c"; done
-  for c in "${CLUSTERS[@]}"; do wait_ready "$c"; done
+  for c in "${CLUSTERS[@]}"; do
+    if [[ " ${down[*]} " == *" $c "* ]]; then wait_ready "$c" 1; else wait_ready "$c" 0; fi
+  done
   log "clusters up in $((SECONDS - start))s; kubeconfig: $WORKDIR/kubeconfig (contexts source, target)"
   echo "TDR_KUBECONFIG=$WORKDIR/kubeconfig"
 }
