@@ -1,7 +1,7 @@
 import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import type { KubeObject } from '../../shared/kube-object';
 import { cloneJson, formatRef, refOf } from '../../shared/kube-object';
-import { ClusterUnreachableError, DataCorruptionError, PreflightFailedError } from '../../shared/errors';
+import { ClusterUnreachableError, DataCorruptionError, InvalidInputError, PreflightFailedError } from '../../shared/errors';
 import { RESTORE_FIELD_MANAGER, RESTORE_LABEL, expectedOnTarget, restoreKeyRef, restorePlanKey, restoreWaveResultKey, type RestoreRequest } from '../../shared/restore-request';
 import { connectCluster, classifyKubeError, statusOf, type Cluster } from '../kube/cluster';
 import { mapLimit } from '../util/concurrency';
@@ -20,8 +20,43 @@ export interface WaveResult {
   failed: { object: string; reason: string }[];
 }
 
-const APPLY_CONCURRENCY = 16;
 const TRANSIENT_STATUS = new Set([429, 500, 502, 503, 504]);
+/** Tries of one object while the API server answers 429/5xx, before the whole wave is retried. */
+const OBJECT_TRIES = 5;
+
+/**
+ * Objects applied at once: TDR_APPLY_CONCURRENCY on the worker (32). An API server that cannot
+ * take it answers 429 (priority and fairness): those objects back off and retry on their own.
+ */
+export function applyConcurrency(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.TDR_APPLY_CONCURRENCY;
+  if (raw === undefined || raw === '') return 32;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 512) {
+    throw new InvalidInputError(`TDR_APPLY_CONCURRENCY="${raw}" on this worker is not a whole number from 1 to 512; unset it for the default (32)`);
+  }
+  return n;
+}
+
+/** The delay a 429/503 asks for (Retry-After, seconds), else exponential from 200 ms, capped at 5 s. */
+function backoffMs(err: unknown, attempt: number): number {
+  const headers = (err as { headers?: Record<string, string> }).headers;
+  const after = Number(headers?.['retry-after'] ?? headers?.['Retry-After']);
+  if (Number.isFinite(after) && after > 0) return Math.min(after, 10) * 1000;
+  return Math.min(5000, 200 * 2 ** attempt) * (0.5 + Math.random() / 2);
+}
+
+/** Runs `fn`, again after a back-off while the API server answers a transient status. */
+export async function withTransientRetry<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt + 1 >= OBJECT_TRIES || !TRANSIENT_STATUS.has(statusOf(err) ?? 0)) throw err;
+      await new Promise((r) => setTimeout(r, backoffMs(err, attempt)));
+    }
+  }
+}
 
 /** The message of a Kubernetes Status body; the body itself when it is not one (a proxy's HTML page). */
 function statusMessage(body: string): string {
@@ -97,10 +132,10 @@ export async function applyRestoreWave(req: RestoreRequest, wave: number): Promi
   const w = plan.waves[wave];
   const cluster = connectCluster(req.target.context);
   const applied = progressOf(`apply wave ${wave}`, w.objects.length);
-  const outcomes = await mapLimit(w.objects, APPLY_CONCURRENCY, async (p) => {
+  const outcomes = await mapLimit(w.objects, applyConcurrency(), async (p) => {
     applied();
     try {
-      return { object: formatRef(refOf(p.obj)), outcome: await applyOne(cluster, req, p.obj, p.exists) };
+      return { object: formatRef(refOf(p.obj)), outcome: await withTransientRetry(() => applyOne(cluster, req, p.obj, p.exists)) };
     } catch (err) {
       const e = classifyKubeError(err, req.target.context, 'apply', formatRef(refOf(p.obj)));
       // An API server that is down or overloaded rejected nothing: the wave is retried (applying is idempotent).
@@ -141,7 +176,7 @@ export async function rollbackRestore(req: RestoreRequest): Promise<{ deleted: s
   const deleted: string[] = [];
   const checked = progressOf('rollback', plan.waves.reduce((n, w) => n + w.objects.length, 0));
   for (const w of [...plan.waves].reverse()) {
-    await mapLimit(w.objects, APPLY_CONCURRENCY, async (p) => {
+    await mapLimit(w.objects, applyConcurrency(), async (p) => {
       checked();
       const header = { apiVersion: p.obj.apiVersion, kind: p.obj.kind, metadata: { name: p.obj.metadata.name, namespace: p.obj.metadata.namespace } };
       try {
