@@ -29,7 +29,8 @@ async function notReady(apps: k8s.AppsV1Api, batch: k8s.BatchV1Api, namespaces: 
  * Waits until every Deployment, StatefulSet and DaemonSet is ready and every Job complete, for at
  * most `timeoutMs` (the workflow gives the activity a start-to-close timeout just above it).
  * Heartbeats each poll with the number still pending and the time waited, and stops when
- * cancelled; a retry (after a worker crash) counts the time already waited.
+ * cancelled; a retry (after a worker crash) counts the time already waited. Polls soon at first
+ * (a small app is ready within a second) and less often as the wait grows.
  */
 export async function waitForWorkloadsReady(context: string, namespaces: string[], timeoutMs: number): Promise<{ waitedMs: number }> {
   const cluster = connectCluster(context);
@@ -37,13 +38,13 @@ export async function waitForWorkloadsReady(context: string, namespaces: string[
   const batch = cluster.kc.makeApiClient(k8s.BatchV1Api);
   const waitedBefore = (currentActivity()?.info.heartbeatDetails as { waitedMs?: number } | undefined)?.waitedMs ?? 0;
   const start = Date.now() - waitedBefore;
-  for (;;) {
+  for (let interval = 250; ; interval = Math.min(2000, Math.round(interval * 1.5))) {
     beat({ waitedMs: Date.now() - start });
     const pending = await notReady(apps, batch, namespaces);
     if (!pending.length) return { waitedMs: Date.now() - start };
     if (Date.now() - start > timeoutMs) {
       throw new PreflightFailedError(`workloads not ready on ${context} after ${Math.round(timeoutMs / 1000)}s:\n  ${pending.slice(0, 20).join('\n  ')}`);
     }
-    await pause(1000, { pending: pending.length, waitedMs: Date.now() - start });
+    await pause(interval, { pending: pending.length, waitedMs: Date.now() - start });
   }
 }
