@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import { lstat, mkdir, readFile, readdir, readlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MemoryObjectStore } from '../../../activities/store/memory-object-store';
@@ -47,13 +48,27 @@ async function makeVolume(root: string): Promise<void> {
 }
 
 /** Records the files opened for reading under `root` through fs.createReadStream. */
+/** Files under `root` whose bytes the backup reads, whichever call it reads them with. */
 function spyReads(root: string): string[] {
   const opened: string[] = [];
-  const orig = fs.createReadStream;
-  jest.spyOn(fs, 'createReadStream').mockImplementation(((p: fs.PathLike, o?: unknown) => {
+  const note = (p: unknown) => {
     if (String(p).startsWith(root)) opened.push(String(p));
-    return orig(p, o as Parameters<typeof orig>[1]);
+  };
+  const stream = fs.createReadStream;
+  jest.spyOn(fs, 'createReadStream').mockImplementation(((p: fs.PathLike, o?: unknown) => {
+    note(p);
+    return stream(p, o as Parameters<typeof stream>[1]);
   }) as typeof fs.createReadStream);
+  const sync = fs.readFileSync;
+  jest.spyOn(fs, 'readFileSync').mockImplementation(((p: fs.PathOrFileDescriptor, o?: unknown) => {
+    note(p);
+    return sync(p, o as Parameters<typeof sync>[1]);
+  }) as typeof fs.readFileSync);
+  const promised = fsp.readFile;
+  jest.spyOn(fsp, 'readFile').mockImplementation(((p: fs.PathLike, o?: unknown) => {
+    note(p);
+    return promised(p, o as Parameters<typeof promised>[1]);
+  }) as typeof fsp.readFile);
   return opened;
 }
 

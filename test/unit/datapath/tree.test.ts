@@ -110,6 +110,25 @@ describe('tree backup and restore', () => {
     expect(await readFile(join(dst, 'd2', 'f3'), 'utf8')).toBe('file 2/3\n');
   });
 
+  test('a tree of tiny files (read with synchronous calls) still lets the event loop turn, for heartbeats and uploads', async () => {
+    const src = await tmp();
+    for (let d = 0; d < 20; d++) {
+      await mkdir(join(src, `d${d}`));
+      for (let i = 0; i < 250; i++) await writeFile(join(src, `d${d}`, `f${i}`), `file ${d}/${i}\n`);
+    }
+    const { repo } = await newRepo();
+    let turns = 0;
+    const tick = setInterval(() => turns++, 1);
+    const started = Date.now();
+    const res = await backupTree(repo, { root: src, manifestKey: 'p/loop.snap', sessionId: 'loop', ...opts });
+    const ms = Date.now() - started;
+    clearInterval(tick);
+    expect(res.files).toBe(5000);
+    // a turn at least every ~10 ms of synchronous work (the slice), with a wide margin for a slow machine
+    expect(turns).toBeGreaterThanOrEqual(Math.floor(ms / 50));
+    expect(turns).toBeGreaterThan(2);
+  });
+
   test('dedupes across two volumes of a plan', async () => {
     const a = await tmp();
     const b = await tmp();
