@@ -27,7 +27,7 @@ import { InvalidInputError } from '../../shared/errors';
 import { listAll } from '../store/object-store';
 import { readVolumeManifest, type BackupSummary, type FileEntry, type ManifestEntry, type SkippedEntry, type VolumeManifest } from './manifest';
 import { PARTIALS_PREFIX, assertSafeId, type Repository, type SessionMarker } from './repository';
-import { throwIfAborted } from '../util/concurrency';
+import { syncSlices, throwIfAborted } from '../util/concurrency';
 
 const READ_BLOCK = 1024 * 1024;
 /**
@@ -39,22 +39,12 @@ const READ_BLOCK = 1024 * 1024;
 const readBlockFor = (size: number) => Math.min(READ_BLOCK, Math.max(4096, size));
 
 /**
- * Files up to this size are read with one synchronous call. Each asynchronous fs call is a round
- * trip through libuv's thread pool, and readFile makes four (open, fstat, read, close): on a tree
- * of small files those round trips, not the hashing, bounded the backup (measured 20-50x slower
- * per file than readFileSync, and a CPU profile 60% idle). The event loop gets a turn every
- * SYNC_SLICE_MS, so heartbeats, uploads and cancellation keep flowing.
+ * Files up to this size are read with one synchronous call (see syncSlices): with readFile's four
+ * thread-pool round trips (open, fstat, read, close) a tree of small files backed up 20-50x
+ * slower per file, and the CPU profile was 60% idle.
  */
 const SYNC_READ_MAX_BYTES = 256 * 1024;
-const SYNC_SLICE_MS = 10;
-let syncSliceStart = 0;
-
-async function yieldIfSliceUsed(): Promise<void> {
-  const now = performance.now();
-  if (now - syncSliceStart < SYNC_SLICE_MS) return;
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  syncSliceStart = performance.now();
-}
+const yieldIfSliceUsed = syncSlices();
 
 /**
  * A file's bytes from `start`, in blocks. A whole file that fits one block is read with a single
@@ -232,7 +222,7 @@ async function walk(root: string, skipped: SkippedEntry[], signal?: AbortSignal,
   const visit = async (path: string, abs: string): Promise<void> => {
     throwIfAborted(signal);
     if (!pathSelected(path, only, exclude)) return;
-    // Synchronous calls in slices, for the reason given at SYNC_READ_MAX_BYTES.
+    // Synchronous calls in slices, as for small files (SYNC_READ_MAX_BYTES).
     await yieldIfSliceUsed();
     const st = lstatSync(abs, { bigint: true, throwIfNoEntry: false });
     if (!st) {

@@ -10,13 +10,15 @@
  * small files are fetched as a group, so a tree of tiny files costs a GET per run, not per file.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, constants as fsc } from 'node:fs';
+import { chmodSync, chownSync, closeSync, createReadStream, lstatSync, openSync, utimesSync, writeSync, constants as fsc } from 'node:fs';
 import { chmod, chown, lchown, lstat, lutimes, mkdir, open, readdir, readlink, realpath, rm, symlink, unlink, utimes } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { DataCorruptionError, InvalidInputError, PreflightFailedError } from '../../shared/errors';
 import { isSafeRelativePath, readVolumeManifest, type FileEntry, type ManifestEntry } from './manifest';
 import type { Repository } from './repository';
-import { throwIfAborted } from '../util/concurrency';
+import { syncSlices, throwIfAborted } from '../util/concurrency';
+
+const yieldIfSliceUsed = syncSlices();
 
 /** Files up to this size are restored in groups (see restoreSmallFiles), at most this many per group. */
 const SMALL_FILE_BYTES = 256 * 1024;
@@ -205,7 +207,8 @@ export async function restoreTree(repo: Repository, opts: RestoreTreeOptions): P
   /** Makes room for `f` at `abs`; true when the file there is already the manifest's (not rewritten). */
   const alreadyRestored = async (abs: string, f: FileEntry): Promise<boolean> => {
     await ensureParent(abs, f.path);
-    const st = await lstat(abs).catch(() => undefined);
+    await yieldIfSliceUsed();
+    const st = lstatSync(abs, { throwIfNoEntry: false });
     const unchanged = opts.mirror && st?.isFile() && st.size === f.size && Math.abs(st.mtimeMs - mtimeSeconds(f.mtimeNs) * 1000) < 2;
     if (st?.isFile() && st.size === f.size && (unchanged || (await fileSha256(abs)) === f.sha256)) return true;
     if (st?.isSymbolicLink()) await unlink(abs);
@@ -218,10 +221,11 @@ export async function restoreTree(repo: Repository, opts: RestoreTreeOptions): P
       result.filesSkipped++;
       result.bytesSkipped += f.size;
     }
-    await chmod(abs, f.mode);
-    await applyOwner(abs, f);
+    // metadata calls are synchronous, in slices (see syncSlices)
+    chmodSync(abs, f.mode);
+    if (doChown) chownSync(abs, f.uid, f.gid);
     const t = mtimeSeconds(f.mtimeNs);
-    await utimes(abs, t, t);
+    utimesSync(abs, t, t);
     result.files++;
     result.bytes += f.size;
     progress.filesDone++;
@@ -320,11 +324,13 @@ export async function restoreTree(repo: Repository, opts: RestoreTreeOptions): P
   /** Writes a small file from its fetched chunks and checks it against the manifest. */
   async function writeChunks(abs: string, f: FileEntry, chunks: Buffer[]): Promise<void> {
     const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    const fh = await open(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW, 0o600);
+    // one synchronous write, in slices (see syncSlices): small files only
+    await yieldIfSliceUsed();
+    const fd = openSync(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW, 0o600);
     try {
-      for (let off = 0; off < data.length; ) off += (await fh.write(data, off, data.length - off, off)).bytesWritten;
+      for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off, off);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
     progress.bytesDone += data.length;
     verifyRestored(f, data.length, createHash('sha256').update(data).digest('hex'));

@@ -27,3 +27,18 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
     throw signal.reason instanceof Error ? signal.reason : Object.assign(new Error('operation aborted'), { name: 'AbortError' });
   }
 }
+
+/**
+ * For loops of synchronous fs calls on many small files (each async fs call is a round trip
+ * through libuv's thread pool, which on trees of small files costs more than the work): the
+ * returned function lets the event loop turn once the current synchronous stretch has lasted
+ * `sliceMs`, so heartbeats, uploads and cancellation keep flowing.
+ */
+export function syncSlices(sliceMs = 10): () => Promise<void> {
+  let sliceStart = performance.now();
+  return async () => {
+    if (performance.now() - sliceStart < sliceMs) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    sliceStart = performance.now();
+  };
+}
