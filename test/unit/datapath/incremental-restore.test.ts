@@ -64,6 +64,11 @@ function spyReads(root: string): string[] {
     note(p);
     return sync(p, o as Parameters<typeof sync>[1]);
   }) as typeof fs.readFileSync);
+  const openSync = fs.openSync;
+  jest.spyOn(fs, 'openSync').mockImplementation(((p: fs.PathLike, flags?: fs.OpenMode, mode?: fs.Mode) => {
+    if (flags === undefined || flags === 'r' || flags === fs.constants.O_RDONLY) note(p); // opened for reading
+    return openSync(p, flags, mode);
+  }) as typeof fs.openSync);
   const promised = fsp.readFile;
   jest.spyOn(fsp, 'readFile').mockImplementation(((p: fs.PathLike, o?: unknown) => {
     note(p);
