@@ -67,7 +67,7 @@ function spyReads(root: string): string[] {
   const openSync = fs.openSync;
   jest.spyOn(fs, 'openSync').mockImplementation(((p: fs.PathLike, flags?: fs.OpenMode, mode?: fs.Mode) => {
     if (flags === undefined || flags === 'r' || flags === fs.constants.O_RDONLY) note(p); // opened for reading
-    return openSync(p, flags, mode);
+    return openSync(p, flags ?? 'r', mode);
   }) as typeof fs.openSync);
   const promised = fsp.readFile;
   jest.spyOn(fsp, 'readFile').mockImplementation(((p: fs.PathLike, o?: unknown) => {
