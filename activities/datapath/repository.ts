@@ -382,8 +382,11 @@ export class Repository {
     await this.indexCache?.put(key, body);
     this.stats.bytesUploaded += body.length;
     this.stats.putRequests++;
+    // A key counts as loaded (loadIndex skips it) only with its packs in the index: the caller may
+    // index packs this instance never uploaded (replication indexes the packs it copied).
     this.indexKeys.add(key);
     this.indexPacks.set(key, packs.map((p) => p.id));
+    for (const p of packs) this.addPackToIndex(p);
     return key;
   }
 

@@ -99,6 +99,17 @@ describe('index cache', () => {
     expect((await readdir(join(dir, cacheDir!))).map((n) => INDEX_PREFIX + n)).toEqual(indexKeysIn(store));
   });
 
+  test('an index object this instance writes for packs it never uploaded (replication) is in its index', async () => {
+    const { repo: source } = await newRepo(new CountingStore(), testKey(), { indexCacheDir: 'off' });
+    const [id] = await writeIndexes(source, 1);
+    const pack = source.knownPacks().get(source.lookup(id!)!.pack)!;
+    const { repo: standby } = await newRepo(new CountingStore(), testKey(), { indexCacheDir: dir });
+    expect(standby.has(id!)).toBe(false);
+    await standby.writeIndex([pack]);
+    await standby.loadIndex();
+    expect(standby.has(id!)).toBe(true);
+  });
+
   test('repositories never share copies; "off" (or TDR_INDEX_CACHE_DIR=off) disables the cache', () => {
     const a = IndexCache.forRepository(dir, 's3://bucket-a/dr', 'check-1')!;
     const b = IndexCache.forRepository(dir, 's3://bucket-b/dr', 'check-1')!;
