@@ -260,14 +260,23 @@ export class Repository {
    * deletes when it supersedes them.
    */
   async getObject<T>(domain: BlobDomain, key: string, opts: { evenIfDeleted?: boolean } = {}): Promise<T | undefined> {
+    return (await this.fetchObject<T>(domain, key, opts))?.value;
+  }
+
+  /** getObject, with the stored body when the current version is the one that authenticated. */
+  private async fetchObject<T>(domain: BlobDomain, key: string, opts: { evenIfDeleted?: boolean } = {}): Promise<{ value: T; current?: Buffer } | undefined> {
+    const older = async () => {
+      const value = await this.openPreviousVersion<T>(domain, key);
+      return value === undefined ? undefined : { value };
+    };
     const body = await this.store.get(key);
-    if (body === undefined) return opts.evenIfDeleted ? this.openPreviousVersion<T>(domain, key) : undefined;
+    if (body === undefined) return opts.evenIfDeleted ? older() : undefined;
     try {
-      return this.openObject<T>(domain, key, body);
+      return { value: this.openObject<T>(domain, key, body), current: body };
     } catch (e) {
-      const older = await this.openPreviousVersion<T>(domain, key);
-      if (older === undefined) throw e;
-      return older;
+      const found = await older();
+      if (found === undefined) throw e;
+      return found;
     }
   }
 
@@ -330,18 +339,9 @@ export class Repository {
         // damaged or from another repository: fetch it again
       }
     }
-    const body = await this.store.get(key);
-    if (body === undefined) return undefined;
-    let file: IndexFile;
-    try {
-      file = this.openObject<IndexFile>('index', key, body);
-    } catch (e) {
-      const older = await this.openPreviousVersion<IndexFile>('index', key);
-      if (older === undefined) throw e;
-      return older;
-    }
-    await this.indexCache?.put(key, body);
-    return file;
+    const got = await this.fetchObject<IndexFile>('index', key);
+    if (got?.current) await this.indexCache?.put(key, got.current);
+    return got?.value;
   }
 
   private addPackToIndex(p: PackInfo): void {

@@ -19,7 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, lstatSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
-import { lstat, readFile, readlink } from 'node:fs/promises';
+import { lstat, readlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { BigIntStats } from 'node:fs';
@@ -64,18 +64,11 @@ function readSmallFileSync(abs: string, size: number): Buffer {
   return readFileSync(abs); // it grew since the walk: read it whole
 }
 
-/**
- * A file's bytes from `start`, in blocks: a small file in one synchronous read, a whole file up to
- * one block with one readFile, anything else streamed.
- */
+/** A file's bytes from `start`, in blocks: a small file in one synchronous read, others streamed. */
 async function* readBlocks(abs: string, start: number, size: number): AsyncIterable<Buffer> {
   if (start === 0 && size <= SYNC_READ_MAX_BYTES) {
     await yieldIfSliceUsed();
     yield readSmallFileSync(abs, size);
-    return;
-  }
-  if (start === 0 && size <= READ_BLOCK) {
-    yield await readFile(abs);
     return;
   }
   for await (const buf of createReadStream(abs, { start, highWaterMark: readBlockFor(size - start) })) yield buf as Buffer;

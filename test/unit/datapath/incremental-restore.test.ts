@@ -47,33 +47,22 @@ async function makeVolume(root: string): Promise<void> {
   await writeFile(join(root, 'empty'), '');
 }
 
-/** Records the files opened for reading under `root` through fs.createReadStream. */
 /** Files under `root` whose bytes the backup reads, whichever call it reads them with. */
 function spyReads(root: string): string[] {
   const opened: string[] = [];
-  const note = (p: unknown) => {
-    if (String(p).startsWith(root)) opened.push(String(p));
+  type Call = (path: unknown, ...rest: unknown[]) => unknown;
+  /** Wraps `mod[name]`, noting the path of each call that `reads` says is a read. */
+  const watch = (mod: object, name: string, reads: (rest: unknown[]) => boolean = () => true) => {
+    const orig = (mod as Record<string, Call>)[name]!;
+    jest.spyOn(mod as Record<string, Call>, name).mockImplementation((path, ...rest) => {
+      if (String(path).startsWith(root) && reads(rest)) opened.push(String(path));
+      return orig(path, ...rest);
+    });
   };
-  const stream = fs.createReadStream;
-  jest.spyOn(fs, 'createReadStream').mockImplementation(((p: fs.PathLike, o?: unknown) => {
-    note(p);
-    return stream(p, o as Parameters<typeof stream>[1]);
-  }) as typeof fs.createReadStream);
-  const sync = fs.readFileSync;
-  jest.spyOn(fs, 'readFileSync').mockImplementation(((p: fs.PathOrFileDescriptor, o?: unknown) => {
-    note(p);
-    return sync(p, o as Parameters<typeof sync>[1]);
-  }) as typeof fs.readFileSync);
-  const openSync = fs.openSync;
-  jest.spyOn(fs, 'openSync').mockImplementation(((p: fs.PathLike, flags?: fs.OpenMode, mode?: fs.Mode) => {
-    if (flags === undefined || flags === 'r' || flags === fs.constants.O_RDONLY) note(p); // opened for reading
-    return openSync(p, flags ?? 'r', mode);
-  }) as typeof fs.openSync);
-  const promised = fsp.readFile;
-  jest.spyOn(fsp, 'readFile').mockImplementation(((p: fs.PathLike, o?: unknown) => {
-    note(p);
-    return promised(p, o as Parameters<typeof promised>[1]);
-  }) as typeof fsp.readFile);
+  watch(fs, 'createReadStream');
+  watch(fs, 'readFileSync');
+  watch(fs, 'openSync', ([flags]) => flags === undefined || flags === 'r' || flags === fs.constants.O_RDONLY);
+  watch(fsp, 'readFile');
   return opened;
 }
 
